@@ -1,0 +1,275 @@
+"""Domain models of the enforcement back end; every boundary of `tools/` speaks these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ActionType(StrEnum):
+    """Enforcement actions, in ladder order (least to most severe)."""
+
+    LABEL = "label"
+    LIMIT_DISTRIBUTION = "limit_distribution"
+    REMOVE = "remove"
+    STRIKE = "strike"
+    SUSPEND = "suspend"
+
+
+LADDER: tuple[ActionType, ...] = tuple(ActionType)
+ACCOUNT_ACTIONS = frozenset({ActionType.STRIKE, ActionType.SUSPEND})
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ContentItem(Frozen):
+    """One piece of content under review: untrusted, never instructions."""
+
+    id: str
+    kind: Literal["pin", "comment", "board", "profile", "message", "ad", "listing"] = "pin"
+    author_id: str
+    text: str | None = None
+    media_url: str | None = None
+    media_description: str | None = None
+    created_at: datetime | None = None
+
+
+class UserReport(Frozen):
+    reporter_id: str
+    reason: str
+    created_at: datetime | None = None
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    ESCALATED = "escalated"
+    DECIDED = "decided"
+
+
+class Case(Frozen):
+    """A moderation case: content, who posted it, who reported it, what detectors said."""
+
+    id: str
+    opened_at: datetime
+    items: list[ContentItem] = Field(min_length=1)
+    reports: list[UserReport] = Field(default_factory=list)
+    signals: dict[str, float] = Field(default_factory=dict, description="classifier -> score")
+    source: str = "user_report"
+    status: CaseStatus = CaseStatus.OPEN
+    vendor_team: str | None = Field(None, description="BPO team that handled it, if any")
+
+    @property
+    def account_ids(self) -> list[str]:
+        return sorted({item.author_id for item in self.items})
+
+    @property
+    def content_ids(self) -> list[str]:
+        return [item.id for item in self.items]
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Strike(Frozen):
+    id: str
+    account_id: str
+    policy_id: str
+    section_id: str
+    weight: int = 1
+    issued_at: datetime
+    expires_at: datetime
+    source_action_key: str | None = None
+    overturned: bool = False
+
+
+class Account(Frozen):
+    id: str
+    handle: str
+    created_at: datetime | None = None
+    status: AccountStatus = AccountStatus.ACTIVE
+    strikes: list[Strike] = Field(default_factory=list)
+
+
+class PlannedAction(Frozen):
+    """One action on one target, as it will be applied."""
+
+    target_type: Literal["content", "account"]
+    target_id: str
+    action: ActionType
+    section_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.target_type}:{self.target_id}:{self.action.value}"
+
+
+def action_list_hash(actions: list[PlannedAction]) -> str:
+    """Hash the exact action list; an approval is bound to it."""
+    canonical = json.dumps(
+        [a.model_dump(mode="json") for a in actions], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    FAILED = "failed"
+
+
+class Approval(Frozen):
+    approver_id: str
+    decided_at: datetime
+    action_hash: str
+
+
+class Proposal(Frozen):
+    """A bulk or automated action waiting for human approval."""
+
+    id: str
+    policy_id: str
+    policy_version: str
+    section_ids: list[str]
+    action: ActionType
+    actions: list[PlannedAction]
+    evidence: list[str] = Field(default_factory=list)
+    requester_id: str
+    approvals: list[Approval] = Field(default_factory=list)
+    required_approvals: int = 1
+    status: ProposalStatus = ProposalStatus.PENDING
+    created_at: datetime
+    expires_at: datetime
+    action_hash: str
+    case_id: str | None = None
+    cluster_id: str | None = None
+    decided_by: str | None = None
+    reject_reason: str | None = None
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Escalation(Frozen):
+    id: str
+    case_id: str | None
+    policy_id: str | None
+    section_ids: list[str] = Field(default_factory=list)
+    priority: Priority
+    pod: str
+    channel: str
+    on_call: bool = False
+    owner_id: str | None = None
+    opened_by: str
+    status: EscalationStatus = EscalationStatus.OPEN
+    opened_at: datetime
+    sla_due_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    summary: str
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    reminded_at: datetime | None = None
+
+
+class AuditEvent(Frozen):
+    """One row of the append-only, hash-chained audit log."""
+
+    seq: int
+    at: datetime
+    actor: str
+    verb: str
+    subject: str
+    source: str
+    outcome: str
+    policy_id: str | None = None
+    section_id: str | None = None
+    policy_version: str | None = None
+    proposal_hash: str | None = None
+    model: str | None = None
+    prompt_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class StatementOfReasons(Frozen):
+    """What the affected user is told (EU DSA Article 17(3))."""
+
+    id: str
+    action_key: str
+    account_id: str
+    content_id: str | None
+    issued_at: datetime
+    restriction: str
+    scope: str
+    duration: str
+    facts: str
+    automated_detection: bool
+    automated_decision: bool
+    policy_ground: str
+    policy_explanation: str
+    policy_version: str
+    redress: list[str]
+
+
+class StrikeEffect(Frozen):
+    """What an action would do to one account's strike standing (computed, never guessed)."""
+
+    account_id: str
+    active_before: int
+    added: int
+    active_after: int
+    window_days: int
+    threshold_crossed: ActionType | None = Field(
+        None, description="the account-level action the new total triggers, e.g. suspend"
+    )
+
+
+class BlastRadius(Frozen):
+    """Everything an approver should see before approving a proposal."""
+
+    total_actions: int
+    content_count: int
+    account_count: int
+    sample: list[PlannedAction]
+    sample_texts: dict[str, str] = Field(default_factory=dict, description="target id -> excerpt")
+    strike_effects: list[StrikeEffect] = Field(default_factory=list)
+    section_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def accounts_crossing(self) -> list[StrikeEffect]:
+        return [e for e in self.strike_effects if e.threshold_crossed is not None]
+
+
+class FanoutProgress(Frozen):
+    """Reported by the fanout after each batch (the Slack app shows it)."""
+
+    proposal_id: str
+    total: int
+    applied: int
+    failed: int
+    done: bool = False

@@ -1,0 +1,1 @@
+"""Warden: shared settings, errors and the `warden` command."""

@@ -1,0 +1,50 @@
+"""The `warden` command: each package registers its own sub-commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from warden.errors import WardenError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+app = typer.Typer(
+    name="warden",
+    help="Warden: a Slack agent for Trust & Safety teams, grounded on your own policies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Each package's cli module imports its heavy dependencies lazily inside commands.
+    from knowledge import cli as knowledge_cli
+    from tools import cli as tools_cli
+
+    knowledge_cli.register(app)
+    tools_cli.register(app)
+    for name in ("agent.cli", "slackapp.cli", "tools.ops_cli"):
+        try:
+            module = __import__(name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+def main() -> None:
+    """Run the CLI; Warden errors become one clear line and exit code 2."""
+    logging.basicConfig(level=os.environ.get("WARDEN_LOG_LEVEL", "WARNING"))
+    _register()
+    try:
+        app()
+    except WardenError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from exc
