@@ -22,14 +22,19 @@ app = typer.Typer(
 )
 
 
+CLI_MODULES = (
+    "knowledge.cli",
+    "tools.cli",
+    "tools.fanout_cli",
+    "agent.cli",
+    "slackapp.cli",
+    "ops.cli",
+)
+
+
 def _register() -> None:
     # Each package's cli module imports its heavy dependencies lazily inside commands.
-    from knowledge import cli as knowledge_cli
-    from tools import cli as tools_cli
-
-    knowledge_cli.register(app)
-    tools_cli.register(app)
-    for name in ("agent.cli", "slackapp.cli", "tools.ops_cli"):
+    for name in CLI_MODULES:
         try:
             module = __import__(name, fromlist=["register"])
         except ModuleNotFoundError as exc:

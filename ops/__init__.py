@@ -1,0 +1,1 @@
+"""Operations: evaluation harness, reports, KPIs."""
