@@ -87,3 +87,6 @@ def warden_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     get_settings.cache_clear()
     return home
+
+
+pytest_plugins = ["tests.fixtures.knowledge", "tests.fixtures.store"]
