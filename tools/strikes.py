@@ -1,0 +1,335 @@
+"""Strikes: preview what an action list does to each account, apply, expire, overturn on appeal.
+
+Weights, windows, thresholds and expiry come from the policy catalogue; nothing here guesses.
+Strikes count per policy: an account's standing under a policy is the summed weight of its
+strikes under that policy issued inside the window, not expired and not overturned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tools.audit import EventSpec, append_many
+from tools.cases import ensure_account
+from tools.models import ActionType, PlannedAction, Strike, StrikeEffect
+from tools.store import Store, strike_from_row, utc, utcnow
+from tools.tables import AccountRow, StrikeRow
+from warden.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
+
+
+def active_weight(
+    session: Session, account_id: str, policy_id: str, *, window_days: int, now: datetime
+) -> int:
+    """Summed weight of the account's strikes that count under `policy_id` at `now`."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(StrikeRow.weight), 0)).where(
+            StrikeRow.account_id == account_id,
+            StrikeRow.policy_id == policy_id,
+            StrikeRow.overturned.is_(False),
+            StrikeRow.issued_at > now - timedelta(days=window_days),
+            StrikeRow.issued_at <= now,
+            StrikeRow.expires_at > now,
+        )
+    )
+    return int(total or 0)
+
+
+def _strike_weights(
+    catalogue: Catalogue, actions: list[PlannedAction]
+) -> dict[tuple[str, str], int]:
+    """(account, policy) -> weight the STRIKE actions in `actions` would add (each key once)."""
+    added: dict[tuple[str, str], int] = defaultdict(int)
+    seen: set[str] = set()
+    for action in actions:
+        if action.action != ActionType.STRIKE or action.target_type != "account":
+            continue
+        if action.key in seen:
+            continue
+        seen.add(action.key)
+        section = catalogue.section(action.section_id)
+        added[(action.target_id, section.policy_id)] += section.strike_weight
+    return added
+
+
+def preview(
+    store: Store,
+    catalogue: Catalogue,
+    actions: list[PlannedAction],
+    now: datetime | None = None,
+    *,
+    session: Session | None = None,
+) -> list[StrikeEffect]:
+    """What the action list would do to each struck account, before anything happens."""
+    now = utc(now or utcnow())
+    effects: list[StrikeEffect] = []
+    with store.use(session) as s:
+        for (account_id, policy_id), added in sorted(_strike_weights(catalogue, actions).items()):
+            rules = catalogue.strike_policy(policy_id)
+            before = active_weight(s, account_id, policy_id, window_days=rules.window_days, now=now)
+            effects.append(
+                StrikeEffect(
+                    account_id=account_id,
+                    active_before=before,
+                    added=added,
+                    active_after=before + added,
+                    window_days=rules.window_days,
+                    threshold_crossed=rules.crossed(before, before + added),
+                )
+            )
+    return effects
+
+
+class StrikeOutcome(BaseModel):
+    """What `apply_strike` did; `created` is False when the action key was already applied."""
+
+    strike: Strike | None
+    created: bool
+    effect: StrikeEffect
+    suspended: bool = False
+
+
+def apply_strike(
+    store: Store,
+    catalogue: Catalogue,
+    action: PlannedAction,
+    *,
+    action_key: str,
+    actor: str = "warden",
+    source: str = "fanout",
+    proposal_hash: str | None = None,
+    now: datetime | None = None,
+    session: Session | None = None,
+) -> StrikeOutcome:
+    """Record the strike an applied STRIKE action gives; idempotent by `action_key`.
+
+    Crossing a `suspend` threshold suspends the account in the store (audited); the outcome
+    says so, so the fanout can also tell the platform.
+    """
+    if action.action != ActionType.STRIKE or action.target_type != "account":
+        raise InputError(f"{action.key}: only a strike on an account adds a strike")
+    now = utc(now or utcnow())
+    section = catalogue.section(action.section_id)
+    policy = catalogue.policy(section.policy_id)
+    rules = policy.strikes
+    account_id = action.target_id
+    with store.use(session) as s:
+        ensure_account(s, account_id)
+        existing = s.scalars(select(StrikeRow).where(StrikeRow.source_action_key == action_key))
+        row = existing.one_or_none()
+        before = active_weight(s, account_id, policy.id, window_days=rules.window_days, now=now)
+        if row is not None or section.strike_weight == 0:
+            return StrikeOutcome(
+                strike=strike_from_row(row) if row is not None else None,
+                created=False,
+                effect=StrikeEffect(
+                    account_id=account_id,
+                    active_before=before,
+                    added=0,
+                    active_after=before,
+                    window_days=rules.window_days,
+                ),
+            )
+        row = StrikeRow(
+            id=f"stk_{uuid.uuid4().hex[:16]}",
+            account_id=account_id,
+            policy_id=policy.id,
+            section_id=section.id,
+            weight=section.strike_weight,
+            issued_at=now,
+            expires_at=now + timedelta(days=rules.expiry_days),
+            source_action_key=action_key,
+            overturned=False,
+        )
+        try:
+            # A savepoint: a concurrent worker applying the same key must not abort our batch.
+            with s.begin_nested():
+                s.add(row)
+        except IntegrityError:
+            row = s.scalars(
+                select(StrikeRow).where(StrikeRow.source_action_key == action_key)
+            ).one()
+            return StrikeOutcome(
+                strike=strike_from_row(row),
+                created=False,
+                effect=StrikeEffect(
+                    account_id=account_id,
+                    active_before=before,
+                    added=0,
+                    active_after=before,
+                    window_days=rules.window_days,
+                ),
+            )
+        after = before + row.weight
+        crossed = rules.crossed(before, after)
+        effect = StrikeEffect(
+            account_id=account_id,
+            active_before=before,
+            added=row.weight,
+            active_after=after,
+            window_days=rules.window_days,
+            threshold_crossed=crossed,
+        )
+        events = [
+            EventSpec(
+                actor=actor,
+                verb="strike.applied",
+                subject=f"account:{account_id}",
+                source=source,
+                outcome="applied",
+                policy_id=policy.id,
+                section_id=section.id,
+                policy_version=policy.version,
+                proposal_hash=proposal_hash,
+                details={
+                    "strike_id": row.id,
+                    "action_key": action_key,
+                    "weight": row.weight,
+                    "active_before": before,
+                    "active_after": after,
+                    "threshold_crossed": crossed.value if crossed else None,
+                },
+                at=now,
+            )
+        ]
+        suspended = False
+        account = s.get(AccountRow, account_id)
+        if crossed == ActionType.SUSPEND and account is not None and account.status == "active":
+            account.status = "suspended"
+            suspended = True
+            events.append(
+                EventSpec(
+                    actor=actor,
+                    verb="account.suspended",
+                    subject=f"account:{account_id}",
+                    source=source,
+                    outcome="suspended",
+                    policy_id=policy.id,
+                    section_id=section.id,
+                    policy_version=policy.version,
+                    proposal_hash=proposal_hash,
+                    details={"reason": f"{after} strikes in {rules.window_days} days"},
+                    at=now,
+                )
+            )
+        append_many(s, events)
+        return StrikeOutcome(
+            strike=strike_from_row(row), created=True, effect=effect, suspended=suspended
+        )
+
+
+def _suspend_standing(
+    session: Session, catalogue: Catalogue, account_id: str, now: datetime
+) -> bool:
+    """Whether any policy's strikes still put the account at its suspend threshold."""
+    policies = session.scalars(
+        select(StrikeRow.policy_id).where(StrikeRow.account_id == account_id).distinct()
+    ).all()
+    for policy_id in policies:
+        rules = catalogue.strike_policy(policy_id)
+        weight = active_weight(
+            session, account_id, policy_id, window_days=rules.window_days, now=now
+        )
+        if rules.action_for(weight) == ActionType.SUSPEND:
+            return True
+    return False
+
+
+def strikes_of(store: Store, account_id: str) -> list[Strike]:
+    """Every strike of an account, oldest first (expired and overturned included)."""
+    return store.get_account(account_id).strikes
+
+
+def overturn(
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    strike_id: str | None = None,
+    action_key: str | None = None,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Strike:
+    """Overturn a strike on appeal (by id or by the action key that issued it); audited.
+
+    If the account was suspended and no longer reaches the suspend threshold, it is reinstated.
+    """
+    if (strike_id is None) == (action_key is None):
+        raise InputError("Give exactly one of a strike id or an action key to overturn.")
+    if not reason.strip():
+        raise InputError("An overturn needs a reason (it is recorded in the audit log).")
+    now = utc(now or utcnow())
+    with store.session() as s:
+        query = select(StrikeRow).with_for_update()
+        if strike_id is not None:
+            query = query.where(StrikeRow.id == strike_id)
+        else:
+            query = query.where(StrikeRow.source_action_key == action_key)
+        row = s.scalars(query).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"No strike with {'id' if strike_id else 'action key'} "
+                f"{strike_id or action_key!r}; see `warden strikes show ACCOUNT`."
+            )
+        if row.overturned:
+            raise InputError(f"Strike {row.id} was already overturned; nothing changed.")
+        row.overturned = True
+        row.overturned_at = now
+        row.overturned_by = actor
+        row.overturn_reason = reason
+        s.flush()
+        policy = catalogue.policy(row.policy_id)
+        remaining = active_weight(
+            s, row.account_id, row.policy_id, window_days=policy.strikes.window_days, now=now
+        )
+        events = [
+            EventSpec(
+                actor=actor,
+                verb="strike.overturned",
+                subject=f"account:{row.account_id}",
+                source="appeal",
+                outcome="overturned",
+                policy_id=row.policy_id,
+                section_id=row.section_id,
+                policy_version=policy.version,
+                details={
+                    "strike_id": row.id,
+                    "action_key": row.source_action_key,
+                    "reason": reason,
+                    "active_after": remaining,
+                },
+                at=now,
+            )
+        ]
+        account = s.get(AccountRow, row.account_id)
+        if (
+            account is not None
+            and account.status == "suspended"
+            and not _suspend_standing(s, catalogue, row.account_id, now)
+        ):
+            account.status = "active"
+            events.append(
+                EventSpec(
+                    actor=actor,
+                    verb="account.reinstated",
+                    subject=f"account:{row.account_id}",
+                    source="appeal",
+                    outcome="reinstated",
+                    policy_id=row.policy_id,
+                    policy_version=policy.version,
+                    details={"strike_id": row.id, "active_after": remaining},
+                    at=now,
+                )
+            )
+        append_many(s, events)
+        return strike_from_row(row)
