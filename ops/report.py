@@ -1,0 +1,192 @@
+"""The HTML report: evaluation runs (with the previous run), gates, and operations KPIs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ops import charts
+from ops.evaluate import EvalRun, list_runs, previous_run
+from ops.metrics import BinaryMetrics
+from tools.gates import Gates, GateStatusRow, status_rows
+from tools.kpis import Headline, KPIReport, compute_kpis, headline
+from tools.store import Store
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class Delta(BaseModel):
+    key: str
+    precision: float | None
+    precision_before: float | None
+    recall: float | None
+    recall_before: float | None
+
+    @staticmethod
+    def _d(now: float | None, before: float | None) -> float | None:
+        return None if now is None or before is None else now - before
+
+    @property
+    def precision_change(self) -> float | None:
+        return self._d(self.precision, self.precision_before)
+
+    @property
+    def recall_change(self) -> float | None:
+        return self._d(self.recall, self.recall_before)
+
+
+class RunSection(BaseModel):
+    run: EvalRun
+    previous: EvalRun | None
+    deltas: list[Delta]
+    charts: dict[str, str]
+
+
+def compare(current: list[BinaryMetrics], before: list[BinaryMetrics]) -> list[Delta]:
+    """Per key: the current and the previous precision and recall."""
+    old = {m.key: m for m in before}
+    return [
+        Delta(
+            key=m.key,
+            precision=m.precision,
+            precision_before=old[m.key].precision if m.key in old else None,
+            recall=m.recall,
+            recall_before=old[m.key].recall if m.key in old else None,
+        )
+        for m in current
+    ]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def _run_section(store: Store, run: EvalRun, chart_dir: Path) -> RunSection:
+    prev = previous_run(store, run)
+    slug = _slug(f"{run.dataset}-{run.id}")
+    drawn = {
+        "policies": charts.policy_bars(
+            run.metrics.policies,
+            chart_dir / f"{slug}-policies.png",
+            previous=prev.metrics.policies if prev else None,
+            title=f"{run.dataset}: precision / recall per policy ({run.mode})",
+        ),
+        "flagged": charts.policy_bars(
+            run.metrics.flagged,
+            chart_dir / f"{slug}-flagged.png",
+            previous=prev.metrics.flagged if prev else None,
+            title="Counting borderline drafts as flags",
+        ),
+        "confusion": charts.confusion_matrix(
+            run.metrics.confusion, chart_dir / f"{slug}-confusion.png"
+        ),
+    }
+    if len(run.metrics.groups) > 1:
+        drawn["groups"] = charts.group_accuracy(
+            run.metrics.groups,
+            chart_dir / f"{slug}-groups.png",
+            title=f"{run.dataset}: accuracy per group (worst first)",
+        )
+    return RunSection(
+        run=run,
+        previous=prev,
+        deltas=compare(run.metrics.policies, prev.metrics.policies if prev else []),
+        charts={k: f"charts/{p.name}" for k, p in drawn.items()},
+    )
+
+
+class ReportData(BaseModel):
+    generated_at: datetime
+    runs: list[RunSection]
+    gates: list[GateStatusRow]
+    gates_source: str
+    kpis: KPIReport
+    headline: Headline
+    charts: dict[str, str]
+
+
+def collect(
+    store: Store, gates: Gates, *, out_dir: Path, since: datetime | None, now: datetime
+) -> ReportData:
+    """Gather every figure and draw every chart into `out_dir/charts`."""
+    chart_dir = out_dir / "charts"
+    latest: dict[str, EvalRun] = {}
+    for run in list_runs(store, limit=200):
+        latest.setdefault(run.dataset, run)
+    sections = [_run_section(store, r, chart_dir) for r in latest.values()]
+    kpis = compute_kpis(store, now=now, since=since)
+    drawn = {
+        "weekly": charts.weekly(kpis, chart_dir / "ops-weekly.png"),
+        "sla": charts.sla_by_priority(kpis, chart_dir / "ops-sla.png"),
+        "volume": charts.volume_by_policy(kpis, chart_dir / "ops-volume.png"),
+        "qa_policy": charts.agreement(
+            kpis.quality.by_policy, chart_dir / "ops-qa-policy.png", title="QA agreement by policy"
+        ),
+        "qa_vendor": charts.agreement(
+            kpis.quality.by_vendor_team,
+            chart_dir / "ops-qa-vendor.png",
+            title="QA agreement by vendor team",
+        ),
+    }
+    policy_ids = sorted(
+        set(gates.policies) | {m.key for s in sections for m in s.run.metrics.policies}
+    )
+    return ReportData(
+        generated_at=now,
+        runs=sections,
+        gates=status_rows(store, gates, policy_ids),
+        gates_source=gates.source,
+        kpis=kpis,
+        headline=headline(store, now),
+        charts={k: f"charts/{p.name}" for k, p in drawn.items()},
+    )
+
+
+def _pct(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}%}"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
+
+
+def render(data: ReportData) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, num=_num, signed=_signed, minutes=_minutes)
+    return env.get_template("report.html.j2").render(d=data)
+
+
+def build_report(
+    store: Store,
+    gates: Gates,
+    *,
+    out_dir: Path,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Write `out_dir/index.html` and its PNG charts; return the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = collect(store, gates, out_dir=out_dir, since=since, now=now or datetime.now(UTC))
+    path = out_dir / "index.html"
+    path.write_text(render(data), encoding="utf-8")
+    return path

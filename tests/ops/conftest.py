@@ -1,0 +1,60 @@
+"""Fixtures for the ops tests: a store with the ops tables, and a scripted recommender."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import inspect
+
+from agent.interface import Recommendation
+from tools.db import Base
+from tools.models import ActionType, Case
+from tools.ops_tables import OPS_TABLES
+from tools.store import Store
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated store (SQLite and Postgres) that also has the ops tables."""
+    opened = Store.open(db_url)
+    # Until revision 0003 is in the migration chain, create the ops tables directly.
+    if not inspect(opened.engine).has_table("ops_eval_runs"):
+        Base.metadata.create_all(opened.engine, tables=OPS_TABLES)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def keyword_recommender(
+    rules: dict[str, str], *, escalate_word: str = "@@escalate", abstain_word: str = "@@unsure"
+) -> Callable[[Case], Recommendation]:
+    """A fake recommendation path: the first keyword found in the text picks the policy."""
+
+    def recommend(case: Case) -> Recommendation:
+        text = (case.items[0].text or "").lower()
+        base = dict(
+            case_id=case.id,
+            policy_version="1",
+            section_ids=[],
+            severity=None,
+            confidence=0.4,
+            rationale="keyword rule",
+            citations=[],
+            mode="rules",
+        )
+        if escalate_word in text:
+            return Recommendation(
+                policy_id=None, verdict="borderline", action=None, escalate=True, **base
+            )
+        if abstain_word in text:
+            return Recommendation(policy_id=None, verdict="borderline", action=None, **base)
+        for word, policy in rules.items():
+            if word in text:
+                return Recommendation(
+                    policy_id=policy, verdict="violating", action=ActionType.REMOVE, **base
+                )
+        return Recommendation(policy_id=None, verdict="not_violating", action=None, **base)
+
+    return recommend

@@ -1,0 +1,258 @@
+"""QA sampling: a fraction of decided cases and executed actions goes back to a reviewer.
+
+Sampling is deterministic by a hash of the subject id, so every replica samples the same items
+and re-running a sweep never samples an item twice (a unique key backs that up in the store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from tools.ops_tables import QASampleRow
+from tools.store import Store
+from warden.errors import InputError, NotFoundError
+
+DEFAULT_RATE = 0.02
+SubjectType = Literal["case", "action"]
+
+
+def is_sampled(subject_id: str, rate: float = DEFAULT_RATE) -> bool:
+    """True for a stable `rate` fraction of ids (the same answer on every machine)."""
+    if not 0.0 <= rate <= 1.0:
+        raise InputError(f"QA sampling rate must be between 0 and 1, got {rate}.")
+    bucket = int.from_bytes(hashlib.sha256(subject_id.encode()).digest()[:8], "big")
+    return bucket < rate * 2**64
+
+
+class QASample(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    subject_type: SubjectType
+    subject_id: str
+    policy_id: str | None
+    vendor_team: str | None
+    decided_by: str | None
+    decision: str
+    decided_at: datetime
+    sampled_at: datetime
+    reviewer_id: str | None = None
+    agree: bool | None = None
+    reason: str | None = None
+    reviewed_at: datetime | None = None
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return self.agree is not None
+
+
+def _sample(row: QASampleRow) -> QASample:
+    return QASample.model_validate(row, from_attributes=True)
+
+
+class Decided(BaseModel):
+    """A decision that may be sampled: a decided case or one executed action."""
+
+    subject_type: SubjectType
+    subject_id: str
+    policy_id: str | None
+    decision: str = Field(description="what was decided, e.g. 'remove under HA-2.1'")
+    decided_by: str | None
+    decided_at: datetime
+    vendor_team: str | None = None
+
+
+def maybe_sample(
+    store: Store, item: Decided, *, rate: float = DEFAULT_RATE, now: datetime | None = None
+) -> QASample | None:
+    """Store a QA sample when the item falls in the sampled fraction (idempotent)."""
+    if not is_sampled(f"{item.subject_type}:{item.subject_id}", rate):
+        return None
+    existing = _find(store, item.subject_type, item.subject_id)
+    if existing is not None:
+        return existing
+    row = QASampleRow(
+        id=f"qa-{uuid.uuid4().hex[:16]}",
+        subject_type=item.subject_type,
+        subject_id=item.subject_id,
+        policy_id=item.policy_id,
+        vendor_team=item.vendor_team,
+        decided_by=item.decided_by,
+        decision=item.decision,
+        decided_at=item.decided_at,
+        sampled_at=now or datetime.now(UTC),
+    )
+    try:
+        with store.session() as s:
+            s.add(row)
+    except IntegrityError:
+        # Another replica sampled the same item a moment earlier: use theirs.
+        found = _find(store, item.subject_type, item.subject_id)
+        if found is None:
+            raise
+        return found
+    return _sample(row)
+
+
+def sample_many(
+    store: Store,
+    items: Iterable[Decided],
+    *,
+    rate: float = DEFAULT_RATE,
+    now: datetime | None = None,
+) -> list[QASample]:
+    return [s for s in (maybe_sample(store, i, rate=rate, now=now) for i in items) if s is not None]
+
+
+def _find(store: Store, subject_type: str, subject_id: str) -> QASample | None:
+    with store.session() as s:
+        row = s.scalars(
+            select(QASampleRow).where(
+                QASampleRow.subject_type == subject_type, QASampleRow.subject_id == subject_id
+            )
+        ).first()
+        return _sample(row) if row else None
+
+
+def get_sample(store: Store, sample_id: str) -> QASample:
+    with store.session() as s:
+        row = s.get(QASampleRow, sample_id)
+        if row is None:
+            raise NotFoundError(f"No QA sample {sample_id!r}; list them with `warden qa list`.")
+        return _sample(row)
+
+
+def pending(store: Store, *, limit: int = 50, unposted_only: bool = False) -> list[QASample]:
+    """Samples waiting for a review, oldest first."""
+    with store.session() as s:
+        query = select(QASampleRow).where(QASampleRow.agree.is_(None))
+        if unposted_only:
+            query = query.where(QASampleRow.slack_ts.is_(None))
+        query = query.order_by(QASampleRow.sampled_at, QASampleRow.id).limit(limit)
+        return [_sample(r) for r in s.scalars(query)]
+
+
+def mark_posted(store: Store, sample_id: str, *, channel: str, ts: str) -> None:
+    with store.session() as s:
+        s.execute(
+            update(QASampleRow)
+            .where(QASampleRow.id == sample_id)
+            .values(slack_channel=channel, slack_ts=ts)
+        )
+
+
+class ReviewResult(BaseModel):
+    accepted: bool
+    sample: QASample
+    reason: str
+
+
+def record_review(
+    store: Store,
+    sample_id: str,
+    *,
+    reviewer_id: str,
+    agree: bool,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> ReviewResult:
+    """Record a reviewer's verdict once; a second click or a second reviewer is refused."""
+    sample = get_sample(store, sample_id)
+    if sample.decided_by and sample.decided_by == reviewer_id:
+        return ReviewResult(
+            accepted=False,
+            sample=sample,
+            reason="You made this decision; another reviewer must QA it.",
+        )
+    if not agree and not (reason and reason.strip()):
+        raise InputError("A disagreement needs a reason: say what the right decision was and why.")
+    with store.session() as s:
+        result = s.execute(
+            update(QASampleRow)
+            .where(QASampleRow.id == sample_id, QASampleRow.agree.is_(None))
+            .values(
+                reviewer_id=reviewer_id,
+                agree=agree,
+                reason=(reason or "").strip() or None,
+                reviewed_at=now or datetime.now(UTC),
+            )
+        )
+        won = bool(getattr(result, "rowcount", 0))
+    current = get_sample(store, sample_id)
+    if not won:
+        return ReviewResult(
+            accepted=False,
+            sample=current,
+            reason=f"Already reviewed by {current.reviewer_id}.",
+        )
+    return ReviewResult(accepted=True, sample=current, reason="Recorded.")
+
+
+class Score(BaseModel):
+    key: str
+    reviewed: int
+    agreed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.reviewed if self.reviewed else None
+
+
+class QualityScores(BaseModel):
+    """Agreement of QA reviews with the original decisions, by several cuts."""
+
+    sampled: int
+    reviewed: int
+    by_policy: list[Score]
+    by_decider: list[Score] = Field(description="the specialist whose decision was reviewed")
+    by_reviewer: list[Score]
+    by_vendor_team: list[Score]
+
+    @property
+    def overall(self) -> float | None:
+        agreed = sum(s.agreed for s in self.by_policy)
+        return agreed / self.reviewed if self.reviewed else None
+
+
+def quality_scores(
+    store: Store, *, since: datetime | None = None, until: datetime | None = None
+) -> QualityScores:
+    """Per policy, decider, reviewer and vendor team: reviewed samples and the share agreed."""
+    with store.session() as s:
+        query = select(QASampleRow)
+        if since is not None:
+            query = query.where(QASampleRow.sampled_at >= since)
+        if until is not None:
+            query = query.where(QASampleRow.sampled_at < until)
+        rows = [_sample(r) for r in s.scalars(query)]
+
+    def cut(key_of: str) -> list[Score]:
+        reviewed: Counter[str] = Counter()
+        agreed: Counter[str] = Counter()
+        for r in rows:
+            if r.agree is None:
+                continue
+            key = getattr(r, key_of) or "(none)"
+            reviewed[key] += 1
+            agreed[key] += int(r.agree)
+        return [Score(key=k, reviewed=reviewed[k], agreed=agreed[k]) for k in sorted(reviewed)]
+
+    return QualityScores(
+        sampled=len(rows),
+        reviewed=sum(1 for r in rows if r.agree is not None),
+        by_policy=cut("policy_id"),
+        by_decider=cut("decided_by"),
+        by_reviewer=cut("reviewer_id"),
+        by_vendor_team=cut("vendor_team"),
+    )
