@@ -400,6 +400,13 @@ def _semantic_problems(spec: PolicyFile) -> list[tuple[str, str]]:
             )
         if section.allowed_actions and section.default_action is None:
             problems.append((f"{at}.default_action", "is required when actions are allowed"))
+        strikes = ActionType.STRIKE in section.allowed_actions
+        if strikes and section.strike_weight == 0:
+            problems.append((f"{at}.strike_weight", "is 0 but the section allows strike"))
+        if not strikes and section.strike_weight:
+            problems.append(
+                (f"{at}.strike_weight", "has no effect: the section does not allow strike")
+            )
         if section.automatable and section.kind != SectionKind.VIOLATION:
             problems.append((f"{at}.automatable", "only violation sections may be automated"))
     thresholds = spec.strikes.thresholds
@@ -449,6 +456,13 @@ def _fail(path: Path, problems: list[tuple[str, str]]) -> PolicyError:
     return PolicyError("\n".join(f"{shown}: {field}: {message}" for field, message in problems))
 
 
+def _strike_weight(section: SectionSpec, strikes: StrikeSpec) -> int:
+    """Strikes one `strike` action adds; 0 for sections that never strike."""
+    if ActionType.STRIKE not in section.allowed_actions:
+        return 0
+    return strikes.weight if section.strike_weight is None else section.strike_weight
+
+
 def load_policy_file(path: Path) -> tuple[PolicyEntry, list[SignalRule]]:
     """Parse and validate one catalogue file."""
     try:
@@ -477,7 +491,7 @@ def load_policy_file(path: Path) -> tuple[PolicyEntry, list[SignalRule]]:
             severity=s.severity or spec.severity,
             allowed_actions=s.allowed_actions,
             default_action=s.default_action,
-            strike_weight=s.strike_weight if s.strike_weight is not None else spec.strikes.weight,
+            strike_weight=_strike_weight(s, spec.strikes),
             automatable=s.automatable,
             imminent_harm=s.imminent_harm,
         )
