@@ -1,0 +1,145 @@
+"""The Slack app factory: one Bolt app, its Web API client and every listener, built once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slackapp.approvals import ApproverDirectory, StoreDecider
+from slackapp.ledger import SlackLedger
+from slackapp.runtime import Decider, Runtime, WardenService, utcnow
+from slackapp.work import WorkPool
+from warden.errors import ConfigError
+from warden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_client(settings: Settings, *, max_rate_limit_retries: int = 3) -> Any:
+    """The one Web API client: SLACK_API_URL, bot token, and 429 Retry-After honoured."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+    )
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    base_url = (
+        settings.slack_api_url
+        if settings.slack_api_url.endswith("/")
+        else settings.slack_api_url + "/"
+    )
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=30,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries),
+        ],
+    )
+
+
+@dataclass
+class SlackApp:
+    """The Bolt app plus what runs beside it (worker pool, background loops)."""
+
+    bolt: Any
+    runtime: Runtime
+    client: Any
+
+    def asgi(self) -> Any:
+        """The HTTP-mode ASGI app (signature check in front of Bolt's adapter)."""
+        from slackapp.http import build_asgi
+
+        secret = self.runtime.settings.slack_signing_secret
+        if secret is None:
+            raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET.")
+        return build_asgi(self.bolt, secret.get_secret_value())
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait for every background job (tests and the demo)."""
+        return self.runtime.pool.drain(timeout)
+
+    def close(self) -> None:
+        self.runtime.pool.shutdown()
+
+
+def build_app(
+    settings: Settings,
+    *,
+    warden: WardenService,
+    store: Any,
+    client: Any = None,
+    decider: Decider | None = None,
+    workers: int = 8,
+    progress_interval_s: float = 1.0,
+    clock: Callable[[], datetime] = utcnow,
+    verify_token: bool = True,
+) -> SlackApp:
+    """Build the Slack app over an agent and a store that the caller built once."""
+    from slack_bolt import App, BoltResponse
+
+    from slackapp import listeners
+
+    client = client or build_client(settings)
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    bolt = App(
+        client=client,
+        signing_secret=secret,
+        # Listeners only hand work to the pool, so running them before the response is fast,
+        # and an HTTP response then means the work is queued.
+        process_before_response=True,
+        token_verification_enabled=verify_token,
+        request_verification_enabled=secret is not None,
+    )
+    rt = Runtime(
+        settings=settings,
+        warden=warden,
+        store=store,
+        ledger=SlackLedger(store.engine),
+        decider=decider or StoreDecider(store),
+        pool=WorkPool(workers),
+        approvers=ApproverDirectory(settings, client),
+        clock=clock,
+        progress_interval_s=progress_interval_s,
+    )
+
+    @bolt.middleware
+    def deliver_once(body: dict[str, Any], resp: Any, next: Callable[[], None]) -> Any:
+        # Slack retries an event (X-Slack-Retry-Num) and Socket Mode redelivers it; the event id
+        # is recorded in the store, so whichever replica sees it first handles it, once.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not rt.ledger.first_delivery(str(event_id)):
+            log.info("duplicate delivery of %s ignored", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return resp
+
+    listeners.register(bolt, rt)
+    _register_qa(bolt, store)
+    return SlackApp(bolt=bolt, runtime=rt, client=client)
+
+
+def _register_qa(bolt: Any, store: Any) -> None:
+    """The ops helper's QA review cards (slackapp/qa.py), when that module is present."""
+    import importlib
+
+    try:
+        qa = importlib.import_module("slackapp.qa")
+    except ModuleNotFoundError as exc:
+        if exc.name != "slackapp.qa":
+            raise
+        return
+    import inspect
+
+    params = inspect.signature(qa.register).parameters
+    if "store" in params:
+        qa.register(bolt, store=store)
+    else:
+        qa.register(bolt)

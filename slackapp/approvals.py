@@ -1,0 +1,338 @@
+"""Approve / Reject on proposal cards: who may decide, recording it in the store, and execution.
+
+The store decides (tools.proposals): exactly one decision per proposal whatever the number of
+clicks or replicas. This module only turns a click into a store call, answers every refusal to
+the clicker, and resumes the agent once — for the click whose decision made the proposal final.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from agent.interface import Decision, ProposalOutcome, Refusal
+from slackapp.blocks import (
+    Block,
+    ProposalRef,
+    check_blocks,
+    outcome_text,
+    proposal_blocks,
+    section,
+)
+from slackapp.escape import escape_untrusted
+from slackapp.runtime import DecisionLike, Runtime
+from tools.models import BlastRadius, FanoutProgress, ProposalStatus
+from warden.errors import ApprovalError, WardenError
+from warden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ApproverDirectory:
+    """Authorised approvers: `settings.approvers` plus the members of the approver user group."""
+
+    def __init__(self, settings: Settings, client: Any, *, ttl_s: float = 60.0) -> None:
+        self.settings = settings
+        self.client = client
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._group: set[str] | None = None
+        self._fetched = 0.0
+
+    def current(self) -> set[str]:
+        approvers = set(self.settings.approvers)
+        group = self.settings.approver_usergroup
+        if not group:
+            return approvers
+        with self._lock:
+            if self._group is None or time.monotonic() - self._fetched > self.ttl_s:
+                try:
+                    response = self.client.usergroups_users_list(usergroup=group)
+                    self._group = set(response["users"])
+                    self._fetched = time.monotonic()
+                except Exception as exc:
+                    if self._group is None:
+                        raise ApprovalError(
+                            f"Could not read the approver group {group} from Slack ({exc}); "
+                            "no decision was recorded. Try again in a minute."
+                        ) from exc
+                    log.warning("approver group refresh failed, using the last list: %s", exc)
+            return approvers | self._group
+
+
+class StoreDecider:
+    """The Decider over tools.proposals (the store decides, with its own audit of refusals)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def approve(
+        self,
+        proposal_id: str,
+        approver_id: str,
+        action_hash: str,
+        *,
+        approvers: set[str],
+        now: datetime,
+    ) -> DecisionLike:
+        from tools import proposals
+
+        result: DecisionLike = proposals.approve(
+            self.store, proposal_id, approver_id, action_hash, approvers=approvers, now=now
+        )
+        return result
+
+    def reject(
+        self,
+        proposal_id: str,
+        approver_id: str,
+        action_hash: str,
+        *,
+        reason: str,
+        approvers: set[str],
+        now: datetime,
+    ) -> DecisionLike:
+        from tools import proposals
+
+        result: DecisionLike = proposals.reject(
+            self.store,
+            proposal_id,
+            approver_id,
+            action_hash,
+            reason=reason,
+            approvers=approvers,
+            now=now,
+        )
+        return result
+
+
+class ProgressUpdater:
+    """Shows fanout progress on the card with chat.update, at most once per `interval_s`."""
+
+    def __init__(
+        self,
+        client: Any,
+        channel: str,
+        ts: str,
+        render: Callable[[FanoutProgress], list[Block]],
+        *,
+        interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.ts = ts
+        self.render = render
+        self.interval_s = interval_s
+        self.clock = clock
+        self._last: float | None = None
+        self.updates = 0
+
+    def __call__(self, progress: FanoutProgress) -> None:
+        now = self.clock()
+        if not progress.done and self._last is not None and now - self._last < self.interval_s:
+            return
+        self._last = now
+        done = progress.applied + progress.failed
+        try:
+            self.client.chat_update(
+                channel=self.channel,
+                ts=self.ts,
+                text=f"Executing: {done} of {progress.total}",
+                blocks=self.render(progress),
+            )
+            self.updates += 1
+        except Exception as exc:  # progress display must never stop the fanout
+            log.warning("progress update failed: %s", exc)
+
+
+def _ephemeral(client: Any, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(
+            channel=channel,
+            user=user,
+            text=text,
+            blocks=[section(escape_untrusted(text, limit=2900))],
+        )
+    except Exception as exc:
+        log.warning("could not tell %s: %s (%s)", user, text, exc)
+
+
+class ProposalCard:
+    """One proposal's card: where it is, and how to redraw it from the store."""
+
+    def __init__(self, rt: Runtime, client: Any, ref: ProposalRef, channel: str, ts: str) -> None:
+        self.rt = rt
+        self.client = client
+        self.ref = ref
+        self.channel = channel
+        self.ts = ts
+        saved = rt.ledger.post("proposal", ref.proposal_id)
+        self.blast = (
+            BlastRadius.model_validate_json(saved.payload) if saved and saved.payload else None
+        )
+
+    def blocks(
+        self,
+        *,
+        progress: FanoutProgress | None = None,
+        outcome: ProposalOutcome | None = None,
+        note: str | None = None,
+    ) -> list[Block]:
+        proposal = self.rt.store.get_proposal(self.ref.proposal_id)
+        blast = self.blast or BlastRadius(
+            total_actions=len(proposal.actions),
+            content_count=sum(1 for a in proposal.actions if a.target_type == "content"),
+            account_count=sum(1 for a in proposal.actions if a.target_type == "account"),
+            sample=proposal.actions[:5],
+        )
+        return proposal_blocks(
+            proposal,
+            blast,
+            thread_id=self.ref.thread_id,
+            progress=progress,
+            outcome=outcome,
+            note=note,
+        )
+
+    def update(self, **kwargs: Any) -> None:
+        blocks = self.blocks(**kwargs)
+        check_blocks(blocks)
+        try:
+            self.client.chat_update(
+                channel=self.channel,
+                ts=self.ts,
+                text=f"Proposal {self.ref.proposal_id}",
+                blocks=blocks,
+            )
+        except Exception as exc:
+            log.warning("could not update the card of %s: %s", self.ref.proposal_id, exc)
+
+
+def approve_clicked(
+    rt: Runtime, client: Any, *, user: str, ref: ProposalRef, channel: str, message_ts: str
+) -> None:
+    """Record one approval; execute only if this click made the proposal approved."""
+    try:
+        approvers = rt.approvers.current()
+        result = rt.decider.approve(
+            ref.proposal_id, user, ref.action_hash, approvers=approvers, now=rt.clock()
+        )
+    except WardenError as exc:
+        _ephemeral(client, channel, user, f"Your approval was not recorded: {exc}")
+        return
+    if not result.accepted:
+        _ephemeral(client, channel, user, f"Your approval was not recorded: {result.reason}")
+        return
+    card = ProposalCard(rt, client, ref, channel, message_ts)
+    if result.status == ProposalStatus.PENDING:
+        proposal = rt.store.get_proposal(ref.proposal_id)
+        left = proposal.required_approvals - len(proposal.approvals)
+        card.update()
+        _ephemeral(
+            client,
+            channel,
+            user,
+            f"Your approval is recorded. {left} more approver{'s' if left != 1 else ''} needed.",
+        )
+        return
+    if result.status != ProposalStatus.APPROVED:
+        card.update()
+        return
+    execute(rt, client, card)
+
+
+def execute(rt: Runtime, client: Any, card: ProposalCard) -> None:
+    """Resume the agent with the recorded approval; the fanout reports progress on the card."""
+    proposal = rt.store.get_proposal(card.ref.proposal_id)
+    card.update(note="Approved: executing now.")
+    updater = ProgressUpdater(
+        client,
+        card.channel,
+        card.ts,
+        lambda progress: card.blocks(progress=progress),
+        interval_s=rt.progress_interval_s,
+    )
+    decision = Decision(
+        proposal_id=proposal.id,
+        decision="approve",
+        decided_by=[a.approver_id for a in proposal.approvals],
+    )
+    finish(rt, client, card, rt_resume(rt, card.ref.thread_id, decision, updater))
+
+
+def rt_resume(
+    rt: Runtime,
+    thread_id: str,
+    decision: Decision,
+    progress: Callable[[FanoutProgress], None] | None = None,
+) -> ProposalOutcome | Refusal:
+    try:
+        response = rt.warden.resume(thread_id, decision, progress=progress)
+    except WardenError as exc:
+        return Refusal(reason=str(exc))
+    except Exception:
+        log.exception("resume failed for %s", decision.proposal_id)
+        return Refusal(
+            reason="Execution stopped on an internal error. Nothing is applied twice: run "
+            f"`warden fanout run {decision.proposal_id}` to finish it, or ask the platform team."
+        )
+    if isinstance(response, ProposalOutcome | Refusal):
+        return response
+    return Refusal(reason=f"Unexpected reply from the agent: {response.kind}")
+
+
+def finish(rt: Runtime, client: Any, card: ProposalCard, result: ProposalOutcome | Refusal) -> None:
+    if isinstance(result, ProposalOutcome):
+        card.update(outcome=result)
+        text = outcome_text(result)
+    else:
+        card.update(note=result.reason)
+        text = ":warning: " + escape_untrusted(result.reason, limit=2900)
+    try:
+        client.chat_postMessage(
+            channel=card.channel,
+            # Replies stay in the conversation's thread (thread_id is "channel:thread_ts").
+            thread_ts=card.ref.thread_id.rpartition(":")[2] or card.ts,
+            text=f"Proposal {card.ref.proposal_id}",
+            blocks=[section(f"Proposal `{card.ref.proposal_id}`: {text}")],
+        )
+    except Exception as exc:
+        log.warning("could not post the outcome of %s: %s", card.ref.proposal_id, exc)
+
+
+def reject_submitted(
+    rt: Runtime,
+    client: Any,
+    *,
+    user: str,
+    ref: ProposalRef,
+    reason: str,
+    channel: str,
+    message_ts: str,
+) -> None:
+    """Record a rejection with its reason; resume the agent once if it was accepted."""
+    try:
+        result = rt.decider.reject(
+            ref.proposal_id,
+            user,
+            ref.action_hash,
+            reason=reason,
+            approvers=rt.approvers.current(),
+            now=rt.clock(),
+        )
+    except WardenError as exc:
+        _ephemeral(client, channel, user, f"Your rejection was not recorded: {exc}")
+        return
+    if not result.accepted:
+        _ephemeral(client, channel, user, f"Your rejection was not recorded: {result.reason}")
+        return
+    card = ProposalCard(rt, client, ref, channel, message_ts)
+    decision = Decision(
+        proposal_id=ref.proposal_id, decision="reject", decided_by=[user], reason=reason
+    )
+    finish(rt, client, card, rt_resume(rt, ref.thread_id, decision))

@@ -1,0 +1,576 @@
+"""Block Kit builders for every card Warden posts, plus a plain-text renderer for transcripts.
+
+Untrusted text (case content, model output, policy excerpts, user input) goes through
+`escape_untrusted` before it reaches a block; Warden's own labels do not need it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.interface import (
+    Citation,
+    EscalationOpened,
+    PolicyAnswer,
+    ProposalOutcome,
+    ProposalPending,
+    Recommendation,
+    Refusal,
+)
+from slackapp.escape import escape_untrusted
+from tools.models import (
+    BlastRadius,
+    Escalation,
+    FanoutProgress,
+    Proposal,
+    ProposalStatus,
+    StrikeEffect,
+)
+
+Block = dict[str, Any]
+
+# Block Kit limits (https://api.slack.com/reference/block-kit): enforced by `check_blocks`.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_HEADER = 150
+MAX_BUTTON_TEXT = 75
+MAX_VALUE = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK_TEXT = 3000
+
+# action_id values the listeners register.
+APPROVE = "warden_approve"
+REJECT = "warden_reject"
+APPLY = "warden_apply"
+ESCALATE_CASE = "warden_escalate_case"
+ESCALATE_QUESTION = "warden_escalate_question"
+REJECT_MODAL = "warden_reject_reason"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_input"
+
+SAMPLE_ROWS = 5
+MAX_EXCERPT = 160
+
+
+class ProposalRef(BaseModel):
+    """What an Approve / Reject button carries: ids only; the store holds everything else."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proposal_id: str
+    action_hash: str
+    thread_id: str
+
+
+class CaseRef(BaseModel):
+    """What Apply / Escalate on a recommendation carry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case_id: str
+    thread_id: str
+    action: str | None = None
+
+
+class QuestionRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    thread_id: str
+    question: str
+
+
+class RejectMeta(BaseModel):
+    """The reject modal's private_metadata: which card to update after the decision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proposal_id: str
+    action_hash: str
+    thread_id: str
+    channel: str
+    message_ts: str
+
+
+# -- primitives ----------------------------------------------------------------------------
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER)}}
+
+
+def section(text: str, *, fields: list[str] | None = None) -> Block:
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}}
+    if fields:
+        block["fields"] = [
+            {"type": "mrkdwn", "text": _clip(f, MAX_FIELD_TEXT)} for f in fields[:MAX_FIELDS]
+        ]
+    return block
+
+
+def context(*texts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [
+            {"type": "mrkdwn", "text": _clip(t, MAX_SECTION_TEXT)}
+            for t in texts[:MAX_CONTEXT_ELEMENTS]
+        ],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: BaseModel,
+    *,
+    style: str | None = None,
+    confirm: Block | None = None,
+) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _clip(text, MAX_BUTTON_TEXT)},
+        "action_id": action_id,
+        "value": value.model_dump_json(),
+    }
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def actions(*elements: Block, block_id: str = "actions") -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def _when(at: datetime) -> str:
+    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    fallback = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _pct(value: float) -> str:
+    return f"{round(value * 100)}%"
+
+
+def _citation_lines(citations: list[Citation]) -> list[str]:
+    lines = []
+    for c in citations[:10]:
+        title = escape_untrusted(c.title, limit=120)
+        sid = escape_untrusted(c.section_id, limit=40)
+        pol = escape_untrusted(c.policy_id, limit=20)
+        ver = escape_untrusted(c.policy_version, limit=10)
+        lines.append(f"• `{sid}` {title} — {pol} v{ver}")
+    return lines
+
+
+def _strike_line(effect: StrikeEffect) -> str:
+    account = escape_untrusted(effect.account_id, limit=60)
+    line = (
+        f"• `{account}`: {effect.active_before} → {effect.active_after} active "
+        f"strike{'s' if effect.active_after != 1 else ''} ({effect.window_days}-day window)"
+    )
+    if effect.threshold_crossed is not None:
+        line += f" → *crosses into {effect.threshold_crossed.value.replace('_', ' ')}*"
+    return line
+
+
+# -- cards -------------------------------------------------------------------------------------
+def answer_blocks(answer: PolicyAnswer, *, thread_id: str, question: str) -> list[Block]:
+    blocks: list[Block] = []
+    if answer.mode == "excerpts":
+        blocks.append(
+            context(
+                ":page_facing_up: *Policy excerpts* (no-LLM mode): "
+                "quoted sections, not a written answer."
+            )
+        )
+    blocks.append(section(escape_untrusted(answer.text, limit=MAX_SECTION_TEXT) or "_(no text)_"))
+    if answer.citations:
+        blocks.append(section("*Sources*\n" + "\n".join(_citation_lines(answer.citations))))
+    else:
+        blocks.append(context(":warning: No policy section supports an answer to this."))
+    notes = []
+    if answer.low_confidence:
+        notes.append(":warning: Low confidence: the closest policy sections are a weak match.")
+    if answer.removed_citations:
+        removed = ", ".join(escape_untrusted(s, limit=40) for s in answer.removed_citations[:10])
+        notes.append(
+            f":no_entry: Removed citations that were not retrieved for this question: {removed}"
+        )
+    if notes:
+        blocks.append(context(*notes))
+    if answer.offer_escalation:
+        ref = QuestionRef(thread_id=thread_id, question=question[:1500])
+        blocks.append(actions(button("Escalate to Policy", ESCALATE_QUESTION, ref)))
+    return blocks
+
+
+def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]:
+    case = escape_untrusted(rec.case_id, limit=60)
+    verdict = {
+        "violating": "Violating",
+        "not_violating": "Not violating",
+        "borderline": "Borderline",
+    }
+    policy = "—"
+    if rec.policy_id:
+        policy = escape_untrusted(rec.policy_id, limit=20)
+        if rec.policy_version:
+            policy += f" v{escape_untrusted(rec.policy_version, limit=10)}"
+    sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in rec.section_ids[:8]) or "—"
+    action = rec.action.value.replace("_", " ") if rec.action else "no action"
+    blocks: list[Block] = [header(f"Recommendation · case {rec.case_id}")]
+    if rec.mode == "rules":
+        blocks.append(
+            context(
+                ":clipboard: *Draft from the policy catalogue's rules* (no LLM): low confidence, "
+                "never executed without an approved proposal."
+            )
+        )
+    blocks.append(
+        section(
+            f"*Case* `{case}`",
+            fields=[
+                f"*Verdict*\n{verdict[rec.verdict]}",
+                f"*Action*\n{action}",
+                f"*Policy*\n{policy}",
+                f"*Sections*\n{sections}",
+                f"*Severity*\n{escape_untrusted(rec.severity, limit=30) or '—'}",
+                f"*Confidence*\n{_pct(rec.confidence)}",
+            ],
+        )
+    )
+    if rec.strike_effects:
+        lines = [_strike_line(e) for e in rec.strike_effects[:10]]
+        blocks.append(section("*Strike effect*\n" + "\n".join(lines)))
+    else:
+        blocks.append(section("*Strike effect*\nNo strikes change."))
+    blocks.append(section("*Rationale*\n" + escape_untrusted(rec.rationale, limit=2800)))
+    if rec.citations:
+        blocks.append(context("*Sources* " + "  ".join(_citation_lines(rec.citations))))
+    if rec.note:
+        blocks.append(context(":information_source: " + escape_untrusted(rec.note, limit=500)))
+    buttons = []
+    if rec.action is not None and rec.verdict != "not_violating":
+        ref = CaseRef(case_id=rec.case_id, thread_id=thread_id, action=rec.action.value)
+        buttons.append(button(f"Apply: propose {action}", APPLY, ref, style="primary"))
+    buttons.append(
+        button("Escalate", ESCALATE_CASE, CaseRef(case_id=rec.case_id, thread_id=thread_id))
+    )
+    if rec.escalate:
+        blocks.append(context(":rotating_light: Warden suggests escalating this case."))
+    blocks.append(actions(*buttons))
+    return blocks
+
+
+def escalation_blocks(esc: Escalation) -> list[Block]:
+    owner = f"<@{esc.owner_id}>" if esc.owner_id else "unassigned"
+    flag = " · on-call" if esc.on_call else ""
+    sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in esc.section_ids[:8]) or "—"
+    blocks = [
+        header(f"Escalation {esc.id} · {esc.priority.value}{flag}"),
+        section(
+            f"Opened by <@{esc.opened_by}>"
+            + (f" for case `{escape_untrusted(esc.case_id, limit=60)}`" if esc.case_id else ""),
+            fields=[
+                f"*Priority*\n{esc.priority.value}{flag}",
+                f"*Pod*\n{escape_untrusted(esc.pod, limit=60)}",
+                f"*Routed to*\n{escape_untrusted(esc.channel, limit=80)}",
+                f"*Owner*\n{owner}",
+                f"*SLA due*\n{_when(esc.sla_due_at)}",
+                f"*Sections*\n{sections}",
+            ],
+        ),
+        section("*What is known*\n" + escape_untrusted(esc.summary, limit=2800)),
+        context(f"Status: *{esc.status.value}*"),
+    ]
+    return blocks
+
+
+def _progress_line(progress: FanoutProgress) -> str:
+    done = progress.applied + progress.failed
+    width = 20
+    filled = round(width * done / progress.total) if progress.total else width
+    bar = "█" * filled + "░" * (width - filled)
+    return (
+        f"`{bar}` {done} / {progress.total} · {progress.applied} applied · {progress.failed} failed"
+    )
+
+
+def proposal_blocks(
+    proposal: Proposal,
+    blast: BlastRadius,
+    *,
+    thread_id: str,
+    progress: FanoutProgress | None = None,
+    outcome: ProposalOutcome | None = None,
+    note: str | None = None,
+) -> list[Block]:
+    """The approval card; it shows the decision buttons only while the proposal is pending."""
+    status = outcome.status if outcome else proposal.status
+    action = proposal.action.value.replace("_", " ")
+    sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in proposal.section_ids[:8])
+    source = ""
+    if proposal.cluster_id:
+        source = f" · cluster `{escape_untrusted(proposal.cluster_id, limit=60)}`"
+    elif proposal.case_id:
+        source = f" · case `{escape_untrusted(proposal.case_id, limit=60)}`"
+    approvals = ", ".join(f"<@{a.approver_id}>" for a in proposal.approvals) or "none yet"
+    blocks: list[Block] = [
+        header(f"Proposal {proposal.id}: {action} × {blast.total_actions}"),
+        section(
+            f"Requested by <@{proposal.requester_id}>{source}",
+            fields=[
+                f"*Action*\n{action}",
+                f"*Policy*\n{escape_untrusted(proposal.policy_id, limit=20)} "
+                f"v{escape_untrusted(proposal.policy_version, limit=10)} · {sections}",
+                f"*Blast radius*\n{blast.content_count} items · {blast.account_count} accounts",
+                f"*Approvals*\n{len(proposal.approvals)} of {proposal.required_approvals}"
+                + (" (critical harm: two approvers)" if proposal.required_approvals > 1 else ""),
+                f"*Expires*\n{_when(proposal.expires_at)}",
+                f"*Status*\n{status.value}",
+            ],
+        ),
+    ]
+    sample = []
+    for item in blast.sample[:SAMPLE_ROWS]:
+        excerpt = escape_untrusted(blast.sample_texts.get(item.target_id, ""), limit=MAX_EXCERPT)
+        target = escape_untrusted(item.target_id, limit=60)
+        line = f"• {item.target_type} `{target}` → {item.action.value.replace('_', ' ')}"
+        sample.append(line + (f"\n      _{excerpt}_" if excerpt else ""))
+    more = blast.total_actions - len(sample)
+    if sample:
+        text = "*Sample*\n" + "\n".join(sample)
+        if more > 0:
+            text += f"\n…and {more} more"
+        blocks.append(section(text))
+    crossing = blast.accounts_crossing
+    if crossing:
+        lines = [_strike_line(e) for e in crossing[:10]]
+        if len(crossing) > 10:
+            lines.append(f"…and {len(crossing) - 10} more accounts")
+        blocks.append(
+            section(
+                f"*Accounts crossing a strike threshold* ({len(crossing)})\n" + "\n".join(lines)
+            )
+        )
+    elif blast.strike_effects:
+        blocks.append(
+            section(
+                f"*Strikes*\n{len(blast.strike_effects)} accounts gain a strike; "
+                "none crosses a threshold."
+            )
+        )
+    blocks.append(context(f"Approved so far: {approvals}"))
+    if note:
+        blocks.append(context(escape_untrusted(note, limit=500)))
+    if progress is not None and outcome is None:
+        blocks.append(section(":hourglass_flowing_sand: *Executing*\n" + _progress_line(progress)))
+    if outcome is not None:
+        blocks.append(section(outcome_text(outcome)))
+    if status == ProposalStatus.PENDING and outcome is None:
+        ref = ProposalRef(
+            proposal_id=proposal.id, action_hash=proposal.action_hash, thread_id=thread_id
+        )
+        confirm = {
+            "title": {"type": "plain_text", "text": "Approve this proposal?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"This will {action} {blast.total_actions} targets "
+                f"({blast.content_count} items, {blast.account_count} accounts)"
+                + (f"; {len(crossing)} accounts cross a strike threshold." if crossing else "."),
+            },
+            "confirm": {"type": "plain_text", "text": "Approve"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "primary",
+        }
+        blocks.append(
+            actions(
+                button("Approve", APPROVE, ref, style="primary", confirm=confirm),
+                button("Reject", REJECT, ref, style="danger"),
+            )
+        )
+    return blocks
+
+
+def outcome_text(outcome: ProposalOutcome) -> str:
+    icon = {
+        ProposalStatus.EXECUTED: ":white_check_mark:",
+        ProposalStatus.REJECTED: ":x:",
+        ProposalStatus.EXPIRED: ":hourglass:",
+        ProposalStatus.FAILED: ":warning:",
+    }.get(outcome.status, ":information_source:")
+    text = f"{icon} *{outcome.status.value.capitalize()}*"
+    if outcome.status in (ProposalStatus.EXECUTED, ProposalStatus.FAILED):
+        text += f": {outcome.applied} applied, {outcome.failed} failed"
+    if outcome.message:
+        text += "\n" + escape_untrusted(outcome.message, limit=1500)
+    return text
+
+
+def refusal_blocks(reason: str) -> list[Block]:
+    return [section(":no_entry_sign: " + escape_untrusted(reason, limit=2900))]
+
+
+def error_blocks(message: str) -> list[Block]:
+    return [section(":warning: " + escape_untrusted(message, limit=2900))]
+
+
+def reject_modal(meta: RejectMeta) -> Block:
+    """The modal asking why a proposal is rejected (the reason is audited)."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT_MODAL,
+        "private_metadata": meta.model_dump_json(),
+        "title": {"type": "plain_text", "text": "Reject proposal"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(
+                f"Rejecting proposal `{escape_untrusted(meta.proposal_id, limit=60)}`. "
+                "Nothing will be executed."
+            ),
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Why is it rejected?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "min_length": 3,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    }
+
+
+def response_blocks(
+    response: PolicyAnswer
+    | Recommendation
+    | EscalationOpened
+    | ProposalPending
+    | ProposalOutcome
+    | Refusal,
+    *,
+    thread_id: str,
+    question: str = "",
+) -> tuple[str, list[Block]]:
+    """The notification text and blocks for any agent response."""
+    if isinstance(response, PolicyAnswer):
+        text = escape_untrusted(response.text, limit=300)
+        return text, answer_blocks(response, thread_id=thread_id, question=question)
+    if isinstance(response, Recommendation):
+        return f"Recommendation for case {response.case_id}", recommendation_blocks(
+            response, thread_id=thread_id
+        )
+    if isinstance(response, EscalationOpened):
+        esc = response.escalation
+        return f"Escalation {esc.id} opened ({esc.priority.value})", escalation_blocks(esc)
+    if isinstance(response, ProposalPending):
+        p = response.proposal
+        return f"Proposal {p.id} needs approval", proposal_blocks(
+            p, response.blast_radius, thread_id=thread_id
+        )
+    if isinstance(response, ProposalOutcome):
+        return f"Proposal {response.proposal_id}: {response.status.value}", [
+            section(outcome_text(response))
+        ]
+    return "Warden could not do that", refusal_blocks(response.reason)
+
+
+# -- checks and rendering -------------------------------------------------------------------
+def check_blocks(blocks: list[Block]) -> None:
+    """Raise ValueError if `blocks` breaks a Block Kit limit Slack would reject."""
+    if len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"{len(blocks)} blocks (Slack allows {MAX_BLOCKS})")
+    for i, block in enumerate(blocks):
+        kind = block["type"]
+        if kind == "header" and len(block["text"]["text"]) > MAX_HEADER:
+            raise ValueError(f"block {i}: header over {MAX_HEADER} characters")
+        if kind == "section":
+            if len(block["text"]["text"]) > MAX_SECTION_TEXT:
+                raise ValueError(f"block {i}: section text over {MAX_SECTION_TEXT} characters")
+            fields = block.get("fields", [])
+            if len(fields) > MAX_FIELDS or any(len(f["text"]) > MAX_FIELD_TEXT for f in fields):
+                raise ValueError(f"block {i}: too many or too long fields")
+        if kind == "context" and len(block["elements"]) > MAX_CONTEXT_ELEMENTS:
+            raise ValueError(f"block {i}: over {MAX_CONTEXT_ELEMENTS} context elements")
+        if kind == "actions":
+            for el in block["elements"]:
+                if len(el["text"]["text"]) > MAX_BUTTON_TEXT:
+                    raise ValueError(f"block {i}: button text over {MAX_BUTTON_TEXT}")
+                if len(el.get("value", "")) > MAX_VALUE:
+                    raise ValueError(f"block {i}: button value over {MAX_VALUE}")
+
+
+def render_text(blocks: list[Block] | str | None, *, fallback: str = "") -> str:
+    """Render blocks roughly as a person sees them in Slack (for transcripts and logs)."""
+    parsed: list[Block] = json.loads(blocks) if isinstance(blocks, str) else (blocks or [])
+    if not parsed:
+        return fallback
+    lines: list[str] = []
+    for block in parsed:
+        kind = block.get("type")
+        if kind == "header":
+            title = block["text"]["text"]
+            lines += [title.upper(), "=" * min(len(title), 72)]
+        elif kind == "section":
+            lines.append(_plain(block["text"]["text"]))
+            fields = [_plain(f["text"]).replace("\n", ": ", 1) for f in block.get("fields", [])]
+            for left, right in zip(fields[::2], [*fields[1::2], ""], strict=False):
+                lines.append(f"  {left:<38} {right}".rstrip())
+        elif kind == "context":
+            lines.append("  " + " ".join(_plain(e.get("text", "")) for e in block["elements"]))
+        elif kind == "divider":
+            lines.append("-" * 40)
+        elif kind == "actions":
+            lines.append("  " + "  ".join(f"[ {e['text']['text']} ]" for e in block["elements"]))
+        elif kind == "input":
+            lines.append(f"  {block['label']['text']}: [______]")
+    return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    """Undo the mrkdwn escaping and show Slack tokens the way the client displays them."""
+    import re
+
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"\*([^*\n]+)\*", r"\1", text)
+    text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
+    text = re.sub(r":([a-z_]+):", lambda m: _EMOJI.get(m.group(1), m.group(0)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+_EMOJI = {
+    "white_check_mark": "✅",
+    "x": "❌",
+    "warning": "⚠️",
+    "no_entry": "⛔",
+    "no_entry_sign": "🚫",
+    "hourglass": "⌛",
+    "hourglass_flowing_sand": "⏳",
+    "information_source": "ℹ️",
+    "page_facing_up": "📄",
+    "clipboard": "📋",
+    "rotating_light": "🚨",
+    "red_circle": "🔴",
+    "large_green_circle": "🟢",
+    "large_orange_circle": "🟠",
+}

@@ -1,0 +1,226 @@
+"""Sign and post events, slash commands and interactions to the app exactly the way Slack does."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+JSONDict = dict[str, Any]
+
+
+class SlackDriver:
+    """Plays Slack's side of the HTTP protocol against one app endpoint."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        signing_secret: str,
+        *,
+        team_id: str = "T0WARDEN1",
+        api_app_id: str = "AWARDEN01",
+        response_url_base: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.team_id = team_id
+        self.api_app_id = api_app_id
+        self.response_url_base = response_url_base or "http://127.0.0.1:9/respond/"
+        self._verifier = SignatureVerifier(signing_secret)
+        self._http = httpx.Client(timeout=timeout)
+        self._seq = itertools.count(1)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SlackDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- low level ---------------------------------------------------------------------
+    def signed_headers(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(signature)}
+
+    def post(
+        self, body: bytes, *, content_type: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """Post a body signed now, with extra headers (e.g. X-Slack-Retry-Num) added."""
+        all_headers = {"Content-Type": content_type, **self.signed_headers(body)}
+        all_headers.update(headers or {})
+        return self._http.post(self.endpoint, content=body, headers=all_headers)
+
+    def post_raw(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Post exactly these bytes and headers (for forged / malformed request tests)."""
+        return self._http.post(self.endpoint, content=body, headers=headers)
+
+    def ts(self) -> str:
+        """A fresh message timestamp, as Slack would assign to a message a person posts."""
+        return f"{int(time.time())}.{next(self._seq):06d}"
+
+    # -- Events API ----------------------------------------------------------------------
+    def event(
+        self, event: JSONDict, *, event_id: str | None = None, retry_num: int | None = None
+    ) -> httpx.Response:
+        envelope = {
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "api_app_id": self.api_app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": self.team_id, "user_id": "UWARDENBOT", "is_bot": True}],
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        return self.post(
+            json.dumps(envelope).encode(), content_type="application/json", headers=headers
+        )
+
+    def mention(
+        self, text: str, *, user: str, channel: str, thread_ts: str | None = None, **kw: Any
+    ) -> tuple[httpx.Response, str]:
+        """A person @-mentions the bot; returns the response and the message ts."""
+        ts = self.ts()
+        event: JSONDict = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@UWARDENBOT> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return self.event(event, **kw), ts
+
+    def dm(self, text: str, *, user: str, channel: str, **kw: Any) -> tuple[httpx.Response, str]:
+        ts = self.ts()
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+        }
+        return self.event(event, **kw), ts
+
+    def home_opened(self, *, user: str) -> httpx.Response:
+        return self.event(
+            {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
+        )
+
+    # -- slash commands ------------------------------------------------------------------
+    def command(
+        self, text: str, *, user: str, channel: str, command: str = "/warden"
+    ) -> httpx.Response:
+        form = {
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.api_app_id,
+            "response_url": self.response_url_base + f"cmd{next(self._seq)}",
+            "trigger_id": f"{next(self._seq)}.trigger",
+        }
+        return self.post(urlencode(form).encode(), content_type="application/x-www-form-urlencoded")
+
+    # -- interactivity -------------------------------------------------------------------
+    def _interaction(self, payload: JSONDict) -> httpx.Response:
+        payload.setdefault("team", {"id": self.team_id, "domain": "warden-demo"})
+        payload.setdefault("api_app_id", self.api_app_id)
+        payload.setdefault("token", "legacy-verification-token")
+        payload.setdefault("trigger_id", f"{next(self._seq)}.trigger")
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body, content_type="application/x-www-form-urlencoded")
+
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str,
+        message: JSONDict,
+        block_id: str = "actions",
+    ) -> httpx.Response:
+        """A person clicks a button on `message` (a message as the stand-in recorded it)."""
+        return self._interaction(
+            {
+                "type": "block_actions",
+                "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
+                "container": {
+                    "type": "message",
+                    "message_ts": message["ts"],
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                    **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
+                },
+                "channel": {"id": channel, "name": channel.lower()},
+                "message": message,
+                "response_url": self.response_url_base + f"act{next(self._seq)}",
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": block_id,
+                        "value": value,
+                        "action_ts": f"{time.time():.6f}",
+                        "text": {"type": "plain_text", "text": action_id},
+                    }
+                ],
+            }
+        )
+
+    def submit_view(
+        self, view: JSONDict, values: dict[str, dict[str, str]], *, user: str
+    ) -> httpx.Response:
+        """Submit a modal (as opened through views.open) with {block_id: {action_id: text}}."""
+        state = {
+            block: {
+                action: {"type": "plain_text_input", "value": text}
+                for action, text in actions.items()
+            }
+            for block, actions in values.items()
+        }
+        submitted = {**view, "state": {"values": state}}
+        submitted.setdefault("id", f"V{next(self._seq):08d}")
+        return self._interaction(
+            {
+                "type": "view_submission",
+                "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
+                "view": submitted,
+            }
+        )
+
+    def message_shortcut(
+        self, callback_id: str, *, user: str, channel: str, message: JSONDict
+    ) -> httpx.Response:
+        return self._interaction(
+            {
+                "type": "message_action",
+                "callback_id": callback_id,
+                "user": {"id": user, "name": user.lower()},
+                "channel": {"id": channel, "name": channel.lower()},
+                "message": message,
+                "message_ts": message["ts"],
+                "response_url": self.response_url_base + f"sc{next(self._seq)}",
+            }
+        )

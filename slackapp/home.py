@@ -1,0 +1,153 @@
+"""App Home: what waits for the viewer, and how the team is doing today."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from slackapp.blocks import Block, check_blocks, context, divider, header, section
+from slackapp.escape import escape_untrusted
+from tools.models import Escalation, Proposal
+
+log = logging.getLogger(__name__)
+MAX_ROWS = 10
+
+
+@dataclass
+class HomeData:
+    escalations: list[Escalation] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+    headline: str | None = None
+    gates: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def open_escalations(store: Any, user: str) -> list[Escalation]:
+    """Open escalations the user owns, most urgent SLA first."""
+    from tools.store import escalation_from_row
+    from tools.tables import EscalationRow
+
+    with store.session() as s:
+        rows = s.scalars(
+            select(EscalationRow)
+            .where(EscalationRow.owner_id == user, EscalationRow.resolved_at.is_(None))
+            .order_by(EscalationRow.sla_due_at)
+            .limit(MAX_ROWS)
+        ).all()
+        return [escalation_from_row(r) for r in rows]
+
+
+def awaiting_approval(store: Any, user: str, approvers: set[str], now: datetime) -> list[Proposal]:
+    """Pending, unexpired proposals this user may still approve (not theirs, not yet approved)."""
+    from tools.store import proposal_from_row
+    from tools.tables import ProposalRow
+
+    if user not in approvers:
+        return []
+    with store.session() as s:
+        rows = s.scalars(
+            select(ProposalRow)
+            .where(ProposalRow.status == "pending", ProposalRow.requester_id != user)
+            .order_by(ProposalRow.expires_at)
+            .limit(MAX_ROWS * 3)
+        ).all()
+        found = [proposal_from_row(s, r) for r in rows]
+    return [
+        p
+        for p in found
+        if _utc(p.expires_at) > now and user not in {a.approver_id for a in p.approvals}
+    ][:MAX_ROWS]
+
+
+def gather(rt: Any, user: str) -> HomeData:
+    """Read everything App Home shows; a part that fails is named, the rest still shows."""
+    now = rt.clock()
+    data = HomeData()
+    try:
+        data.escalations = open_escalations(rt.store, user)
+    except Exception as exc:
+        log.warning("home: escalations unavailable: %s", exc)
+        data.notes.append("Escalations could not be read just now.")
+    try:
+        data.proposals = awaiting_approval(rt.store, user, rt.approvers.current(), now)
+    except Exception as exc:
+        log.warning("home: proposals unavailable: %s", exc)
+        data.notes.append("Proposals could not be read just now.")
+    try:
+        from tools.kpis import headline
+
+        data.headline = headline(rt.store, now).summary()
+    except Exception as exc:
+        log.warning("home: KPIs unavailable: %s", exc)
+        data.notes.append("Team figures could not be computed just now.")
+    try:
+        from tools.gates import load_gates, status_rows
+
+        gates = load_gates(rt.settings.gates_file)
+        for row in status_rows(rt.store, gates):
+            figure = (
+                "not evaluated"
+                if row.precision is None
+                else (f"precision {row.precision:.2f} on {row.support} cases")
+            )
+            data.gates.append(
+                f"`{row.policy_id}` {row.mode.value}"
+                + (" (can propose)" if row.can_propose else "")
+                + f" · {figure}"
+            )
+    except Exception as exc:
+        log.warning("home: gates unavailable: %s", exc)
+    return data
+
+
+def _sla(esc: Escalation, now: datetime) -> str:
+    minutes = int((_utc(esc.sla_due_at) - now).total_seconds() // 60)
+    if minutes < 0:
+        return f":red_circle: SLA breached {-minutes} min ago"
+    return (
+        f":large_green_circle: {minutes} min left"
+        if minutes > 60
+        else f":large_orange_circle: {minutes} min left"
+    )
+
+
+def home_view(data: HomeData, *, now: datetime) -> dict[str, Any]:
+    blocks: list[Block] = [header("Warden"), section("*Waiting for you*")]
+    if data.escalations:
+        lines = [
+            f"• `{e.id}` {e.priority.value} · {escape_untrusted(e.pod, limit=40)} · {_sla(e, now)}"
+            for e in data.escalations
+        ]
+        blocks.append(section("*Your open escalations*\n" + "\n".join(lines)))
+    else:
+        blocks.append(context("No open escalations assigned to you."))
+    if data.proposals:
+        lines = [
+            f"• `{p.id}` {p.action.value.replace('_', ' ')} × {len(p.actions)} · "
+            f"{escape_untrusted(p.policy_id, limit=20)} · "
+            f"{len(p.approvals)} of {p.required_approvals} approvals"
+            for p in data.proposals
+        ]
+        blocks.append(section("*Proposals waiting for your approval*\n" + "\n".join(lines)))
+    else:
+        blocks.append(context("No proposals waiting for your approval."))
+    blocks += [divider(), section("*Team today*\n" + (data.headline or "Figures unavailable."))]
+    if data.gates:
+        blocks.append(section("*Automation gates*\n" + "\n".join(data.gates[:20])))
+    if data.notes:
+        blocks.append(context(":warning: " + " ".join(data.notes)))
+    check_blocks(blocks)
+    return {"type": "home", "blocks": blocks}
+
+
+def publish(rt: Any, client: Any, user: str) -> None:
+    data = gather(rt, user)
+    client.views_publish(user_id=user, view=home_view(data, now=rt.clock()))

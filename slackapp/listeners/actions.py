@@ -1,0 +1,147 @@
+"""Buttons on Warden's cards: Apply / Escalate on recommendations, Approve / Reject on proposals."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from agent.interface import Intent, WardenRequest
+from slackapp.approvals import approve_clicked, reject_submitted
+from slackapp.blocks import (
+    APPLY,
+    APPROVE,
+    ESCALATE_CASE,
+    ESCALATE_QUESTION,
+    REASON_BLOCK,
+    REASON_INPUT,
+    REJECT,
+    REJECT_MODAL,
+    CaseRef,
+    ProposalRef,
+    QuestionRef,
+    RejectMeta,
+    reject_modal,
+)
+from slackapp.conversation import run_request
+from slackapp.runtime import Runtime
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+from tools.models import ActionType
+
+log = logging.getLogger(__name__)
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str, str]:
+    """(channel, message ts, thread ts) of the card that was clicked."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = container.get("channel_id") or body["channel"]["id"]
+    ts = container.get("message_ts") or message["ts"]
+    thread_ts = container.get("thread_ts") or message.get("thread_ts") or ts
+    return channel, ts, thread_ts
+
+
+def register(app: App, rt: Runtime) -> None:
+    @app.action(APPLY)
+    def apply(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        ref = CaseRef.model_validate_json(action["value"])
+        channel, _, thread_ts = _where(body)
+        request = WardenRequest(
+            thread_id=ref.thread_id,
+            user_id=body["user"]["id"],
+            intent=Intent.PROPOSE,
+            case_id=ref.case_id,
+            action=ActionType(ref.action) if ref.action else None,
+        )
+        rt.pool.submit(
+            "apply", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        )
+
+    @app.action(ESCALATE_CASE)
+    def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        ref = CaseRef.model_validate_json(action["value"])
+        channel, _, thread_ts = _where(body)
+        request = WardenRequest(
+            thread_id=ref.thread_id,
+            user_id=body["user"]["id"],
+            intent=Intent.ESCALATE,
+            case_id=ref.case_id,
+        )
+        rt.pool.submit(
+            "escalate", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        )
+
+    @app.action(ESCALATE_QUESTION)
+    def escalate_question(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
+    ) -> None:
+        ack()
+        ref = QuestionRef.model_validate_json(action["value"])
+        channel, _, thread_ts = _where(body)
+        request = WardenRequest(
+            thread_id=ref.thread_id,
+            user_id=body["user"]["id"],
+            intent=Intent.ESCALATE,
+            text=ref.question,
+        )
+        rt.pool.submit(
+            "escalate", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        )
+
+    @app.action(APPROVE)
+    def approve(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        try:
+            ref = ProposalRef.model_validate_json(action["value"])
+        except ValidationError:
+            log.warning("approve click with a malformed value ignored")
+            return
+        channel, ts, _ = _where(body)
+        rt.pool.submit(
+            "approve",
+            approve_clicked,
+            rt,
+            client,
+            user=body["user"]["id"],
+            ref=ref,
+            channel=channel,
+            message_ts=ts,
+        )
+
+    @app.action(REJECT)
+    def reject(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        ref = ProposalRef.model_validate_json(action["value"])
+        channel, ts, _ = _where(body)
+        meta = RejectMeta(**ref.model_dump(), channel=channel, message_ts=ts)
+        # The trigger id expires 3 s after the click, so the modal opens here, not in the pool.
+        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(meta))
+
+    @app.view(REJECT_MODAL)
+    def reject_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        value = view["state"]["values"].get(REASON_BLOCK, {}).get(REASON_INPUT, {}).get("value")
+        reason = (value or "").strip()
+        if len(reason) < 3:
+            ack(response_action="errors", errors={REASON_BLOCK: "Say why, in a few words."})
+            return
+        ack()
+        meta = RejectMeta.model_validate_json(view["private_metadata"])
+        ref = ProposalRef(
+            proposal_id=meta.proposal_id, action_hash=meta.action_hash, thread_id=meta.thread_id
+        )
+        rt.pool.submit(
+            "reject",
+            reject_submitted,
+            rt,
+            client,
+            user=body["user"]["id"],
+            ref=ref,
+            reason=reason,
+            channel=meta.channel,
+            message_ts=meta.message_ts,
+        )

@@ -1,0 +1,63 @@
+"""The `/warden` slash command: acknowledged at once, answered in a thread of its own."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slackapp.blocks import section
+from slackapp.conversation import HELP, Command, parse, post, request_for, run_request, thread_id_of
+from slackapp.escape import escape_untrusted
+from slackapp.runtime import Runtime
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+from slackapp.status import status_text
+from warden.errors import InputError
+
+
+def run_command(
+    rt: Runtime, client: Any, command: Command, *, raw: str, user: str, channel: str
+) -> None:
+    """Post the request as a visible message, then the agent's reply in its thread."""
+    shown = escape_untrusted(raw, limit=500)
+    parent = post(
+        client,
+        channel=channel,
+        thread_ts=None,
+        text=f"/warden {shown}",
+        blocks=[section(f"<@{user}> asked Warden: `/warden {shown}`")],
+    )
+    thread_ts = parent["ts"]
+    channel = parent["channel"]
+    request = request_for(command, thread_id=thread_id_of(channel, thread_ts), user_id=user)
+    run_request(rt, client, request, channel=channel, thread_ts=thread_ts, question=command.text)
+
+
+def send_status(rt: Runtime, client: Any, *, user: str, channel: str) -> None:
+    body = status_text(rt, user)
+    client.chat_postEphemeral(
+        channel=channel, user=user, text="Your Warden status", blocks=[section(body)]
+    )
+
+
+def register(app: App, rt: Runtime) -> None:
+    @app.command("/warden")
+    def warden_command(ack: Any, command: dict[str, Any], client: Any) -> None:
+        text = command.get("text") or ""
+        try:
+            parsed = parse(text)
+        except InputError as exc:
+            ack(text=str(exc))
+            return
+        user, channel = command["user_id"], command["channel_id"]
+        if parsed.verb == "help":
+            ack(text=HELP)
+            return
+        if parsed.verb == "status":
+            ack()
+            rt.pool.submit("status", send_status, rt, client, user=user, channel=channel)
+            return
+        ack(text=f"Working on `/warden {escape_untrusted(text, limit=200)}`…")
+        rt.pool.submit(
+            "command", run_command, rt, client, parsed, raw=text, user=user, channel=channel
+        )

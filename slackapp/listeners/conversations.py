@@ -1,0 +1,147 @@
+"""Mentions, DMs and Slack's assistant threads: every reply goes into the thread it came from."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slackapp.blocks import error_blocks, section
+from slackapp.conversation import (
+    HELP,
+    parse,
+    post,
+    request_for,
+    run_request,
+    thread_id_of,
+)
+from slackapp.runtime import Runtime
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+from slackapp.status import status_text
+from warden.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SUGGESTED_PROMPTS = [
+    {
+        "title": "Ask about a policy",
+        "message": "Is a meme comparing a group of people to rats hateful?",
+    },
+    {"title": "Recommend on a case", "message": "recommend C-1001"},
+    {"title": "What is waiting for me?", "message": "status"},
+]
+
+
+def handle_text(
+    rt: Runtime,
+    client: Any,
+    *,
+    text: str,
+    user: str,
+    channel: str,
+    thread_ts: str,
+    set_status: Any = None,
+) -> None:
+    """Answer one message from a person (runs in the worker pool, after the ack)."""
+    try:
+        command = parse(text)
+    except InputError as exc:
+        post(
+            client,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=str(exc),
+            blocks=error_blocks(str(exc)),
+        )
+        return
+    if command.verb == "help":
+        post(
+            client, channel=channel, thread_ts=thread_ts, text="Warden help", blocks=[section(HELP)]
+        )
+        return
+    if command.verb == "status":
+        body = status_text(rt, user)
+        post(
+            client,
+            channel=channel,
+            thread_ts=thread_ts,
+            text="Your Warden status",
+            blocks=[section(body)],
+        )
+        return
+    if set_status is not None:
+        try:
+            set_status("is looking through the policies…")
+        except Exception as exc:  # a status line is a nicety; the answer matters
+            log.warning("assistant status failed: %s", exc)
+    thread_id = thread_id_of(channel, thread_ts)
+    request = request_for(command, thread_id=thread_id, user_id=user)
+    run_request(rt, client, request, channel=channel, thread_ts=thread_ts, question=command.text)
+
+
+def register(app: App, rt: Runtime) -> None:
+    from slack_bolt import Assistant
+
+    assistant = Assistant()
+
+    @assistant.thread_started
+    def thread_started(say: Any, set_suggested_prompts: Any) -> None:
+        say("Hi, I'm Warden. Ask me a policy question, or give me a case id to recommend on.")
+        set_suggested_prompts(prompts=SUGGESTED_PROMPTS)
+
+    @assistant.user_message
+    def assistant_message(payload: dict[str, Any], client: Any, set_status: Any) -> None:
+        rt.pool.submit(
+            "assistant",
+            handle_text,
+            rt,
+            client,
+            text=payload.get("text") or "",
+            user=payload["user"],
+            channel=payload["channel"],
+            thread_ts=payload["thread_ts"],
+            set_status=set_status,
+        )
+
+    app.use(assistant)
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], client: Any) -> None:
+        rt.pool.submit(
+            "mention",
+            handle_text,
+            rt,
+            client,
+            text=event.get("text") or "",
+            user=event["user"],
+            channel=event["channel"],
+            thread_ts=event.get("thread_ts") or event["ts"],
+        )
+
+    def is_person_dm(event: dict[str, Any]) -> bool:
+        return (
+            event.get("channel_type") == "im"
+            and not event.get("subtype")
+            and not event.get("bot_id")
+            and bool(event.get("user"))
+        )
+
+    @app.event("message", matchers=[lambda event: is_person_dm(event)])
+    def direct_message(event: dict[str, Any], client: Any) -> None:
+        rt.pool.submit(
+            "dm",
+            handle_text,
+            rt,
+            client,
+            text=event.get("text") or "",
+            user=event["user"],
+            channel=event["channel"],
+            thread_ts=event.get("thread_ts") or event["ts"],
+        )
+
+    @app.event("message")
+    def other_message() -> None:
+        # Channel chatter, edits and Warden's own posts: acknowledged, nothing to do. Without
+        # this listener Bolt answers 404 and Slack would retry the delivery.
+        return

@@ -1,0 +1,76 @@
+"""What every listener needs, built once by `build_app` and passed to each `register`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from agent.interface import Decision, WardenRequest, WardenResponse
+from slackapp.ledger import SlackLedger
+from slackapp.work import WorkPool
+from tools.models import FanoutProgress, ProposalStatus
+from warden.settings import Settings
+
+
+class WardenService(Protocol):
+    """The agent's one entry point (agent.service.Warden satisfies it)."""
+
+    def handle(self, request: WardenRequest) -> WardenResponse: ...
+
+    def resume(
+        self,
+        thread_id: str,
+        decision: Decision,
+        progress: Callable[[FanoutProgress], None] | None = None,
+    ) -> WardenResponse: ...
+
+
+class DecisionLike(Protocol):
+    accepted: bool
+    status: ProposalStatus
+    reason: str
+
+
+class Decider(Protocol):
+    """Records approve / reject decisions; the store decides (tools.proposals)."""
+
+    def approve(
+        self,
+        proposal_id: str,
+        approver_id: str,
+        action_hash: str,
+        *,
+        approvers: set[str],
+        now: datetime,
+    ) -> DecisionLike: ...
+
+    def reject(
+        self,
+        proposal_id: str,
+        approver_id: str,
+        action_hash: str,
+        *,
+        reason: str,
+        approvers: set[str],
+        now: datetime,
+    ) -> DecisionLike: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    warden: WardenService
+    store: Any
+    ledger: SlackLedger
+    decider: Decider
+    pool: WorkPool
+    approvers: Any  # slackapp.approvals.ApproverDirectory
+    clock: Callable[[], datetime] = utcnow
+    progress_interval_s: float = 1.0
+    extras: dict[str, Any] = field(default_factory=dict)

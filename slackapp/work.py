@@ -1,0 +1,54 @@
+"""The worker pool that runs slow work (model, retrieval, fanout) after Slack has its ack."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class WorkPool:
+    """A bounded thread pool; listeners submit and return, so the ack never waits for work.
+
+    The queue is unbounded on purpose: an ack must not block behind busy workers. Every job
+    logs its own failure (a job that fails silently would leave a user without a reply).
+    """
+
+    def __init__(self, workers: int = 8) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="warden-work")
+        self._lock = threading.Condition()
+        self._pending = 0
+
+    def submit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self._pending += 1
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("background job %s failed", name)
+                raise
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    self._lock.notify_all()
+
+        return self._executor.submit(run)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted job has finished (tests, the demo, shutdown)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)

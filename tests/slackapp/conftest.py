@@ -1,0 +1,268 @@
+"""The real Slack app in HTTP mode (uvicorn on loopback) against the Web API stand-in."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agent.interface import (
+    Citation,
+    Decision,
+    EscalationOpened,
+    Intent,
+    PolicyAnswer,
+    ProposalOutcome,
+    ProposalPending,
+    Recommendation,
+    Refusal,
+    WardenRequest,
+    WardenResponse,
+)
+from tools.models import (
+    ActionType,
+    Escalation,
+    FanoutProgress,
+    Priority,
+    ProposalStatus,
+    StrikeEffect,
+)
+
+SECRET = "test-signing-secret-0123456789"
+APPROVERS = ["UAPPROVER1", "UAPPROVER2", "UAPPROVER3"]
+REQUESTER = "UREQUESTER"
+OUTSIDER = "UOUTSIDER"
+CHANNEL = "CSAFETY01"
+CLUSTER = "cl_test_symbols"
+
+
+def citation(sid: str = "HA-2.1") -> Citation:
+    return Citation(
+        section_id=sid,
+        title="Dehumanising comparisons",
+        policy_id="HA",
+        policy_version="3",
+        source="knowledge/policies/community/hateful-activities.md",
+        excerpt="Comparing a protected group to vermin violates this policy.",
+    )
+
+
+@dataclass
+class ScriptedWarden:
+    """A stand-in for agent.service.Warden: fixed answers, real proposals and a real fanout."""
+
+    store: Any
+    catalogue: Any
+    requests: list[WardenRequest] = field(default_factory=list)
+    resumes: list[Decision] = field(default_factory=list)
+    answer_text: str = "Yes: comparing a group to rats is a dehumanising comparison (HA-2.1)."
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, request: WardenRequest) -> WardenResponse:
+        with self.lock:
+            self.requests.append(request)
+        if request.intent == Intent.RECOMMEND:
+            return Recommendation(
+                case_id=request.case_id or "",
+                policy_id="HA",
+                policy_version="3",
+                section_ids=["HA-2.1"],
+                verdict="violating",
+                severity="high",
+                action=ActionType.REMOVE,
+                strike_effects=[
+                    StrikeEffect(
+                        account_id="acct_1",
+                        active_before=2,
+                        added=1,
+                        active_after=3,
+                        window_days=90,
+                        threshold_crossed=ActionType.SUSPEND,
+                    )
+                ],
+                confidence=0.42,
+                rationale="Signals match HA-2.1: the content compares a group to vermin.",
+                citations=[citation()],
+                mode="rules",
+            )
+        if request.intent == Intent.ESCALATE:
+            now = datetime.now(UTC)
+            return EscalationOpened(
+                escalation=Escalation(
+                    id="esc_test1",
+                    case_id=request.case_id,
+                    policy_id="HA",
+                    section_ids=["HA-2.1"],
+                    priority=Priority.P1,
+                    pod="critical-harms",
+                    channel="CPODCRIT1",
+                    owner_id="UOWNER1",
+                    opened_by=request.user_id,
+                    opened_at=now,
+                    sla_due_at=now + timedelta(hours=4),
+                    summary="Case reported 3 times; rules matched HA-2.1.",
+                )
+            )
+        if request.intent == Intent.PROPOSE:
+            from tools.proposals import create_proposal
+
+            created = create_proposal(
+                self.store,
+                self.catalogue,
+                policy_id="HA",
+                section_ids=["HA-2.1"],
+                action=request.action or ActionType.REMOVE,
+                targets=None,
+                requester_id=request.user_id,
+                cluster_id=request.cluster_id,
+            )
+            return ProposalPending(proposal=created.proposal, blast_radius=created.blast_radius)
+        return PolicyAnswer(text=self.answer_text, citations=[citation()], mode="llm")
+
+    def resume(
+        self,
+        thread_id: str,
+        decision: Decision,
+        progress: Callable[[FanoutProgress], None] | None = None,
+    ) -> WardenResponse:
+        with self.lock:
+            self.resumes.append(decision)
+        if decision.decision != "approve":
+            return ProposalOutcome(
+                proposal_id=decision.proposal_id,
+                status=ProposalStatus.REJECTED,
+                message=decision.reason or "",
+            )
+        from tools.fanout import execute
+        from tools.gateway import LocalPlatform
+
+        result = execute(
+            self.store,
+            LocalPlatform(self.store.engine),
+            decision.proposal_id,
+            catalogue=self.catalogue,
+            progress=progress,
+            batch_size=5,
+        )
+        if result.status != ProposalStatus.EXECUTED:
+            return Refusal(reason=f"fanout ended {result.status}")
+        return ProposalOutcome(
+            proposal_id=decision.proposal_id,
+            status=result.status,
+            applied=result.applied,
+            failed=result.failed,
+        )
+
+
+def load_cluster(store: Any, n: int = 12) -> None:
+    """A case with `n` items by 4 authors, and a detector cluster over the same items."""
+    from tools.cases import ClusterSpec, import_cases, put_cluster
+
+    now = datetime.now(UTC)
+    items = [
+        {
+            "id": f"pin_{i:03d}",
+            "kind": "pin",
+            "author_id": f"acct_{i % 4}",
+            "text": f"symbol post {i} <!channel> visit evil.example.com",
+        }
+        for i in range(n)
+    ]
+    case = {
+        "id": "C-9001",
+        "opened_at": now.isoformat(),
+        "items": items,
+        "signals": {"hate_symbol": 0.97},
+    }
+    import_cases(store, [json.dumps(case)])
+    with store.session() as s:
+        put_cluster(
+            s,
+            ClusterSpec(
+                id=CLUSTER,
+                policy_id="HA",
+                section_id="HA-2.1",
+                detector="symbol-matcher",
+                description="test cluster",
+                created_at=now,
+                content_ids=[it["id"] for it in items],
+            ),
+        )
+
+
+@dataclass
+class Harness:
+    standin: Any
+    app: Any
+    server: Any
+    driver: Any
+    warden: ScriptedWarden
+    store: Any
+
+    def settle(self, timeout: float = 60.0) -> None:
+        assert self.app.drain(timeout), "background jobs did not finish"
+
+    def messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        return [
+            m
+            for (ch, _), m in sorted(self.standin.messages.items(), key=lambda kv: float(kv[0][1]))
+            if ch == channel
+        ]
+
+    def card(self, pid: str) -> dict[str, Any]:
+        post = self.app.runtime.ledger.post("proposal", pid)
+        assert post is not None
+        return dict(self.standin.messages[(post.channel, post.ts)])
+
+    def ephemerals(self, user: str) -> list[str]:
+        return [
+            c.args.get("text", "")
+            for c in self.standin.calls_to("chat.postEphemeral")
+            if c.args.get("user") == user
+        ]
+
+
+def ensure_slack_tables(store: Any) -> None:
+    from slackapp.tables import SlackEventRow, SlackPostRow
+    from tools.db import Base
+
+    Base.metadata.create_all(store.engine, tables=[SlackEventRow.__table__, SlackPostRow.__table__])
+
+
+@pytest.fixture
+def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
+    from slackapp.app import build_app
+    from slackapp.driver import SlackDriver
+    from slackapp.http import start_in_thread
+    from slackapp.standin import StandIn
+    from warden.settings import Settings
+
+    ensure_slack_tables(sqlite_store)
+    load_cluster(sqlite_store)
+    standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=standin.url,
+        WARDEN_APPROVERS=[APPROVERS[2]],
+        WARDEN_APPROVER_USERGROUP="S0APPROVERS",
+    )
+    warden = ScriptedWarden(sqlite_store, catalogue)
+    app = build_app(settings, warden=warden, store=sqlite_store, progress_interval_s=0.0)
+    server = start_in_thread(app.asgi())
+    driver = SlackDriver(
+        server.endpoint, SECRET, response_url_base=standin.url.replace("/api/", "/respond/")
+    )
+    try:
+        yield Harness(standin, app, server, driver, warden, sqlite_store)
+    finally:
+        driver.close()
+        server.stop()
+        app.drain(30)
+        app.close()
+        standin.stop()
