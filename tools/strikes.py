@@ -245,6 +245,29 @@ def _suspend_standing(
     return False
 
 
+def standing(
+    store: Store, catalogue: Catalogue, account_id: str, *, now: datetime | None = None
+) -> list[str]:
+    """One line per policy the account has strikes under: active weight and next threshold."""
+    now = utc(now or utcnow())
+    lines = []
+    with store.session() as s:
+        policies = s.scalars(
+            select(StrikeRow.policy_id).where(StrikeRow.account_id == account_id).distinct()
+        ).all()
+        for policy_id in sorted(policies):
+            rules = catalogue.strike_policy(policy_id)
+            weight = active_weight(s, account_id, policy_id, window_days=rules.window_days, now=now)
+            upcoming = sorted(n for n in rules.thresholds if n > weight)
+            nxt = (
+                f"next: {upcoming[0]} -> {rules.thresholds[upcoming[0]].value}"
+                if upcoming
+                else "no further threshold"
+            )
+            lines.append(f"{policy_id}: {weight} active in {rules.window_days} days ({nxt})")
+    return lines
+
+
 def strikes_of(store: Store, account_id: str) -> list[Strike]:
     """Every strike of an account, oldest first (expired and overturned included)."""
     return store.get_account(account_id).strikes
