@@ -227,13 +227,6 @@ class Harness:
         ]
 
 
-def ensure_slack_tables(store: Any) -> None:
-    from slackapp.tables import SlackEventRow, SlackPostRow
-    from tools.db import Base
-
-    Base.metadata.create_all(store.engine, tables=[SlackEventRow.__table__, SlackPostRow.__table__])
-
-
 @pytest.fixture
 def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
     from slackapp.app import build_app
@@ -242,7 +235,6 @@ def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
     from slackapp.standin import StandIn
     from warden.settings import Settings
 
-    ensure_slack_tables(sqlite_store)
     load_cluster(sqlite_store)
     standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
     settings = Settings(
