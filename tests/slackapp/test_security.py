@@ -1,4 +1,4 @@
-"""Forged or malformed requests get 401 and reach no listener; retries are handled once; 429s wait."""
+"""Forged or malformed requests get 401 and reach no listener; retries run once; 429s wait."""
 
 from __future__ import annotations
 
