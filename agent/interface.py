@@ -82,6 +82,9 @@ class Recommendation(BaseModel):
     escalate: bool = False
     mode: Literal["llm", "rules"]
     note: str | None = Field(None, description="visible note, e.g. fell back to rules")
+    removed_citations: list[str] = Field(
+        default_factory=list, description="ids the model cited that were not retrieved (flagged)"
+    )
     usage: Usage = Field(default_factory=Usage)
 
 

@@ -1,0 +1,325 @@
+"""Job 2, recommendations: a structured draft checked against the catalogue and this turn's sections.
+
+The model proposes; the catalogue and the case decide. Whatever the model returns, the policy comes
+from the chosen sections, the action must be one every chosen section allows, the sections must be
+ones retrieved for this turn, strike consequences are computed by `tools.strikes`, and targets are
+never read from the reply at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from agent.citations import (
+    cited_only,
+    inline_refs,
+    retrieve,
+    sections_for_prompt,
+    strip_unretrieved_refs,
+)
+from agent.deps import Deps
+from agent.drafts import RecommendationDraft
+from agent.interface import Recommendation, Usage
+from agent.llm import add_usage, structured_call
+from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
+from agent.state import Retrieved
+from agent.targets import case_targets
+from agent.untrusted import mark_untrusted, sanitize
+from tools.models import ActionType, Case
+
+if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
+
+Verdict = Literal["violating", "not_violating", "borderline"]
+VERDICTS: tuple[Verdict, ...] = ("violating", "not_violating", "borderline")
+RULES_LABEL = "Rules-based draft (no model): low confidence, never auto-executed."
+QUERY_CHARS = 600
+SIGNAL_SECTIONS = 2
+
+
+def content_query(case: Case) -> str:
+    """What retrieval searches with: the case's own words (a query, never an instruction)."""
+    parts: list[str] = []
+    for item in case.items:
+        parts.extend(p for p in (item.text, item.media_description) if p)
+    parts.extend(r.reason for r in case.reports)
+    return sanitize(" ".join(parts))[:QUERY_CHARS] or case.id
+
+
+def case_sections(deps: Deps, case: Case) -> tuple[list[Retrieved], float]:
+    """Sections for this case: retrieval over its content, plus the sections its signals name.
+
+    Returns them best first with the content retrieval's confidence (0-1).
+    """
+    by_content = retrieve(deps, content_query(case))
+    found = {s.section_id: s for s in by_content.sections}
+    for match in deps.catalogue.match_signals(case.signals)[:SIGNAL_SECTIONS]:
+        if match.section_id in found:
+            continue
+        title = deps.catalogue.section(match.section_id).title
+        for s in retrieve(deps, title, k=4, policy=match.policy_id).sections:
+            if s.section_id == match.section_id:
+                found[s.section_id] = s
+    ranked = sorted(found.values(), key=lambda s: s.score, reverse=True)
+    return ranked, by_content.confidence
+
+
+def _finish(
+    deps: Deps,
+    case: Case,
+    sections: list[Retrieved],
+    *,
+    section_ids: list[str],
+    verdict: Verdict,
+    action: ActionType | None,
+    confidence: float,
+    rationale: str,
+    escalate: bool,
+    mode: Literal["llm", "rules"],
+    note: str | None,
+) -> Recommendation:
+    """Assemble a recommendation from checked parts: citations, severity, strike preview."""
+    catalogue = deps.catalogue
+    query = content_query(case)
+    rationale, removed_inline = strip_unretrieved_refs(rationale, {s.section_id for s in sections})
+    citations, removed = cited_only([*section_ids, *inline_refs(rationale)], sections, query)
+    entries = [catalogue.section(sid) for sid in section_ids]
+    policy = catalogue.policy(entries[0].policy_id) if entries else None
+    severity = max(entries, key=lambda e: e.severity.rank).severity.value if entries else None
+    effects = []
+    if action is not None and section_ids:
+        effects = deps.backend.preview_strikes(case_targets(case, action, section_ids[0]))
+    return Recommendation(
+        case_id=case.id,
+        policy_id=policy.id if policy else None,
+        policy_version=policy.version if policy else None,
+        section_ids=section_ids,
+        verdict=verdict,
+        severity=severity,
+        action=action,
+        strike_effects=effects,
+        confidence=round(min(max(confidence, 0.0), 1.0), 3),
+        rationale=rationale,
+        citations=citations,
+        escalate=escalate or any(e.imminent_harm for e in entries),
+        mode=mode,
+        note=note,
+        removed_citations=sorted(set(removed) | set(removed_inline)),
+    )
+
+
+def rules_recommendation(
+    deps: Deps,
+    case: Case,
+    sections: list[Retrieved],
+    confidence: float,
+    *,
+    note: str | None = None,
+) -> Recommendation:
+    """No-LLM mode: the catalogue's signal rules, else the best retrieved violation section."""
+    catalogue = deps.catalogue
+    label = RULES_LABEL if note is None else f"{note} {RULES_LABEL}"
+    retrieved_ids = {s.section_id for s in sections}
+    for match in catalogue.match_signals(case.signals):
+        if match.section_id not in retrieved_ids:
+            continue
+        entry = catalogue.section(match.section_id)
+        margin = (match.score - match.threshold) / max(1e-6, 1.0 - match.threshold)
+        return _finish(
+            deps,
+            case,
+            sections,
+            section_ids=[match.section_id],
+            verdict="borderline" if entry.kind.value == "borderline" else "violating",
+            action=match.action,
+            confidence=0.3 + 0.2 * min(1.0, margin),
+            rationale=(
+                f"Signal {match.signal}={match.score:.2f} meets the catalogue rule "
+                f"(>= {match.threshold:.2f}) for [{match.section_id}] {entry.title}."
+            ),
+            escalate=False,
+            mode="rules",
+            note=label,
+        )
+    for s in sections if confidence >= deps.min_score else []:
+        entry = _actionable(catalogue, s.section_id)
+        if entry is None:
+            continue
+        return _finish(
+            deps,
+            case,
+            sections,
+            section_ids=[s.section_id],
+            verdict="borderline",
+            action=entry.default_action,
+            confidence=0.25,
+            rationale=(
+                f"No classifier rule fired; the content is closest to [{s.section_id}] "
+                f"{entry.title} (similarity {confidence:.2f}). A specialist should confirm."
+            ),
+            escalate=False,
+            mode="rules",
+            note=label,
+        )
+    return _finish(
+        deps,
+        case,
+        sections,
+        section_ids=[],
+        verdict="not_violating",
+        action=None,
+        confidence=0.2,
+        rationale="No classifier rule fired and no violation section matches the content closely.",
+        escalate=False,
+        mode="rules",
+        note=label,
+    )
+
+
+def _actionable(catalogue: Catalogue, section_id: str) -> Any:
+    try:
+        entry = catalogue.section(section_id)
+    except Exception:  # a retrieved id the catalogue does not know (e.g. an older version)
+        return None
+    return entry if entry.kind.value in ("violation", "borderline") else None
+
+
+def case_messages(deps: Deps, case: Case, sections: list[Retrieved]) -> list[BaseMessage]:
+    """The recommendation prompt; every piece of case content goes through `mark_untrusted`."""
+    catalogue = deps.catalogue
+    actions = {}
+    for s in sections:
+        entry = _actionable(catalogue, s.section_id)
+        actions[s.section_id] = [a.value for a in entry.allowed_actions] if entry else []
+    signals = ", ".join(f"{k}={v:.2f}" for k, v in sorted(case.signals.items())) or "none"
+    fired = "; ".join(
+        f"{m.signal} >= {m.threshold:.2f} -> {m.section_id} {m.action.value}"
+        for m in catalogue.match_signals(case.signals)[:3]
+    )
+    text = [
+        f"Policy sections:\n\n{sections_for_prompt(sections, actions=actions)}",
+        f"Case {case.id} (source: {case.source}). Classifier signals from upstream detectors "
+        f"(system data): {signals}. Catalogue rules that fired: {fired or 'none'}.",
+    ]
+    parts: list[str | dict[str, Any]] = []
+    for item in case.items:
+        block = [f"Item {item.id} ({item.kind}) posted by account {item.author_id}:"]
+        if item.text:
+            block.append(mark_untrusted(item.text, label="content text"))
+        if item.media_description:
+            block.append(mark_untrusted(item.media_description, label="media description"))
+        text.append("\n".join(block))
+        if (
+            deps.vision
+            and item.media_url
+            and item.media_url.startswith(("https://", "data:image/"))
+        ):
+            parts.append(
+                {"type": "text", "text": f"Image of item {item.id} (content under review):"}
+            )
+            parts.append({"type": "image_url", "image_url": {"url": item.media_url}})
+    if case.reports:
+        reasons = "\n".join(f"- {r.reason}" for r in case.reports[:10])
+        text.append(
+            f"{len(case.reports)} user report(s):\n"
+            + mark_untrusted(reasons, label="report reasons")
+        )
+    text.append("Return the JSON recommendation for this case.")
+    body = "\n\n".join(text)
+    content: str | list[str | dict[str, Any]] = (
+        [{"type": "text", "text": body}, *parts] if parts else body
+    )
+    return [SystemMessage(RECOMMEND_SYSTEM), HumanMessage(content=content)]
+
+
+def check_draft(
+    catalogue: Catalogue, draft: RecommendationDraft, sections: list[Retrieved]
+) -> tuple[list[str], Verdict | None, ActionType | None, list[str]]:
+    """Problems with a model draft; an empty list means every field is one we can accept."""
+    problems: list[str] = []
+    retrieved = {s.section_id for s in sections}
+    verdict: Verdict | None = None
+    if draft.verdict in VERDICTS:
+        verdict = draft.verdict
+    else:
+        problems.append(f"verdict {draft.verdict!r} is not one of {', '.join(VERDICTS)}")
+    section_ids: list[str] = []
+    for sid in dict.fromkeys(draft.section_ids):
+        if sid not in retrieved:
+            problems.append(f"section {sid} was not among the given sections")
+        elif _actionable(catalogue, sid) is None:
+            problems.append(f"section {sid} is not a violation or borderline section")
+        else:
+            section_ids.append(sid)
+    if verdict in ("violating", "borderline") and not section_ids:
+        problems.append("a violating or borderline verdict needs at least one given section id")
+    if len({catalogue.section(sid).policy_id for sid in section_ids}) > 1:
+        problems.append("all section ids must belong to one policy")
+    action: ActionType | None = None
+    if draft.action:
+        try:
+            action = ActionType(draft.action.strip().lower())
+        except ValueError:
+            problems.append(f"action {draft.action!r} is not an enforcement action")
+        else:
+            for sid in section_ids:
+                if not catalogue.is_allowed(sid, action):
+                    allowed = ", ".join(a.value for a in catalogue.allowed_actions(sid))
+                    problems.append(
+                        f"action {action.value!r} is not allowed by {sid} (allowed: {allowed})"
+                    )
+    if verdict == "not_violating" and action is not None:
+        problems.append("a not_violating verdict cannot carry an action")
+    return problems, verdict, action, section_ids
+
+
+def recommend(deps: Deps, case: Case) -> tuple[Recommendation, list[Retrieved], Usage]:
+    """Recommend on a case: the model's draft when it validates (one repair), else the rules."""
+    sections, confidence = case_sections(deps, case)
+    if deps.model is None:
+        return rules_recommendation(deps, case, sections, confidence), sections, Usage()
+    messages = case_messages(deps, case, sections)
+    usage = Usage()
+    problems: list[str] = []
+    for attempt in range(2):
+        reply = structured_call(deps.model, RecommendationDraft, messages, name="recommendation")
+        usage = add_usage(usage, reply.usage)
+        if reply.unavailable:
+            note = "The model is unavailable."
+            return (
+                rules_recommendation(deps, case, sections, confidence, note=note),
+                sections,
+                usage,
+            )
+        if reply.parsed is not None:
+            problems, verdict, action, section_ids = check_draft(
+                deps.catalogue, reply.parsed, sections
+            )
+            if not problems and verdict is not None:
+                draft = reply.parsed
+                rec = _finish(
+                    deps,
+                    case,
+                    sections,
+                    section_ids=section_ids,
+                    verdict=verdict,
+                    action=action,
+                    confidence=draft.confidence,
+                    rationale=draft.rationale.strip(),
+                    escalate=draft.escalate,
+                    mode="llm",
+                    note=None if attempt == 0 else "The model's first draft was repaired.",
+                )
+                return rec, sections, usage
+        else:
+            problems = [reply.problem or "empty reply"]
+        if attempt == 0:
+            messages = [
+                *messages,
+                AIMessage(content=reply.raw_text or "(no usable reply)"),
+                HumanMessage(REPAIR_INSTRUCTION.format(problems="; ".join(problems)[:600])),
+            ]
+    note = f"The model's draft failed validation twice ({'; '.join(problems)[:300]})."
+    return rules_recommendation(deps, case, sections, confidence, note=note), sections, usage

@@ -1,0 +1,219 @@
+"""The one entry point the Slack app and the CLI call: `Warden.handle / resume / pending`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import Command
+from pydantic import TypeAdapter
+
+from agent.context import Context
+from agent.interface import (
+    Decision,
+    ProposalPending,
+    Refusal,
+    Usage,
+    WardenRequest,
+    WardenResponse,
+)
+from tools.models import BlastRadius, FanoutProgress, Proposal
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.graph.state import CompiledStateGraph
+
+    from agent.checkpoint import Checkpoints
+    from warden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESPONSE: TypeAdapter[WardenResponse] = TypeAdapter(WardenResponse)
+Progress = Callable[[FanoutProgress], None]
+
+
+def approval_thread(thread_id: str, proposal_id: str) -> str:
+    """The checkpoint thread where one proposal waits for its decision."""
+    return f"{thread_id}/proposal/{proposal_id}"
+
+
+def _config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+class Warden:
+    """Serves requests through the graph; built once by `build_warden` and shared (thread-safe)."""
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        *,
+        closers: list[Any] | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        self.graph = graph
+        self.model_name = model_name
+        self._closers = closers or []
+
+    def handle(self, request: WardenRequest, *, now: datetime | None = None) -> WardenResponse:
+        """Run one turn; a proposal comes back as `ProposalPending`, paused for a decision."""
+        context = Context(now=now)
+        state = self.graph.invoke(
+            {"request": request.model_dump(mode="json")},
+            _config(request.thread_id),
+            context=context,
+        )
+        response = RESPONSE.validate_python(state["response"])
+        if isinstance(response, ProposalPending):
+            return self._pause(request, response, context)
+        return response
+
+    def _pause(
+        self, request: WardenRequest, created: ProposalPending, context: Context
+    ) -> WardenResponse:
+        """Start the proposal's approval thread; it stops at the interrupt carrying the proposal."""
+        thread = approval_thread(request.thread_id, created.proposal.id)
+        self.graph.invoke(
+            {
+                "request": request.model_dump(mode="json"),
+                "awaiting": True,
+                "proposal": created.proposal.model_dump(mode="json"),
+                "blast_radius": created.blast_radius.model_dump(mode="json"),
+            },
+            _config(thread),
+            context=context,
+        )
+        waiting = self._waiting(thread)
+        if waiting is None:  # pragma: no cover - the graph always pauses on a fresh proposal
+            return Refusal(reason=f"{created.proposal.id} could not be paused for approval.")
+        return waiting.model_copy(update={"usage": created.usage})
+
+    def _waiting(self, thread: str) -> ProposalPending | None:
+        snapshot = self.graph.get_state(_config(thread))
+        if not snapshot.interrupts:
+            return None
+        payload = snapshot.interrupts[0].value
+        return ProposalPending(
+            proposal=Proposal.model_validate(payload["proposal"]),
+            blast_radius=BlastRadius.model_validate(payload["blast_radius"]),
+        )
+
+    def pending(self, thread_id: str) -> list[ProposalPending]:
+        """Every proposal of this conversation still waiting for a decision (oldest first)."""
+        snapshot = self.graph.get_state(_config(thread_id))
+        opened = snapshot.values.get("proposals_opened", []) if snapshot.values else []
+        waiting = [self._waiting(approval_thread(thread_id, pid)) for pid in opened]
+        return [w for w in waiting if w is not None]
+
+    def resume(
+        self,
+        thread_id: str,
+        decision: Decision,
+        progress: Progress | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> WardenResponse:
+        """Resume a paused proposal with a decision the caller has ALREADY recorded in the store.
+
+        The decision carries the verdict and the proposal id only; the actions are re-read from
+        the paused state and checked against the approved hash before anything is executed.
+        """
+        if not isinstance(decision, Decision):
+            decision = Decision.model_validate(decision)  # extra keys (e.g. targets) are refused
+        thread = approval_thread(thread_id, decision.proposal_id)
+        if self._waiting(thread) is None:
+            return Refusal(
+                reason=f"No proposal {decision.proposal_id} is waiting in this thread; it may "
+                "already be decided. Nothing was done."
+            )
+        context = Context(progress=progress, now=now)
+        state = self.graph.invoke(
+            Command(resume=decision.model_dump(mode="json")), _config(thread), context=context
+        )
+        snapshot = self.graph.get_state(_config(thread))
+        if snapshot.interrupts:
+            why = snapshot.interrupts[0].value.get("refused") or "The decision was not accepted."
+            return Refusal(reason=f"{why} The proposal is still waiting.")
+        response = RESPONSE.validate_python(state["response"])
+        return response.model_copy(update={"usage": Usage()})
+
+    def close(self) -> None:
+        for closer in self._closers:
+            try:
+                closer.close()
+            except Exception:  # closing is best effort at shutdown; log, keep closing the rest
+                log.exception("closing %r failed", closer)
+
+    def __enter__(self) -> Warden:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_warden(
+    settings: Settings,
+    *,
+    model: BaseChatModel | None = None,
+    retriever: Any = None,
+    store: Any = None,
+    gateway: Any = None,
+    checkpointer: Any = None,
+    catalogue: Any = None,
+    gates: Any = None,
+    backend: Any = None,
+) -> Warden:
+    """Build every client ONCE (model, retriever, store, gateway, checkpoints) and the graph."""
+    from agent.graph import build_graph
+    from agent.llm import build_chat_model, model_name
+    from knowledge.catalogue import load_catalogue
+
+    closers: list[Any] = []
+    if model is None and settings.llm_enabled:
+        model = build_chat_model(settings)
+    catalogue = catalogue or load_catalogue(settings.catalogue_dir)
+    if retriever is None:
+        from knowledge.retrieval import build_retriever
+
+        retriever = build_retriever(settings)
+    if store is None and backend is None:
+        from tools.store import build_store
+
+        store = build_store(settings)
+    if gateway is None and store is not None:
+        from tools.gateway import build_gateway
+
+        gateway = build_gateway(settings, store.engine)
+    if gates is None:
+        gates = _load_gates(settings)
+    if checkpointer is None:
+        from agent.checkpoint import build_checkpoints
+
+        checkpoints: Checkpoints = build_checkpoints(settings)
+        checkpointer = checkpoints.saver
+        closers.append(checkpoints)
+    graph = build_graph(
+        model=model,
+        retriever=retriever,
+        catalogue=catalogue,
+        checkpointer=checkpointer,
+        store=store,
+        gateway=gateway,
+        gates=gates,
+        backend=backend,
+        vision=settings.llm_vision,
+        proposal_ttl=timedelta(minutes=settings.proposal_ttl_minutes),
+    )
+    return Warden(graph, closers=closers, model_name=model_name(model))
+
+
+def _load_gates(settings: Settings) -> Any:
+    """The automation gates (tools.gates), or None where that module is not installed."""
+    try:
+        from tools import gates
+    except ModuleNotFoundError:
+        return None
+    return gates.load_gates(settings.gates_file)
