@@ -1,0 +1,424 @@
+"""The Chroma index: clients, ingestion (validate everything, then write), the lexical side index.
+
+Ingest is idempotent. A chunk's id is a hash of its content and place, so re-ingesting an unchanged
+file embeds nothing; chunks of a document that are no longer produced are deleted; unchanged
+chunks whose provenance changed (moved into an approved folder, superseded) only get new metadata.
+
+A "document" for replacement purposes is one version of one Warden policy (`HA@3`) or one file
+without front matter. A new version of a policy therefore leaves the old version's chunks in place,
+flagged `is_current=False`, so `search(..., version="2")` still finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from knowledge.parsing import Chunk, Document, chunk_document, iter_files, parse_file
+from warden.errors import ConfigError, InputError, PolicyError, WardenError
+
+if TYPE_CHECKING:
+    from knowledge.embeddings import Embedder
+    from warden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GENERATION_KEY = "warden_generation"
+EMBEDDER_KEY = "warden_embedder"
+OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
+
+
+class IngestReport(BaseModel):
+    """What an ingest did; `warnings` name documents that were stored but not approved."""
+
+    collection: str
+    files: int
+    documents: int
+    chunks: int
+    added: int = Field(description="chunks embedded and written")
+    unchanged: int = Field(description="chunks already stored (not embedded again)")
+    updated: int = Field(description="chunks whose metadata changed, not re-embedded")
+    deleted: int = Field(description="chunks of these documents no longer produced")
+    approved_documents: int
+    warnings: list[str] = Field(default_factory=list)
+    seconds: float
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def build_chroma_client(settings: Settings) -> Any:
+    """A Chroma `HttpClient` when WARDEN_CHROMA_URL is set, else a `PersistentClient` on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise ConfigError(
+                f"WARDEN_CHROMA_URL={settings.chroma_url!r} is not a URL; "
+                "use e.g. http://127.0.0.1:8000."
+            )
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises bare exceptions for connection problems
+            raise ConfigError(
+                f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}. Start it "
+                "(`chroma run --path DIR`) or unset WARDEN_CHROMA_URL to use the local index."
+            ) from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def open_collection(client: Any, name: str, embedder: Embedder, *, create: bool = True) -> Any:
+    """Get (or create) a cosine-space collection and check it was built with this embedder."""
+    if create:
+        collection = client.get_or_create_collection(
+            name=name,
+            metadata={"hnsw:space": "cosine", EMBEDDER_KEY: embedder.name},
+            embedding_function=None,
+        )
+    else:
+        try:
+            collection = client.get_collection(name=name, embedding_function=None)
+        except Exception as exc:  # NotFoundError differs between local and HTTP clients
+            raise InputError(
+                f"No index named {name!r}; run `warden ingest PATH --collection {name}` first."
+            ) from exc
+    built_with = (collection.metadata or {}).get(EMBEDDER_KEY)
+    if built_with and built_with != embedder.name:
+        raise ConfigError(
+            f"Collection {name!r} was built with embeddings from {built_with!r} but "
+            f"{embedder.name!r} is configured; re-ingest into a new collection or switch back."
+        )
+    return collection
+
+
+def collection_generation(collection: Any) -> str:
+    """Changes on every write; the lexical index is rebuilt when it no longer matches."""
+    return str((collection.metadata or {}).get(GENERATION_KEY, ""))
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def version_key(version: str) -> tuple[int, ...] | tuple[float, str]:
+    """Order "2" < "2.1" < "10"; versions that are not dotted numbers sort as text after them."""
+    if re.fullmatch(r"\d+(?:\.\d+)*", version):
+        return tuple(int(part) for part in version.split("."))
+    return (float("inf"), version)
+
+
+def is_under(path: Path, folders: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(folder.resolve()) for folder in folders)
+
+
+def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str | int | bool]:
+    """Chroma metadata for one chunk (Chroma stores no None: absent means empty string)."""
+    return {
+        "section_id": chunk.section_id,
+        "title": chunk.title,
+        "source": chunk.source,
+        "path": str(path),
+        "doc_key": chunk.doc_key,
+        "doc_title": chunk.doc_title,
+        "policy_id": chunk.policy_id or "",
+        "policy_version": chunk.policy_version or "",
+        "ordinal": chunk.ordinal,
+        "approved": approved,
+        "is_current": chunk.policy_id is None,  # policy versions are settled after writing
+        "content_hash": chunk.content_hash,
+    }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass
+class Prepared:
+    """A parsed, validated document ready to be written."""
+
+    document: Document
+    chunks: list[Chunk]
+    approved: bool
+
+
+def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], list[str], int]:
+    """Parse and validate every file before anything is written.
+
+    Raises one error listing every unusable file. Returns the documents, warnings about
+    documents that will be stored unapproved, and the number of files read.
+    """
+    files = iter_files(paths)
+    if not files:
+        raise InputError(
+            "No markdown, text or HTML files found in "
+            f"{', '.join(str(p) for p in paths)}; nothing was ingested."
+        )
+    documents: list[Document] = []
+    errors: list[str] = []
+    for file, source in files:
+        try:
+            documents.append(parse_file(file, source))
+        except WardenError as exc:
+            errors.append(str(exc))
+        except OSError as exc:
+            errors.append(f"{file}: cannot be read: {exc}")
+    seen: dict[str, Path] = {}
+    for doc in documents:
+        if doc.doc_key in seen:
+            errors.append(
+                f"{doc.path}: declares {doc.doc_key.replace('@', ' version ')}, "
+                f"as does {seen[doc.doc_key]}; keep one file per policy version."
+            )
+        seen[doc.doc_key] = doc.path
+    if errors:
+        kind = PolicyError if any("front matter" in e for e in errors) else InputError
+        raise kind("Nothing was ingested; fix these files first:\n" + "\n".join(errors))
+    warnings: list[str] = []
+    prepared: list[Prepared] = []
+    catalogue_problems = _catalogue_check(documents, settings, warnings)
+    for doc in documents:
+        approved = is_under(doc.path, settings.policies_dirs)
+        if not approved and doc.front_matter is not None:
+            warnings.append(
+                f"{doc.path}: policy {doc.doc_key} is outside the approved policy folders; "
+                "stored as unapproved (never cited as policy)."
+            )
+        problems = catalogue_problems.get(doc.path, [])
+        if approved and problems:
+            approved = False
+            warnings.append(
+                f"{doc.path}: contradicts the catalogue, stored as unapproved: "
+                + "; ".join(problems)
+            )
+        chunks = chunk_document(doc)
+        if not chunks:
+            warnings.append(f"{doc.path}: no text found; nothing stored for it.")
+        prepared.append(Prepared(doc, chunks, approved))
+    return prepared, warnings, len(files)
+
+
+def _catalogue_check(
+    documents: list[Document], settings: Settings, warnings: list[str]
+) -> dict[Path, list[str]]:
+    """Cross-check current Warden policy documents with the catalogue; problems per file."""
+    policy_docs = [
+        doc
+        for doc in documents
+        if doc.front_matter is not None
+        and not OLDER_VERSION_FILE.search(doc.path.name)
+        and is_under(doc.path, settings.policies_dirs)
+    ]
+    if not policy_docs:
+        return {}
+    from knowledge.catalogue import check_document, load_catalogue
+
+    try:
+        catalogue = load_catalogue(settings.catalogue_dir)
+    except PolicyError as exc:
+        warnings.append(f"The catalogue could not be loaded, policies stored as unapproved: {exc}")
+        return {doc.path: [str(exc)] for doc in policy_docs}
+    return {
+        doc.path: problems
+        for doc in policy_docs
+        if (problems := check_document(catalogue, doc.path))
+    }
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest(
+    paths: Iterable[Path | str],
+    *,
+    settings: Settings | None = None,
+    client: Any = None,
+    embedder: Embedder | None = None,
+    collection: str | None = None,
+    progress: bool = False,
+) -> IngestReport:
+    """Index files and folders into a collection; validates every file before writing anything."""
+    from knowledge.embeddings import build_embedder
+    from warden.settings import get_settings
+
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    path_list = [Path(p) for p in paths]
+    prepared, warnings, file_count = prepare(path_list, settings)
+    embedder = embedder or build_embedder(settings)
+    client = client if client is not None else build_chroma_client(settings)
+    name = collection or settings.collection
+    coll = open_collection(client, name, embedder)
+
+    wanted: dict[str, tuple[Chunk, dict[str, Any]]] = {}
+    for item in prepared:
+        for chunk in item.chunks:
+            meta = chunk_metadata(chunk, approved=item.approved, path=item.document.path)
+            chunk_id = chunk.content_hash
+            suffix = 2
+            while chunk_id in wanted:  # identical text twice under one heading
+                chunk_id = f"{chunk.content_hash}-{suffix}"
+                suffix += 1
+            wanted[chunk_id] = (chunk, meta)
+
+    doc_keys = sorted({item.document.doc_key for item in prepared})
+    existing = _existing(coll, doc_keys)
+    to_add = [cid for cid in wanted if cid not in existing]
+    to_delete = [cid for cid in existing if cid not in wanted]
+    to_update = [
+        cid
+        for cid in wanted
+        if cid in existing and _differs(existing[cid], wanted[cid][1], ignore=("is_current",))
+    ]
+
+    texts = [wanted[cid][0].embed_text for cid in to_add]
+    vectors = _embed(embedder, texts, progress=progress)
+
+    batch = _max_batch(client)
+    for start in range(0, len(to_add), batch):
+        ids = to_add[start : start + batch]
+        coll.add(
+            ids=ids,
+            embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32),
+            documents=[wanted[cid][0].text for cid in ids],
+            metadatas=[wanted[cid][1] for cid in ids],
+        )
+    for start in range(0, len(to_update), batch):
+        ids = to_update[start : start + batch]
+        metas = [{**wanted[cid][1], "is_current": existing[cid].get("is_current")} for cid in ids]
+        coll.update(ids=ids, metadatas=metas)
+    for start in range(0, len(to_delete), batch):
+        coll.delete(ids=to_delete[start : start + batch])
+
+    policies = sorted({c.policy_id for c, _ in wanted.values() if c.policy_id})
+    settle_versions(coll, policies)
+    bump_generation(coll)
+    from knowledge.retrieval import LexicalIndex
+
+    LexicalIndex.rebuild(coll, lexical_dir(settings, name))
+
+    return IngestReport(
+        collection=name,
+        files=file_count,
+        documents=len(prepared),
+        chunks=len(wanted),
+        added=len(to_add),
+        unchanged=len(wanted) - len(to_add),
+        updated=len(to_update),
+        deleted=len(to_delete),
+        approved_documents=sum(1 for item in prepared if item.approved),
+        warnings=warnings,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def lexical_dir(settings: Settings, collection: str) -> Path:
+    return settings.home / "lexical" / collection
+
+
+def _existing(coll: Any, doc_keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Stored chunk id -> metadata for the given documents."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(doc_keys), 100):
+        keys = doc_keys[start : start + 100]
+        result = coll.get(where={"doc_key": {"$in": keys}}, include=["metadatas"])
+        for cid, meta in zip(result["ids"], result["metadatas"] or [], strict=False):
+            found[cid] = dict(meta or {})
+    return found
+
+
+def _differs(stored: dict[str, Any], new: dict[str, Any], *, ignore: Sequence[str]) -> bool:
+    return any(stored.get(key) != value for key, value in new.items() if key not in ignore)
+
+
+def _max_batch(client: Any) -> int:
+    try:
+        return max(1, min(int(client.get_max_batch_size()), 4096))
+    except Exception:  # older servers do not report it
+        return 1000
+
+
+def _embed(embedder: Embedder, texts: list[str], *, progress: bool) -> list[list[float]]:
+    if not texts:
+        return []
+    step = 256
+    if not progress:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), step):
+            out.extend(embedder.embed_documents(texts[start : start + step]))
+        return out
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    out = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task("Embedding chunks", total=len(texts))
+        for start in range(0, len(texts), step):
+            part = texts[start : start + step]
+            out.extend(embedder.embed_documents(part))
+            bar.advance(task, len(part))
+    return out
+
+
+def settle_versions(coll: Any, policy_ids: Sequence[str]) -> None:
+    """Mark the current version of each policy (`is_current`) and every other version not current.
+
+    The current version is the highest approved one; an unapproved copy (a file outside the policy
+    folders, or one that contradicts the catalogue) can never supersede an approved version.
+    """
+    for policy_id in policy_ids:
+        result = coll.get(where={"policy_id": policy_id}, include=["metadatas"])
+        ids: list[str] = result["ids"]
+        metas: list[dict[str, Any]] = [dict(m or {}) for m in result["metadatas"] or []]
+        if not ids:
+            continue
+        approved_versions = {str(m["policy_version"]) for m in metas if m.get("approved")}
+        pool = approved_versions or {str(m["policy_version"]) for m in metas}
+        current = max(pool, key=version_key)
+        changed_ids: list[str] = []
+        changed: list[dict[str, Any]] = []
+        for cid, meta in zip(ids, metas, strict=True):
+            flag = str(meta["policy_version"]) == current and (
+                bool(meta.get("approved")) or not approved_versions
+            )
+            if meta.get("is_current") != flag:
+                changed_ids.append(cid)
+                changed.append({**meta, "is_current": flag})
+        if changed_ids:
+            coll.update(ids=changed_ids, metadatas=changed)
+
+
+def bump_generation(coll: Any) -> str:
+    generation = uuid.uuid4().hex
+    metadata = {k: v for k, v in (coll.metadata or {}).items() if not k.startswith("hnsw:")}
+    metadata[GENERATION_KEY] = generation
+    coll.modify(metadata=metadata)
+    return generation
+
+
+def describe(report: IngestReport) -> str:
+    """One human line per fact, for the CLI."""
+    return json.dumps(report.model_dump(), indent=2)

@@ -1,0 +1,426 @@
+"""Search the policy index: dense (Chroma, cosine), optionally fused with BM25 by RRF.
+
+`Retriever.search` is what the agent, the CLI and the benchmarks call. It returns `Hit`s that carry
+everything a citation needs (section id, heading path, policy id and version, source file) and
+`approved`: whether the passage comes from an approved policy folder and agrees with the catalogue.
+The agent cites only approved hits for policy statements, so `approved_only` defaults to True.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from knowledge.index import build_chroma_client, collection_generation, lexical_dir, open_collection
+
+if TYPE_CHECKING:
+    from knowledge.embeddings import Embedder
+    from warden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["dense", "hybrid"]
+DEFAULT_MODE: Mode = "dense"
+RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very first ranks
+CANDIDATES = 30  # per side, before fusion
+GENERATION_CHECK_S = 10.0  # how often a long-lived retriever looks for a re-ingest
+
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "may",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "should",
+        "so",
+        "such",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "under",
+        "up",
+        "us",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+class Hit(BaseModel):
+    """One retrieved passage with what a citation needs."""
+
+    section_id: str = Field(description="catalogue id (HA-2.1) or derived id (file:path#n)")
+    title: str = Field(description="heading path, ' > '-joined")
+    policy_id: str | None = Field(None, description="Warden policy id; None for other documents")
+    policy_version: str | None = None
+    source: str = Field(description="file the passage came from")
+    text: str
+    score: float = Field(description="cosine similarity (dense) or fused RRF score (hybrid)")
+    approved: bool = Field(
+        description="from an approved policy folder and consistent with the catalogue"
+    )
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words minus stop words, endings folded ("threats" -> "threat")."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        word = word.split("'", 1)[0]
+        if word in _STOPWORDS or len(word) < 2:
+            continue
+        out.append(_fold(word))
+    return out
+
+
+def _fold(word: str) -> str:
+    # A light stemmer: enough to match "threatening"/"threats"/"threat" without a dependency.
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+class LexicalIndex:
+    """BM25 over a collection's chunks, persisted next to the data folder.
+
+    Rebuilt from the collection whenever its generation changes (after any ingest), so several
+    replicas that share one Chroma server each keep a correct local copy.
+    """
+
+    def __init__(
+        self, ids: list[str], metadatas: list[dict[str, Any]], documents: list[str], model: Any
+    ) -> None:
+        self.ids = ids
+        self.metadatas = metadatas
+        self.documents = documents
+        self.model = model
+        self._position = {cid: i for i, cid in enumerate(ids)}
+        n = len(ids)
+        # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
+        self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
+        self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
+        self.policy = np.array([str(m.get("policy_id", "")) for m in metadatas], dtype=object)
+        self.version = np.array([str(m.get("policy_version", "")) for m in metadatas], dtype=object)
+
+    @classmethod
+    def from_collection(cls, coll: Any) -> LexicalIndex:
+        import bm25s
+
+        result = coll.get(include=["documents", "metadatas"])
+        ids: list[str] = list(result["ids"])
+        metas = [dict(m or {}) for m in result["metadatas"] or []]
+        docs = [str(d or "") for d in result["documents"] or []]
+        corpus = [
+            tokenize(f"{m.get('doc_title', '')} {m.get('title', '')} {d}")
+            for m, d in zip(metas, docs, strict=True)
+        ]
+        model = bm25s.BM25()
+        if ids:
+            model.index(corpus, show_progress=False)
+        return cls(ids, metas, docs, model)
+
+    @classmethod
+    def rebuild(cls, coll: Any, folder: Path) -> LexicalIndex:
+        index = cls.from_collection(coll)
+        index.save(folder, collection_generation(coll))
+        return index
+
+    def save(self, folder: Path, generation: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.ids:
+            self.model.save(str(folder / "bm25"))
+        payload = {"generation": generation, "ids": self.ids, "metadatas": self.metadatas}
+        (folder / "chunks.json").write_text(
+            json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, folder: Path, generation: str) -> LexicalIndex | None:
+        """The saved index if it matches `generation`, else None (the caller rebuilds)."""
+        import bm25s
+
+        manifest = folder / "chunks.json"
+        if not manifest.is_file():
+            return None
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            if data.get("generation") != generation:
+                return None
+            model = bm25s.BM25.load(str(folder / "bm25")) if data["ids"] else bm25s.BM25()
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("lexical index in %s unreadable (%s); rebuilding", folder, exc)
+            return None
+        return cls(data["ids"], data["metadatas"], data["documents"], model)
+
+    def search(
+        self, query: str, k: int, mask: np.ndarray[Any, np.dtype[np.bool_]] | None
+    ) -> list[tuple[int, float]]:
+        """Top-k (row, BM25 score) among rows allowed by `mask`."""
+        tokens = tokenize(query)
+        if not self.ids or not tokens:
+            return []
+        allowed = int(mask.sum()) if mask is not None else len(self.ids)
+        k = min(k, allowed)
+        if k <= 0:
+            return []
+        weight = mask.astype(np.float32) if mask is not None else None
+        rows, scores = self.model.retrieve(
+            [tokens], k=k, show_progress=False, n_threads=1, weight_mask=weight
+        )
+        return [
+            (int(row), float(score))
+            for row, score in zip(rows[0], scores[0], strict=True)
+            if score > 0
+        ]
+
+    def mask(
+        self, *, policy: str | None, version: str | None, approved_only: bool
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        keep = np.ones(len(self.ids), dtype=bool)
+        if approved_only:
+            keep &= self.approved
+        if version is not None:
+            keep &= self.version == version
+        else:
+            keep &= self.current
+        if policy is not None:
+            keep &= self.policy == policy
+        return keep
+
+
+class Retriever:
+    """Search one collection. Build it once (`build_retriever`) and share it; it is thread-safe."""
+
+    def __init__(
+        self,
+        collection: Any,
+        embedder: Embedder,
+        *,
+        mode: Mode = DEFAULT_MODE,
+        lexical_folder: Path | None = None,
+    ) -> None:
+        self.collection = collection
+        self.embedder = embedder
+        self.mode: Mode = mode
+        self._lexical_folder = lexical_folder
+        self._lexical: LexicalIndex | None = None
+        self._generation: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return str(self.collection.name)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        policy: str | None = None,
+        version: str | None = None,
+        approved_only: bool = True,
+    ) -> list[Hit]:
+        """The k passages that best answer `query`, best first.
+
+        `policy` restricts to one policy id; `version` searches that policy version (current
+        versions otherwise); `approved_only` (default) keeps only passages from approved policy
+        folders, the only ones the agent may cite as policy.
+        """
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        vector = self.embedder.embed_query(query)
+        return self.search_vector(
+            query, vector, k, policy=policy, version=version, approved_only=approved_only
+        )
+
+    def search_vector(
+        self,
+        query: str,
+        vector: list[float],
+        k: int,
+        *,
+        policy: str | None = None,
+        version: str | None = None,
+        approved_only: bool = True,
+        mode: Mode | None = None,
+    ) -> list[Hit]:
+        """`search` with the query already embedded (used by batch callers and the evaluator)."""
+        mode = mode or self.mode
+        pool = max(k, CANDIDATES) if mode == "hybrid" else k
+        dense = self._dense(vector, pool, _where(policy, version, approved_only))
+        if mode == "dense":
+            return dense[:k]
+        lexical = self.lexical()
+        mask = lexical.mask(policy=policy, version=version, approved_only=approved_only)
+        sparse = lexical.search(query, pool, mask)
+        return _fuse(dense, sparse, lexical, k)
+
+    def _dense(self, vector: list[float], k: int, where: dict[str, Any] | None) -> list[Hit]:
+        result = self.collection.query(
+            query_embeddings=np.asarray([vector], dtype=np.float32),
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        docs = (result["documents"] or [[]])[0]
+        metas = (result["metadatas"] or [[]])[0]
+        dists = (result["distances"] or [[]])[0]
+        return [
+            _hit(dict(meta or {}), str(doc or ""), 1.0 - float(dist))
+            for _, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 side, loaded from disk or rebuilt when the collection changed."""
+        now = time.monotonic()
+        with self._lock:
+            if self._lexical is not None and now - self._checked_at < GENERATION_CHECK_S:
+                return self._lexical
+            self._checked_at = now
+            self.collection = _refresh(self.collection)
+            generation = collection_generation(self.collection)
+            if self._lexical is not None and generation == self._generation:
+                return self._lexical
+            index = None
+            if self._lexical_folder is not None:
+                index = LexicalIndex.load(self._lexical_folder, generation)
+            if index is None:
+                index = LexicalIndex.from_collection(self.collection)
+                if self._lexical_folder is not None:
+                    index.save(self._lexical_folder, generation)
+            self._lexical, self._generation = index, generation
+            return index
+
+
+def _refresh(collection: Any) -> Any:
+    # Collection metadata is a snapshot taken when the handle was fetched; re-fetch to see writes.
+    try:
+        client = collection._client
+        return client.get_collection(collection.name, embedding_function=None)
+    except Exception:  # a handle without a client (tests' fakes) stays as it is
+        return collection
+
+
+def _where(policy: str | None, version: str | None, approved_only: bool) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if version is not None:
+        clauses.append({"policy_version": version})
+    else:
+        clauses.append({"is_current": True})
+    if policy is not None:
+        clauses.append({"policy_id": policy})
+    if approved_only:
+        clauses.append({"approved": True})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _hit(meta: dict[str, Any], text: str, score: float) -> Hit:
+    return Hit(
+        section_id=str(meta.get("section_id", "")),
+        title=str(meta.get("title", "")),
+        policy_id=str(meta.get("policy_id") or "") or None,
+        policy_version=str(meta.get("policy_version") or "") or None,
+        source=str(meta.get("source", "")),
+        text=text,
+        score=round(score, 4),
+        approved=bool(meta.get("approved")),
+    )
+
+
+def _fuse(
+    dense: list[Hit], sparse: list[tuple[int, float]], lexical: LexicalIndex, k: int
+) -> list[Hit]:
+    """Reciprocal rank fusion of the dense and lexical rankings."""
+    scores: dict[tuple[str, str], float] = {}
+    hits: dict[tuple[str, str], Hit] = {}
+    for rank, hit in enumerate(dense):
+        key = (hit.section_id, hit.text)
+        scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        hits.setdefault(key, hit)
+    for rank, (row, _) in enumerate(sparse):
+        meta = lexical.metadatas[row]
+        text = lexical.documents[row]
+        key = (str(meta.get("section_id", "")), text)
+        scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        hits.setdefault(key, _hit(meta, text, 0.0))
+    ranked = sorted(scores, key=lambda key: scores[key], reverse=True)[:k]
+    return [hits[key].model_copy(update={"score": round(scores[key], 5)}) for key in ranked]
+
+
+def build_retriever(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    client: Any = None,
+    collection: str | None = None,
+    mode: Mode | None = None,
+) -> Retriever:
+    """A retriever over `collection` (default: settings.collection, Warden's policies)."""
+    from knowledge.embeddings import build_embedder
+
+    embedder = embedder or build_embedder(settings)
+    client = client if client is not None else build_chroma_client(settings)
+    name = collection or settings.collection
+    coll = open_collection(client, name, embedder, create=False)
+    return Retriever(
+        coll, embedder, mode=mode or DEFAULT_MODE, lexical_folder=lexical_dir(settings, name)
+    )
