@@ -176,22 +176,23 @@ def run_request(
 def route_escalation(
     rt: Runtime, client: Any, opened: EscalationOpened, *, request_channel: str, thread_ts: str
 ) -> None:
-    """Post the escalation card to its pod channel; that post's thread gets the SLA reminders."""
+    """Post the ticket to its pod channel; that post's thread gets the SLA reminders."""
+    from tools.escalations import set_slack_message
+
     esc = opened.escalation
-    blocks = escalation_blocks(esc)
-    target = esc.channel
     try:
         posted = post(
             client,
-            channel=target,
+            channel=esc.channel,
             thread_ts=None,
             text=f"Escalation {esc.id} ({esc.priority.value})",
-            blocks=blocks,
+            blocks=escalation_blocks(esc),
         )
+        where = (str(posted["channel"]), str(posted["ts"]))
     except Exception as exc:  # the requester must learn the pod was not told
-        log.warning("could not post escalation %s to %s: %s", esc.id, target, exc)
-        where = escape_untrusted(target, limit=80)
-        note = f"The escalation {esc.id} is open, but posting it to {where} failed; tell the pod."
+        log.warning("could not post escalation %s to %s: %s", esc.id, esc.channel, exc)
+        route = escape_untrusted(esc.channel, limit=80)
+        note = f"The escalation {esc.id} is open, but posting it to {route} failed; tell the pod."
         post(
             client,
             channel=request_channel,
@@ -199,14 +200,8 @@ def route_escalation(
             text=note,
             blocks=error_blocks(note),
         )
-        rt.ledger.remember_post(
-            "escalation",
-            esc.id,
-            Post(request_channel, thread_ts, thread_id_of(request_channel, thread_ts)),
-        )
-        return
-    rt.ledger.remember_post(
-        "escalation",
-        esc.id,
-        Post(posted["channel"], posted["ts"], thread_id_of(posted["channel"], posted["ts"])),
-    )
+        where = (request_channel, thread_ts)
+    try:
+        set_slack_message(rt.store, esc.id, channel=where[0], ts=where[1])
+    except WardenError as exc:
+        log.warning("could not record where escalation %s was posted: %s", esc.id, exc)

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,9 +26,7 @@ from agent.interface import (
 )
 from tools.models import (
     ActionType,
-    Escalation,
     FanoutProgress,
-    Priority,
     ProposalStatus,
     StrikeEffect,
 )
@@ -91,23 +89,19 @@ class ScriptedWarden:
                 mode="rules",
             )
         if request.intent == Intent.ESCALATE:
-            now = datetime.now(UTC)
-            return EscalationOpened(
-                escalation=Escalation(
-                    id="esc_test1",
-                    case_id=request.case_id,
-                    policy_id="HA",
-                    section_ids=["HA-2.1"],
-                    priority=Priority.P1,
-                    pod="critical-harms",
-                    channel="CPODCRIT1",
-                    owner_id="UOWNER1",
-                    opened_by=request.user_id,
-                    opened_at=now,
-                    sla_due_at=now + timedelta(hours=4),
-                    summary="Case reported 3 times; rules matched HA-2.1.",
-                )
+            from tools.escalations import open_escalation
+
+            esc = open_escalation(
+                self.store,
+                self.catalogue,
+                policy_id="HA",
+                section_ids=["HA-2.1"],
+                case_id=request.case_id,
+                opened_by=request.user_id,
+                summary="Case reported 3 times; rules matched HA-2.1. <!here> see evil.com",
+                owner_id="UOWNER1",
             )
+            return EscalationOpened(escalation=esc)
         if request.intent == Intent.PROPOSE:
             from tools.proposals import create_proposal
 

@@ -1,0 +1,65 @@
+"""`warden serve`: run the Slack app (Socket Mode by default, `--http` for HTTP mode)."""
+
+from __future__ import annotations
+
+import typer
+
+from warden.errors import ConfigError
+
+
+def missing_message(missing: list[str], *, http: bool) -> str:
+    """Say exactly which settings are missing for the chosen transport, and where to set them."""
+    mode = "HTTP mode (--http)" if http else "Socket Mode"
+    other = (
+        "For Socket Mode instead, drop --http and set SLACK_APP_TOKEN."
+        if http
+        else "For HTTP mode instead, use --http and set SLACK_SIGNING_SECRET."
+    )
+    return (
+        f"Cannot start Warden in {mode}: {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not set (or still a placeholder). "
+        f"Set {'it' if len(missing) == 1 else 'them'} in the environment or in .env. {other}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        http: bool = typer.Option(
+            False, "--http", help="HTTP mode (Events API) instead of Socket Mode"
+        ),
+        port: int = typer.Option(3000, "--port", help="HTTP port"),
+        host: str = typer.Option("0.0.0.0", "--host", help="HTTP bind address"),
+        reminder_interval: float = typer.Option(60.0, help="seconds between SLA reminder sweeps"),
+    ) -> None:
+        """Run the Slack app: answers, recommendations, escalations and approvals."""
+        from warden.settings import get_settings
+
+        settings = get_settings()
+        missing = settings.missing_slack_settings(http=http)
+        if missing:
+            raise ConfigError(missing_message(missing, http=http))
+
+        from agent.service import build_warden
+        from slackapp.app import build_app
+        from slackapp.reminders import ReminderLoop
+        from tools.store import build_store
+
+        store = build_store(settings)
+        warden = build_warden(settings, store=store)
+        slack = build_app(settings, warden=warden, store=store)
+        reminders = ReminderLoop(slack.runtime, slack.client, interval_s=reminder_interval).start()
+        try:
+            if http:
+                from slackapp.http import serve as serve_http
+
+                typer.echo(f"Warden: HTTP mode on {host}:{port} (POST /slack/events)")
+                serve_http(slack.asgi(), host=host, port=port)
+            else:
+                from slackapp.socket import run
+
+                typer.echo("Warden: Socket Mode")
+                run(slack)
+        finally:
+            reminders.stop()
+            slack.close()

@@ -1,0 +1,81 @@
+"""SLA reminders: a background loop posts each breach to the ticket's thread and its owner."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from slackapp.blocks import section
+from slackapp.escape import escape_untrusted
+from slackapp.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def send_due_reminders(rt: Runtime, client: Any) -> int:
+    """Post every reminder due now; returns how many this process sent.
+
+    `mark_reminded` claims (ticket, level) in the store before posting, so two replicas never
+    both remind; a post that then fails is logged (the next level will still be sent).
+    """
+    from tools.escalations import find_breaches, mark_reminded
+
+    now = rt.clock()
+    sent = 0
+    for reminder in find_breaches(rt.store, now):
+        if not mark_reminded(rt.store, reminder.escalation_id, reminder.level, now=now):
+            continue
+        hours = f"{reminder.overdue_minutes // 60} h {reminder.overdue_minutes % 60} min"
+        owner = f"<@{reminder.owner_id}>" if reminder.owner_id else "nobody (unassigned)"
+        text = (
+            f":alarm_clock: *SLA breached* · escalation `{reminder.escalation_id}` "
+            f"({reminder.priority.value}) is {hours} past its deadline "
+            f"(reminder {reminder.level}). Owner: {owner}.\n"
+            f"_{escape_untrusted(reminder.summary, limit=300)}_"
+        )
+        blocks = [section(text)]
+        fallback = f"SLA breached: escalation {reminder.escalation_id}"
+        try:
+            if reminder.slack_channel and reminder.slack_ts:
+                client.chat_postMessage(
+                    channel=reminder.slack_channel,
+                    thread_ts=reminder.slack_ts,
+                    text=fallback,
+                    blocks=blocks,
+                )
+            else:
+                client.chat_postMessage(channel=reminder.channel, text=fallback, blocks=blocks)
+            if reminder.owner_id:
+                client.chat_postMessage(channel=reminder.owner_id, text=fallback, blocks=blocks)
+            sent += 1
+        except Exception as exc:
+            log.error("SLA reminder for %s not delivered: %s", reminder.escalation_id, exc)
+    return sent
+
+
+class ReminderLoop:
+    """Runs `send_due_reminders` every `interval_s` in a daemon thread until stopped."""
+
+    def __init__(self, rt: Runtime, client: Any, *, interval_s: float = 60.0) -> None:
+        self.rt = rt
+        self.client = client
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="warden-sla", daemon=True)
+
+    def start(self) -> ReminderLoop:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                send_due_reminders(self.rt, self.client)
+            except Exception:
+                log.exception("SLA reminder sweep failed; retrying next interval")
+            self._stop.wait(self.interval_s)
