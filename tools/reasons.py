@@ -148,11 +148,12 @@ def issue_statements(
             for r in s.scalars(select(StatementRow).where(StatementRow.action_key.in_(keys)))
         }
         content_ids = [i.action.target_id for i in items if i.action.target_type == "content"]
-        authors = dict(
-            s.execute(
+        authors: dict[str, str] = {
+            content_id: author_id
+            for content_id, author_id in s.execute(
                 select(ContentRow.id, ContentRow.author_id).where(ContentRow.id.in_(content_ids))
-            ).tuples()
-        )
+            )
+        }
         for item in items:
             if item.action_key in existing:
                 out.append(existing[item.action_key])

@@ -1,0 +1,90 @@
+"""The store's commands, run through Typer as `warden` runs them (settings from the env)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from tests.tools.helpers import case_line, two_author_case
+from tools.cli import register
+from warden.errors import InputError, NotFoundError
+
+
+@pytest.fixture
+def run(warden_home: Path) -> object:
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> object:
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+def test_import_show_and_list(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.jsonl"
+    good.write_text(two_author_case("case-1") + "\n")
+    result = run("cases", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "1 imported" in result.output
+    shown = run("cases", "show", "case-1", "--json")
+    assert json.loads(shown.output)["items"][0]["author_id"] == "acct-a"
+    assert "case-1" in run("cases", "list").output
+    missing = run("cases", "show", "nope")
+    assert isinstance(missing.exception, NotFoundError)
+
+
+def test_import_modes(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        "\n".join(
+            [case_line("a", [("c-a", "u", "t")]), "{oops", case_line("b", [("c-b", "u", "t")])]
+        )
+    )
+    strict = run("cases", "import", str(mixed))
+    assert isinstance(strict.exception, InputError) and "line 2" in str(strict.exception)
+    assert isinstance(run("cases", "show", "a").exception, NotFoundError)
+    lenient = run("cases", "import", str(mixed), "--keep-valid")
+    assert lenient.exit_code == 1 and "2 imported" in lenient.output
+    assert "line 2" in lenient.output
+    assert run("cases", "show", "b").exit_code == 0
+
+
+def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    loaded = run("cases", "load-sample")
+    assert loaded.exit_code == 0 and "42 cases" in loaded.output
+    assert "0 cases" in run("cases", "load-sample").output
+    standing = run("strikes", "show", "acct-1002")
+    assert "HA: 2 active in 90 days (next: 3 -> suspend)" in standing.output
+    overturned = run(
+        "appeal",
+        "overturn",
+        "sample:sample-acct-1002-2",
+        "--reason",
+        "appeal upheld",
+        "--user",
+        "U_APPEALS",
+    )
+    assert overturned.exit_code == 0, overturned.output
+    assert "HA: 1 active" in run("strikes", "show", "acct-1002").output
+    verified = run("audit", "verify")
+    assert verified.exit_code == 0 and "intact: 1 events" in verified.output
+    out = tmp_path / "audit.jsonl"
+    assert run("audit", "export", "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text().splitlines()[0])["verb"] == "strike.overturned"
+    from tools.store import Store
+
+    store = Store.open(f"sqlite:///{warden_home / 'warden.db'}")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'U_OTHER' WHERE seq = 1"))
+    store.close()
+    broken = run("audit", "verify")
+    assert broken.exit_code == 1 and "seq 1" in broken.output
+    assert run("reasons", "export").exit_code == 0
+    assert run("escalations", "sweep").exit_code == 0
