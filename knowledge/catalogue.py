@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from knowledge.parsing import split_front_matter
 from tools.models import LADDER, ActionType, Priority
 from warden.errors import NotFoundError, PolicyError
 
@@ -567,8 +568,8 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 # --- documents ----------------------------------------------------------------------------------
 
 
-class FrontMatter(_Strict):
-    """The YAML header every policy document starts with."""
+class PolicyFrontMatter(_Strict):
+    """Stricter than ingestion's front matter: Warden's own documents must match this exactly."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
@@ -581,36 +582,27 @@ class FrontMatter(_Strict):
     supersedes: str | None = None
 
 
-def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
-    """Split `---` YAML front matter from the body; PolicyError when it is missing or broken."""
-    if not text.startswith("---"):
-        raise PolicyError(f"{source}: front matter: missing (the file must start with '---')")
-    parts = text.split("\n---", 1)
-    if len(parts) != 2:
-        raise PolicyError(f"{source}: front matter: no closing '---' line")
-    try:
-        meta = yaml.safe_load(parts[0][3:])
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: front matter: not valid YAML: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise PolicyError(f"{source}: front matter: must be a mapping (id, title, version, ...)")
-    return meta, parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
-
-
-def read_front_matter(path: Path) -> FrontMatter:
-    """Read and validate a policy document's front matter."""
+def _split(path: Path) -> tuple[PolicyFrontMatter, str]:
+    # Ingestion's splitter, so both sides agree on where the front matter ends.
     source = _display(path)
-    meta, _ = split_front_matter(path.read_text(encoding="utf-8"), source)
+    loose, body = split_front_matter(path.read_text(encoding="utf-8"), Path(source))
+    if loose is None:
+        raise PolicyError(f"{source}: front matter: missing (the file must start with '---')")
     try:
-        return FrontMatter.model_validate(meta)
+        return PolicyFrontMatter.model_validate(loose.model_dump(exclude_none=True)), body
     except ValidationError as exc:
         details = "; ".join(f"{_loc(e['loc'])}: {_describe(e)}" for e in exc.errors())
         raise PolicyError(f"{source}: front matter: {details}") from exc
 
 
+def read_front_matter(path: Path) -> PolicyFrontMatter:
+    """Read and validate a policy document's front matter."""
+    return _split(path)[0]
+
+
 def document_section_ids(path: Path) -> dict[str, str]:
     """Section id -> title for every heading whose first token is a section id."""
-    _, body = split_front_matter(path.read_text(encoding="utf-8"), _display(path))
+    _, body = _split(path)
     found: dict[str, str] = {}
     for line in body.splitlines():
         match = HEADING.match(line)

@@ -13,12 +13,12 @@ from knowledge.catalogue import (
     OLDER_VERSION_FILE,
     SECTION_ID,
     Catalogue,
-    FrontMatter,
+    PolicyFrontMatter,
     document_section_ids,
     load_catalogue,
     read_front_matter,
-    split_front_matter,
 )
+from knowledge.parsing import split_front_matter
 from warden.errors import PolicyError
 from warden.settings import PACKAGE_ROOT
 
@@ -33,7 +33,7 @@ WORD = re.compile(r"[a-z0-9']+")
 
 def sections_text(path: Path) -> dict[str, tuple[int, str]]:
     """Section id -> (heading level, text under the heading up to the next heading)."""
-    _, body = split_front_matter(path.read_text(encoding="utf-8"), str(path))
+    _, body = split_front_matter(path.read_text(encoding="utf-8"), path)
     out: dict[str, tuple[int, str]] = {}
     current: str | None = None
     for line in body.splitlines():
@@ -94,7 +94,7 @@ def test_front_matter_and_headings(path: Path) -> None:
         if depth:
             assert sid.rsplit(".", 1)[0] in sections, f"{sid} has no parent heading"
     # Every heading below the title carries a section id as its first token.
-    _, body = split_front_matter(path.read_text(encoding="utf-8"), str(path))
+    _, body = split_front_matter(path.read_text(encoding="utf-8"), path)
     for line in body.splitlines():
         match = HEADING.match(line)
         if match and len(match.group(1)) > 1:
@@ -116,7 +116,14 @@ def test_front_matter_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match=r"bad\.md: front matter: missing"):
         read_front_matter(bad)
     bad.write_text("---\nid: HA\ntitle: X\ndomain: community\n---\nbody\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"bad\.md: front matter: version: is required"):
+    with pytest.raises(PolicyError, match=r"bad\.md: front matter is missing version"):
+        read_front_matter(bad)
+    bad.write_text(
+        "---\nid: HA\ntitle: X\ndomain: community\nversion: three\neffective: soon\n"
+        "owner: me\n---\nbody\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyError, match=r"bad\.md: front matter: version: .*; effective: "):
         read_front_matter(bad)
 
 
@@ -139,7 +146,7 @@ def test_every_older_version_is_superseded() -> None:
     current = {read_front_matter(p).id: read_front_matter(p) for p in CURRENT}
     assert OLDER, "at least one policy keeps an older version"
     for path in OLDER:
-        meta: FrontMatter = read_front_matter(path)
+        meta: PolicyFrontMatter = read_front_matter(path)
         assert meta.id in current, f"{path.name} has no current version"
         assert int(current[meta.id].version) > int(meta.version)
         assert current[meta.id].effective > meta.effective
