@@ -428,6 +428,15 @@ def _semantic_problems(spec: PolicyFile) -> list[tuple[str, str]]:
     if spec.strikes.expiry_days < spec.strikes.window_days:
         problems.append(("strikes.expiry_days", "must be at least window_days"))
     escalation = spec.escalation
+    # Imminent harm always reaches the top priority and a human on call, whatever the policy.
+    imminent_rules = [r for r in escalation.priority_rules if r.when == "imminent_harm"]
+    if not any(r.priority == Priority.P0 and r.on_call for r in imminent_rules):
+        problems.append(
+            (
+                "escalation.priority_rules",
+                "needs {when: imminent_harm, priority: P0, on_call: true}",
+            )
+        )
     used = {escalation.default_priority} | {r.priority for r in escalation.priority_rules}
     for priority in sorted(used - set(escalation.sla_minutes)):
         problems.append((f"escalation.sla_minutes.{priority}", "is required (priority in use)"))

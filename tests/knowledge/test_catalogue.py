@@ -337,3 +337,21 @@ def test_sections_without_strike_weigh_nothing(catalogue: Catalogue) -> None:
         for section in policy.sections.values():
             strikes = ActionType.STRIKE in section.allowed_actions
             assert (section.strike_weight > 0) == strikes, section.id
+
+
+def test_every_policy_routes_imminent_harm_to_p0_on_call(catalogue: Catalogue) -> None:
+    for pid in catalogue.policies:
+        route = catalogue.route(pid, None, imminent=True)
+        assert (route.priority, route.on_call, route.channel) == (
+            Priority.P0,
+            True,
+            catalogue.policy(pid).escalation.on_call_channel,
+        ), pid
+
+
+def test_policy_without_imminent_rule_is_refused(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["escalation"]["priority_rules"] = [{"when": "imminent_harm", "priority": "P1"}]
+    data["escalation"]["sla_minutes"]["P1"] = 60
+    message = load_error(tmp_path, data)
+    assert "escalation.priority_rules: needs {when: imminent_harm, priority: P0" in message
