@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from knowledge.catalogue import Catalogue
 from tests.tools.helpers import APPROVERS, NOW, case_line, two_author_case
@@ -238,15 +241,15 @@ def _decide_in_child(
     h: str,
     kind: str,
     who: str,
-    start: float,
+    ready: Any,
     out: multiprocessing.Queue[tuple[bool, str]],
 ) -> None:
-    import time
-
     from tools.store import Store as ChildStore
 
     child = ChildStore.open(url, migrate=False)
-    time.sleep(max(0.0, start - time.time()))
+    with child.session() as s:  # connected and warm before the clicks start
+        s.execute(select(1))
+    ready.wait(timeout=120)  # every process clicks at the same moment
     fn = approve if kind == "approve" else reject
     result = fn(child, pid, who, h, approvers=APPROVERS, now=NOW)
     out.put((result.accepted, result.status.value))
@@ -256,28 +259,31 @@ def _decide_in_child(
 def test_approve_reject_race_across_processes_on_postgres(
     pg_url: str, catalogue: Catalogue
 ) -> None:
-    import time
-
     store = Store.open(pg_url)
-    ctx = multiprocessing.get_context("spawn")
+    # fork is quick to start; the parent's pool is emptied before each fork so no child
+    # inherits (and on exit closes) a connection the parent still uses.
+    ctx = multiprocessing.get_context("fork")
     clicks = (("approve", "U_LEAD1"), ("reject", "U_LEAD2"), ("approve", "U_LEAD3"))
+    rounds = 5 if os.environ.get("WARDEN_STRESS") else 1
     try:
-        for n in range(2):
+        for n in range(rounds):
             pid = _single_approver_proposal(store, catalogue, f"race-{n}")
             h = store.get_proposal(pid).action_hash
             out: multiprocessing.Queue[tuple[bool, str]] = ctx.Queue()
-            start = time.time() + 3.0  # children import and connect first, then click together
+            ready = ctx.Barrier(len(clicks))
             procs = [
-                ctx.Process(target=_decide_in_child, args=(pg_url, pid, h, kind, who, start, out))
+                ctx.Process(target=_decide_in_child, args=(pg_url, pid, h, kind, who, ready, out))
                 for kind, who in clicks
             ]
+            store.engine.dispose()
             for p in procs:
                 p.start()
-            outcomes = [out.get(timeout=120) for _ in procs]
+            outcomes = [out.get(timeout=180) for _ in procs]
             for p in procs:
                 p.join(timeout=60)
             assert sum(1 for accepted, _ in outcomes if accepted) == 1, outcomes
             assert len({status for _, status in outcomes}) == 1  # everyone saw the same result
+            assert len(store.get_proposal(pid).approvals) <= 1
         assert audit.verify(store).ok
     finally:
         store.close()
