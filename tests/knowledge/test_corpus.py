@@ -193,3 +193,13 @@ def test_questions_paraphrase_rather_than_quote() -> None:
     for q in load_questions():
         copied = shingles(str(q["question"]), 6) & corpus
         assert not copied, f"{q['id']} quotes the policy: {' '.join(next(iter(copied)))}"
+
+
+def test_enforcement_text_agrees_with_catalogue(catalogue: Catalogue) -> None:
+    """The numbers a specialist reads in X-5 are the ones the catalogue enforces."""
+    for path in CURRENT:
+        meta = read_front_matter(path)
+        policy = catalogue.policy(meta.id)
+        text = sections_text(path)[f"{meta.id}-5"][1]
+        assert f"{policy.strikes.window_days} days" in text, meta.id
+        assert ("two approvers" in text) == policy.critical_harm, meta.id
