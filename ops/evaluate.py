@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -18,6 +19,9 @@ from tools.models import Case
 from tools.ops_tables import EvalPolicyRow, EvalRunRow
 from tools.store import Store
 from warden.errors import NotFoundError, WardenError
+
+if TYPE_CHECKING:
+    from warden.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +190,33 @@ def previous_run(store: Store, run: EvalRun) -> EvalRun | None:
             .limit(1)
         ).first()
         return _run(row) if row else None
+
+
+def agent_recommender(settings: Settings, store: Store) -> tuple[Recommender, str, str | None]:
+    """The agent's own recommendation path: (recommend, mode, model name).
+
+    With an LLM configured this is the structured-output path with its catalogue checks; without
+    one it is the no-LLM path (signal rules, then retrieval over the content). The index must
+    have been built with `warden ingest`.
+    """
+    from agent.backend import ToolsBackend
+    from agent.deps import Deps
+    from agent.llm import build_chat_model, model_name
+    from agent.recommend import recommend
+    from knowledge.catalogue import load_catalogue
+    from knowledge.retrieval import build_retriever
+
+    catalogue = load_catalogue(settings.catalogue_dir)
+    model = build_chat_model(settings) if settings.llm_enabled else None
+    deps = Deps(
+        retriever=build_retriever(settings),
+        catalogue=catalogue,
+        backend=ToolsBackend(store, catalogue),
+        model=model,
+        vision=settings.llm_vision,
+    )
+
+    def run(case: Case) -> Recommendation:
+        return recommend(deps, case)[0]
+
+    return run, ("llm" if model is not None else "rules"), model_name(model)

@@ -256,3 +256,80 @@ def quality_scores(
         by_reviewer=cut("reviewer_id"),
         by_vendor_team=cut("vendor_team"),
     )
+
+
+def decided_items(store: Store, *, since: datetime) -> list[Decided]:
+    """Decided cases and executed actions since `since`, ready for `sample_many`.
+
+    A case counts as decided when a proposal on it was approved or rejected or an escalation on it
+    was resolved; an executed action is one applied row of the fanout ledger.
+    """
+    from tools.fanout_tables import APPLIED, LedgerRow
+    from tools.tables import CaseRow, EscalationRow, ProposalRow
+
+    items: list[Decided] = []
+    with store.session() as s:
+        teams = dict(s.execute(select(CaseRow.id, CaseRow.vendor_team)).all())
+        proposals = {
+            p.id: p
+            for p in s.scalars(
+                select(ProposalRow).where(
+                    ProposalRow.decided_at >= since,
+                    ProposalRow.status.in_(("approved", "rejected", "executing", "executed")),
+                )
+            )
+        }
+        for p in proposals.values():
+            if p.case_id and p.decided_at is not None:
+                verdict = "rejected" if p.status == "rejected" else "approved"
+                items.append(
+                    Decided(
+                        subject_type="case",
+                        subject_id=p.case_id,
+                        policy_id=p.policy_id,
+                        decision=f"{verdict}: {p.action} under {', '.join(p.section_ids)}",
+                        decided_by=p.decided_by,
+                        decided_at=_aware(p.decided_at),
+                        vendor_team=teams.get(p.case_id),
+                    )
+                )
+        for e in s.scalars(
+            select(EscalationRow).where(
+                EscalationRow.resolved_at >= since, EscalationRow.case_id.is_not(None)
+            )
+        ):
+            if e.case_id and e.resolved_at is not None:
+                items.append(
+                    Decided(
+                        subject_type="case",
+                        subject_id=e.case_id,
+                        policy_id=e.policy_id,
+                        decision=f"escalation resolved: {e.resolution or 'no resolution text'}",
+                        decided_by=e.owner_id,
+                        decided_at=_aware(e.resolved_at),
+                        vendor_team=teams.get(e.case_id),
+                    )
+                )
+        for row in s.scalars(
+            select(LedgerRow).where(LedgerRow.status == APPLIED, LedgerRow.applied_at >= since)
+        ):
+            proposal = proposals.get(row.proposal_id) or s.get(ProposalRow, row.proposal_id)
+            if row.applied_at is None:
+                continue
+            items.append(
+                Decided(
+                    subject_type="action",
+                    subject_id=row.idempotency_key,
+                    policy_id=proposal.policy_id if proposal else None,
+                    decision=f"{row.action} {row.target_type} {row.target_id} under "
+                    f"{row.section_id}",
+                    decided_by=proposal.decided_by if proposal else None,
+                    decided_at=_aware(row.applied_at),
+                    vendor_team=teams.get(proposal.case_id or "") if proposal else None,
+                )
+            )
+    return items
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

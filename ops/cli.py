@@ -1,0 +1,420 @@
+"""`warden eval`, `warden gates`, `warden report`, `warden qa`: automation gates and operations.
+
+Heavy imports (the agent, retrieval, matplotlib, SQLAlchemy) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from tools.gates import Gates
+    from tools.store import Store
+
+gates_app = typer.Typer(
+    help="Automation gates: which policies may be auto-proposed.", invoke_without_command=True
+)
+qa_app = typer.Typer(
+    help="QA sampling of decided cases and executed actions.", no_args_is_help=True
+)
+
+
+def _store() -> Store:
+    from tools.store import build_store
+    from warden.settings import get_settings
+
+    return build_store(get_settings())
+
+
+def _gates(path: Path | None) -> Gates:
+    from tools.gates import load_gates
+
+    return load_gates(path)
+
+
+def _me() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _date(value: str | None) -> datetime | None:
+    from warden.errors import InputError
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"--since {value!r}: use a date like 2026-11-01.") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+# ---- eval ---------------------------------------------------------------------------------------
+
+
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="labelled cases: CSV, JSONL or JSONL.gz")],
+    mapping: Annotated[
+        str | None,
+        typer.Option("--map", help="mapping name (hatecheck, openai-moderation, warden) or YAML"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N rows", min=1)] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="store the run")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Run labelled cases through the recommendation path; precision/recall per policy."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ops.evaluate import agent_recommender, evaluate, previous_run, save_run
+    from ops.loaders import load_dataset
+    from ops.mappings import detect_mapping, load_mapping
+    from warden.settings import get_settings
+
+    chosen = load_mapping(mapping) if mapping else detect_mapping(dataset)
+    rows = load_dataset(dataset, chosen, limit=limit)
+    _one_torch_thread()
+    store = _store()
+    recommend, mode, model = agent_recommender(get_settings(), store)
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress or as_json,
+    ) as bar:
+        task = bar.add_task(f"eval {dataset.name} ({mode})", total=len(rows))
+        run = evaluate(
+            rows,
+            recommend,
+            dataset=dataset.name,
+            mapping=chosen.name,
+            mode=mode,
+            model=model,
+            row_limit=limit,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if save:
+        save_run(store, run)
+    if as_json:
+        typer.echo(json.dumps({"run": run.model_dump(mode="json")}, indent=2))
+        return
+    _print_run(console, run, previous_run(store, run) if save else None, saved=save)
+
+
+def _one_torch_thread() -> None:
+    """Embed queries on one CPU thread.
+
+    Each case embeds one short query; with several intra-op threads on a shared 2-core machine
+    the threads contend and a query took ~0.57 s, against ~0.05 s on one thread.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _print_run(console: object, run: object, prev: object, *, saved: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ops.evaluate import EvalRun
+    from ops.report import compare
+
+    assert isinstance(console, Console) and isinstance(run, EvalRun)
+    assert prev is None or isinstance(prev, EvalRun)
+    out = Console(width=max(Console().width, 130))
+    m = run.metrics
+    out.print(
+        f"[bold]{run.dataset}[/bold]: {run.n_cases} cases, mapping {run.mapping}, mode {run.mode}"
+        f"{' (' + run.model + ')' if run.model else ''}; {run.seconds:.1f} s "
+        f"({run.seconds_per_1000:.1f} s per 1,000 cases)"
+    )
+    out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(m.outcomes.items())))
+    deltas = {d.key: d for d in compare(m.policies, prev.metrics.policies if prev else [])}
+    table = Table(title="per policy (violating answers only; abstentions/escalations apart)")
+    for col in (
+        "policy",
+        "precision",
+        "recall",
+        "F1",
+        "support",
+        "labelled",
+        "abst.",
+        "esc.",
+        "unknown",
+        "flag P",
+        "flag R",
+    ):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    if prev:
+        table.add_column("Δ P", justify="right")
+        table.add_column("Δ R", justify="right")
+    flags = {f.key: f for f in m.flagged}
+    for p in m.policies:
+        cells = [
+            p.key,
+            _f(p.precision),
+            _f(p.recall),
+            _f(p.f1),
+            str(p.support),
+            str(p.labelled),
+            str(p.abstained),
+            str(p.escalated),
+            str(p.unknown),
+            _f(flags[p.key].precision),
+            _f(flags[p.key].recall),
+        ]
+        if prev:
+            d = deltas[p.key]
+            cells += [_f(d.precision_change), _f(d.recall_change)]
+        table.add_row(*cells)
+    out.print(table)
+    if m.actions:
+        actions = Table(title="per action")
+        for col in ("action", "precision", "recall", "F1", "support"):
+            actions.add_column(col)
+        for a in m.actions:
+            actions.add_row(a.key, _f(a.precision), _f(a.recall), _f(a.f1), str(a.support))
+        out.print(actions)
+    c = m.confusion
+    confusion = Table(title=f"confusion (rows expected, columns answered; {c.excluded} left out)")
+    confusion.add_column("")
+    for col in c.columns:
+        confusion.add_column(col, justify="right")
+    for name, row in zip(c.rows, c.matrix, strict=True):
+        confusion.add_row(name, *map(str, row))
+    out.print(confusion)
+    if len(m.groups) > 1:
+        groups = Table(title="per group (accuracy of decided answers; worst first)")
+        for col in ("group", "n", "accuracy", "wrong", "abstained", "escalated"):
+            groups.add_column(col, justify="left" if col == "group" else "right")
+        for g in sorted(m.groups, key=lambda g: g.accuracy if g.accuracy is not None else -1):
+            groups.add_row(
+                g.group,
+                str(g.n),
+                _f(g.accuracy, 2),
+                str(g.wrong),
+                str(g.abstained),
+                str(g.escalated),
+            )
+        out.print(groups)
+    out.print(f"run id {run.id}" + ("" if saved else " (not stored: --no-save)"))
+
+
+def eval_runs_command(
+    dataset: Annotated[
+        str | None, typer.Option(help="only runs on this data set file name")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """List stored evaluation runs, newest first."""
+    from ops.evaluate import list_runs
+
+    for run in list_runs(_store(), dataset=dataset, limit=limit):
+        best = ", ".join(
+            f"{p.key} P={_f(p.precision, 2)} R={_f(p.recall, 2)} n+={p.support}"
+            for p in run.metrics.policies
+        )
+        typer.echo(
+            f"{run.id}  {run.finished_at:%Y-%m-%d %H:%M}  {run.dataset}  {run.mode}  "
+            f"{run.n_cases} cases  {best}"
+        )
+
+
+# ---- gates ------------------------------------------------------------------------------------
+
+GatesFileOption = Annotated[
+    Path | None, typer.Option("--gates-file", help="default: WARDEN_GATES_FILE or tools/gates.yaml")
+]
+
+
+@gates_app.callback()
+def gates_status(ctx: typer.Context, gates_file: GatesFileOption = None) -> None:
+    """Show every policy's gate: mode, thresholds, evaluation figures, shadow agreement."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from tools.gates import status_rows, sync_shadow_from_proposals
+
+    store = _store()
+    gates = _gates(gates_file)
+    sync_shadow_from_proposals(store)
+    table = Table(title=f"gates ({gates.source})")
+    for col in (
+        "policy",
+        "mode",
+        "min P",
+        "min n+",
+        "max batch",
+        "precision",
+        "n+",
+        "eval run",
+        "can propose",
+        "shadow",
+        "agreement",
+    ):
+        table.add_column(col)
+    for r in status_rows(store, gates):
+        table.add_row(
+            r.policy_id,
+            r.mode.value + (" (set)" if r.overridden else ""),
+            f"{r.min_precision:.2f}",
+            str(r.min_support),
+            str(r.max_batch_size),
+            _f(r.precision),
+            "n/a" if r.support is None else str(r.support),
+            r.eval_run_id or "none",
+            "yes" if r.can_propose else "no",
+            str(r.shadow_recorded),
+            "n/a" if r.shadow_agreement is None else f"{r.shadow_agreement:.0%}",
+        )
+    Console().print(table)
+
+
+@gates_app.command("set")
+def gates_set(
+    policy: Annotated[str, typer.Argument(help="policy id, e.g. HA")],
+    mode: Annotated[str, typer.Argument(help="off, shadow or propose")],
+    gates_file: GatesFileOption = None,
+) -> None:
+    """Switch a policy's mode; propose is refused without a passing evaluation."""
+    from tools.gates import GateMode
+    from warden.errors import InputError
+
+    try:
+        chosen = GateMode(mode)
+    except ValueError as exc:
+        raise InputError(f"Unknown mode {mode!r}: use off, shadow or propose.") from exc
+    from tools.gates import set_mode
+
+    decision = set_mode(_store(), _gates(gates_file), policy, chosen, actor=_me())
+    typer.echo(f"{policy}: {decision.mode.value}. {decision.reason}")
+
+
+@gates_app.command("check")
+def gates_check(
+    policy: Annotated[str, typer.Argument()],
+    batch_size: Annotated[int, typer.Argument(min=1)],
+    gates_file: GatesFileOption = None,
+) -> None:
+    """Would a proposal of BATCH_SIZE actions under POLICY be posted?"""
+    from tools.gates import check
+
+    decision = check(_store(), _gates(gates_file), policy, batch_size)
+    typer.echo(("allowed: " if decision.allowed else "refused: ") + decision.reason)
+    if not decision.allowed:
+        raise typer.Exit(1)
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+
+def report_command(
+    since: Annotated[str | None, typer.Option(help="start of the operations window (date)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("var/report"),
+    gates_file: GatesFileOption = None,
+) -> None:
+    """Write the HTML report with charts: evaluation, gates, operations KPIs."""
+    from ops.report import build_report
+    from tools.gates import sync_shadow_from_proposals
+
+    store = _store()
+    sync_shadow_from_proposals(store)
+    path = build_report(store, _gates(gates_file), out_dir=out, since=_date(since))
+    typer.echo(f"report: {path}")
+
+
+# ---- qa ---------------------------------------------------------------------------------------
+
+
+@qa_app.command("sample")
+def qa_sample(
+    rate: Annotated[float, typer.Option(help="fraction sampled", min=0.0, max=1.0)] = 0.02,
+    since: Annotated[
+        str | None, typer.Option(help="decisions since (date); default 7 days")
+    ] = None,
+) -> None:
+    """Sample decided cases and executed actions for QA (deterministic; safe to re-run)."""
+    from datetime import timedelta
+
+    from tools.qa import decided_items, sample_many
+
+    store = _store()
+    start = _date(since) or datetime.now(UTC) - timedelta(days=7)
+    items = decided_items(store, since=start)
+    samples = sample_many(store, items, rate=rate)
+    typer.echo(f"{len(items)} decisions since {start:%Y-%m-%d}; {len(samples)} sampled for QA.")
+
+
+@qa_app.command("list")
+def qa_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """Samples waiting for a review."""
+    from tools.qa import pending
+
+    for s in pending(_store(), limit=limit):
+        typer.echo(
+            f"{s.id}  {s.subject_type} {s.subject_id}  {s.policy_id or '-'}  "
+            f"{s.decision}  by {s.decided_by or '-'}  team {s.vendor_team or '-'}"
+        )
+
+
+@qa_app.command("review")
+def qa_review(
+    sample_id: Annotated[str, typer.Argument()],
+    agree: Annotated[bool, typer.Option("--agree/--disagree")],
+    reason: Annotated[str | None, typer.Option(help="required when disagreeing")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="reviewer id (default: you)")] = None,
+) -> None:
+    """Record a QA verdict on one sample."""
+    from tools.qa import record_review
+
+    result = record_review(
+        _store(), sample_id, reviewer_id=reviewer or _me(), agree=agree, reason=reason
+    )
+    typer.echo(result.reason)
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
+@qa_app.command("scores")
+def qa_scores(
+    since: Annotated[str | None, typer.Option(help="samples since (date)")] = None,
+) -> None:
+    """Agreement per policy, specialist, reviewer and vendor team."""
+    from tools.qa import quality_scores
+
+    q = quality_scores(_store(), since=_date(since))
+    overall = "n/a" if q.overall is None else f"{q.overall:.0%}"
+    typer.echo(f"{q.sampled} sampled, {q.reviewed} reviewed, agreement {overall}")
+    for title, scores in (
+        ("policy", q.by_policy),
+        ("specialist", q.by_decider),
+        ("reviewer", q.by_reviewer),
+        ("vendor team", q.by_vendor_team),
+    ):
+        for s in scores:
+            rate = "n/a" if s.rate is None else f"{s.rate:.0%}"
+            typer.echo(f"  by {title}: {s.key}: {rate} of {s.reviewed}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this package's commands to the root `warden` app."""
+    app.command("eval")(eval_command)
+    app.command("eval-runs")(eval_runs_command)
+    app.command("report")(report_command)
+    app.add_typer(gates_app, name="gates")
+    app.add_typer(qa_app, name="qa")
