@@ -4,7 +4,19 @@ The policy documents say what a rule means; the catalogue says what may be done 
 (actions in ladder order, strikes, severity, escalation route, automation). Recommendations and
 proposals are validated against it, so an action a section does not allow is impossible.
 
-One YAML file per policy under `knowledge/catalogue/`. Every error names the file and the field.
+One YAML file per policy under `knowledge/catalogue/` (a new domain is new documents plus new
+files here, no code). Every error names the file and the field. A file holds:
+
+    id, title, domain, version, document   # document: path under the policies folder
+    severity: critical | high | medium | low
+    critical_harm: bool                     # proposals need two approvers
+    strikes: {weight, window_days, thresholds: {3: suspend}, expiry_days}
+    escalation: {pod, channel, on_call_channel, default_priority,
+                 priority_rules: [{when: imminent_harm | <severity>, priority, on_call}],
+                 sla_minutes: {P0: 15, ...}}
+    sections: {HA-2.1: {title, kind, severity, allowed_actions (ladder order), default_action,
+                        strike_weight, automatable, imminent_harm}}
+    signal_rules: [{signal, op: ">=" | ">", threshold, section, action}]
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from knowledge.parsing import split_front_matter
 from tools.models import LADDER, ActionType, Priority
 from warden.errors import NotFoundError, PolicyError
+from warden.settings import PACKAGE_ROOT, get_settings
 
 SECTION_ID = re.compile(r"^[A-Z]{2,4}-\d+(?:\.\d+)*$")
 POLICY_ID = re.compile(r"^[A-Z]{2,4}$")
@@ -333,8 +346,6 @@ class Catalogue(_Strict):
 
 def _display(path: Path) -> str:
     """Show catalogue paths relative to the project, as specialists see them in the repo."""
-    from warden.settings import PACKAGE_ROOT
-
     try:
         return str(path.resolve().relative_to(PACKAGE_ROOT))
     except ValueError:
@@ -540,8 +551,6 @@ _CACHE: dict[tuple[Path, tuple[tuple[str, int, int], ...]], Catalogue] = {}
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Load every `*.yaml` under the catalogue folder; reloads when a file changes."""
     if path is None:
-        from warden.settings import get_settings
-
         path = get_settings().catalogue_dir
     folder = path.resolve()
     if not folder.is_dir():
