@@ -64,8 +64,8 @@ class SlackApp:
         """Wait for every background job (tests and the demo)."""
         return self.runtime.pool.drain(timeout)
 
-    def close(self) -> None:
-        self.runtime.pool.shutdown()
+    def close(self, *, cancel: bool = False) -> None:
+        self.runtime.pool.shutdown(cancel=cancel)
 
 
 def build_app(
@@ -81,7 +81,7 @@ def build_app(
     verify_token: bool = True,
 ) -> SlackApp:
     """Build the Slack app over an agent and a store that the caller built once."""
-    from slack_bolt import App, BoltResponse
+    from slack_bolt import App
 
     from slackapp import listeners
 
@@ -109,17 +109,6 @@ def build_app(
         clock=clock,
         progress_interval_s=progress_interval_s,
     )
-
-    @bolt.middleware
-    def deliver_once(body: dict[str, Any], resp: Any, next: Callable[[], None]) -> Any:
-        # Slack retries an event (X-Slack-Retry-Num) and Socket Mode redelivers it; the event id
-        # is recorded in the store, so whichever replica sees it first handles it, once.
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not rt.ledger.first_delivery(str(event_id)):
-            log.info("duplicate delivery of %s ignored", event_id)
-            return BoltResponse(status=200, body="")
-        next()
-        return resp
 
     listeners.register(bolt, rt)
     _register_qa(bolt, store)

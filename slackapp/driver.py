@@ -13,6 +13,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 JSONDict = dict[str, Any]
+Prepared = tuple[bytes, dict[str, str]]
 
 
 class SlackDriver:
@@ -27,13 +28,17 @@ class SlackDriver:
         api_app_id: str = "AWARDEN01",
         response_url_base: str | None = None,
         timeout: float = 30.0,
+        max_connections: int = 100,
     ) -> None:
         self.endpoint = endpoint
         self.team_id = team_id
         self.api_app_id = api_app_id
         self.response_url_base = response_url_base or "http://127.0.0.1:9/respond/"
         self._verifier = SignatureVerifier(signing_secret)
-        self._http = httpx.Client(timeout=timeout)
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._http = httpx.Client(timeout=timeout, limits=limits)
         self._seq = itertools.count(1)
 
     def close(self) -> None:
@@ -55,9 +60,16 @@ class SlackDriver:
         self, body: bytes, *, content_type: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         """Post a body signed now, with extra headers (e.g. X-Slack-Retry-Num) added."""
+        return self._http.post(
+            self.endpoint, content=body, headers=self.headers(body, content_type, headers)
+        )
+
+    def headers(
+        self, body: bytes, content_type: str, extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
         all_headers = {"Content-Type": content_type, **self.signed_headers(body)}
-        all_headers.update(headers or {})
-        return self._http.post(self.endpoint, content=body, headers=all_headers)
+        all_headers.update(extra or {})
+        return all_headers
 
     def post_raw(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """Post exactly these bytes and headers (for forged / malformed request tests)."""
@@ -67,10 +79,20 @@ class SlackDriver:
         """A fresh message timestamp, as Slack would assign to a message a person posts."""
         return f"{int(time.time())}.{next(self._seq):06d}"
 
+    def send(self, prepared: Prepared) -> httpx.Response:
+        body, headers = prepared
+        return self._http.post(self.endpoint, content=body, headers=headers)
+
     # -- Events API ----------------------------------------------------------------------
     def event(
         self, event: JSONDict, *, event_id: str | None = None, retry_num: int | None = None
     ) -> httpx.Response:
+        return self.send(self.prepare_event(event, event_id=event_id, retry_num=retry_num))
+
+    def prepare_event(
+        self, event: JSONDict, *, event_id: str | None = None, retry_num: int | None = None
+    ) -> Prepared:
+        """The signed body and headers of one Events API delivery."""
         envelope = {
             "token": "legacy-verification-token",
             "team_id": self.team_id,
@@ -81,17 +103,23 @@ class SlackDriver:
             "event_time": int(time.time()),
             "authorizations": [{"team_id": self.team_id, "user_id": "UWARDENBOT", "is_bot": True}],
         }
-        headers = {}
+        extra = {}
         if retry_num is not None:
-            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        return self.post(
-            json.dumps(envelope).encode(), content_type="application/json", headers=headers
-        )
+            extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        body = json.dumps(envelope).encode()
+        return body, self.headers(body, "application/json", extra)
 
     def mention(
         self, text: str, *, user: str, channel: str, thread_ts: str | None = None, **kw: Any
     ) -> tuple[httpx.Response, str]:
         """A person @-mentions the bot; returns the response and the message ts."""
+        event = self._mention(text, user=user, channel=channel, thread_ts=thread_ts)
+        return self.event(event, **kw), str(event["ts"])
+
+    def prepare_mention(self, text: str, *, user: str, channel: str) -> Prepared:
+        return self.prepare_event(self._mention(text, user=user, channel=channel, thread_ts=None))
+
+    def _mention(self, text: str, *, user: str, channel: str, thread_ts: str | None) -> JSONDict:
         ts = self.ts()
         event: JSONDict = {
             "type": "app_mention",
@@ -103,7 +131,7 @@ class SlackDriver:
         }
         if thread_ts:
             event["thread_ts"] = thread_ts
-        return self.event(event, **kw), ts
+        return event
 
     def dm(self, text: str, *, user: str, channel: str, **kw: Any) -> tuple[httpx.Response, str]:
         ts = self.ts()
@@ -144,12 +172,15 @@ class SlackDriver:
 
     # -- interactivity -------------------------------------------------------------------
     def _interaction(self, payload: JSONDict) -> httpx.Response:
+        return self.send(self._interaction_request(payload))
+
+    def _interaction_request(self, payload: JSONDict) -> Prepared:
         payload.setdefault("team", {"id": self.team_id, "domain": "warden-demo"})
         payload.setdefault("api_app_id", self.api_app_id)
         payload.setdefault("token", "legacy-verification-token")
         payload.setdefault("trigger_id", f"{next(self._seq)}.trigger")
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self.post(body, content_type="application/x-www-form-urlencoded")
+        return body, self.headers(body, "application/x-www-form-urlencoded")
 
     def click(
         self,
@@ -162,7 +193,23 @@ class SlackDriver:
         block_id: str = "actions",
     ) -> httpx.Response:
         """A person clicks a button on `message` (a message as the stand-in recorded it)."""
-        return self._interaction(
+        return self.send(
+            self.prepare_click(
+                action_id, value, user=user, channel=channel, message=message, block_id=block_id
+            )
+        )
+
+    def prepare_click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str,
+        message: JSONDict,
+        block_id: str = "actions",
+    ) -> Prepared:
+        return self._interaction_request(
             {
                 "type": "block_actions",
                 "user": {"id": user, "username": user.lower(), "team_id": self.team_id},

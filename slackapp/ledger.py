@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +28,12 @@ class SlackLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = make_sessionmaker(engine)
+        # SQLite allows one writer; threads that find the file locked sleep in its busy
+        # handler with growing back-off, which turned a burst of 200 events into seconds of
+        # ack latency. Queuing this process's writers on a lock keeps each wait short.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     def first_delivery(self, event_id: str) -> bool:
         """Record `event_id`; True only for the first delivery across every replica.
@@ -34,7 +42,7 @@ class SlackLedger:
         process loses the INSERT race there, so the event is handled exactly once.
         """
         try:
-            with self._sessions() as session, session.begin():
+            with self._write_lock, self._sessions() as session, session.begin():
                 session.execute(
                     insert(SlackEventRow).values(event_id=event_id, received_at=datetime.now(UTC))
                 )
@@ -45,7 +53,7 @@ class SlackLedger:
     def remember_post(self, kind: str, ref_id: str, post: Post) -> None:
         """Record where a card was posted (first post wins; later updates reuse it)."""
         try:
-            with self._sessions() as session, session.begin():
+            with self._write_lock, self._sessions() as session, session.begin():
                 session.execute(
                     insert(SlackPostRow).values(
                         kind=kind,

@@ -74,3 +74,14 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     progress_interval_s: float = 1.0
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, body: dict[str, Any]) -> Callable[[], bool] | None:
+        """The de-duplication check for an Events API delivery (None for other requests).
+
+        Slack retries an event (X-Slack-Retry-Num) and Socket Mode redelivers it; the event id
+        is recorded in the store, so whichever replica claims it first handles it, once.
+        """
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id:
+            return None
+        return lambda: self.ledger.first_delivery(str(event_id))

@@ -23,12 +23,27 @@ class WorkPool:
         self._lock = threading.Condition()
         self._pending = 0
 
-    def submit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        first_delivery: Callable[[], bool] | None = None,
+        **kwargs: Any,
+    ) -> Future[Any]:
+        """Run `fn` in the pool; with `first_delivery`, only if it says this is not a retry.
+
+        The de-duplication check writes to the store, so it runs here rather than before the
+        ack: a burst of events is acknowledged without waiting on the database.
+        """
         with self._lock:
             self._pending += 1
 
         def run() -> Any:
             try:
+                if first_delivery is not None and not first_delivery():
+                    log.info("duplicate delivery of %s ignored", name)
+                    return None
                 return fn(*args, **kwargs)
             except Exception:
                 log.exception("background job %s failed", name)
@@ -50,5 +65,6 @@ class WorkPool:
         with self._lock:
             return self._lock.wait_for(lambda: self._pending == 0, timeout=timeout)
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=False)
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Stop taking work; finish what is queued, or drop it when `cancel` (load checks)."""
+        self._executor.shutdown(wait=True, cancel_futures=cancel)

@@ -85,13 +85,20 @@ def register(app: App, rt: Runtime) -> None:
 
     assistant = Assistant()
 
-    @assistant.thread_started
-    def thread_started(say: Any, set_suggested_prompts: Any) -> None:
+    def greet(say: Any, set_suggested_prompts: Any) -> None:
         say("Hi, I'm Warden. Ask me a policy question, or give me a case id to recommend on.")
         set_suggested_prompts(prompts=SUGGESTED_PROMPTS)
 
+    @assistant.thread_started
+    def thread_started(body: dict[str, Any], say: Any, set_suggested_prompts: Any) -> None:
+        rt.pool.submit(
+            "assistant greeting", greet, say, set_suggested_prompts, first_delivery=rt.once(body)
+        )
+
     @assistant.user_message
-    def assistant_message(payload: dict[str, Any], client: Any, set_status: Any) -> None:
+    def assistant_message(
+        body: dict[str, Any], payload: dict[str, Any], client: Any, set_status: Any
+    ) -> None:
         rt.pool.submit(
             "assistant",
             handle_text,
@@ -102,12 +109,13 @@ def register(app: App, rt: Runtime) -> None:
             channel=payload["channel"],
             thread_ts=payload["thread_ts"],
             set_status=set_status,
+            first_delivery=rt.once(body),
         )
 
     app.use(assistant)
 
     @app.event("app_mention")
-    def mention(event: dict[str, Any], client: Any) -> None:
+    def mention(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         rt.pool.submit(
             "mention",
             handle_text,
@@ -117,6 +125,7 @@ def register(app: App, rt: Runtime) -> None:
             user=event["user"],
             channel=event["channel"],
             thread_ts=event.get("thread_ts") or event["ts"],
+            first_delivery=rt.once(body),
         )
 
     def is_person_dm(event: dict[str, Any]) -> bool:
@@ -128,7 +137,7 @@ def register(app: App, rt: Runtime) -> None:
         )
 
     @app.event("message", matchers=[lambda event: is_person_dm(event)])
-    def direct_message(event: dict[str, Any], client: Any) -> None:
+    def direct_message(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         rt.pool.submit(
             "dm",
             handle_text,
@@ -138,6 +147,7 @@ def register(app: App, rt: Runtime) -> None:
             user=event["user"],
             channel=event["channel"],
             thread_ts=event.get("thread_ts") or event["ts"],
+            first_delivery=rt.once(body),
         )
 
     @app.event("message")

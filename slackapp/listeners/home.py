@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def register(app: App, rt: Runtime) -> None:
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], client: Any) -> None:
+    def home_opened(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if event.get("tab", "home") != "home":
             return
-        rt.pool.submit("home", publish, rt, client, event["user"])
+        rt.pool.submit("home", publish, rt, client, event["user"], first_delivery=rt.once(body))
