@@ -77,7 +77,7 @@ def _summary(latencies: list[float], statuses: list[int]) -> dict[str, Any]:
 
 
 def serve(*, api_url: str, db_path: str, delay_s: float, workers: int) -> None:
-    """Child process: the app with `SlowWarden` in HTTP mode; prints its port, serves till killed."""
+    """Child process: the app with `SlowWarden` in HTTP mode; prints its port, then serves."""
     from slackapp.app import build_app
     from slackapp.http import start_in_thread
     from tools.store import Store

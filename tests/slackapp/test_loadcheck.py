@@ -1,4 +1,4 @@
-"""The load check runs end to end (small numbers here; `python -m slackapp.loadcheck` for the real one)."""
+"""The load check runs end to end (small numbers; `python -m slackapp.loadcheck` for real)."""
 
 from __future__ import annotations
 
