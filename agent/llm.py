@@ -114,13 +114,14 @@ def structured_call(
     raw = out.get("raw") if isinstance(out, dict) else None
     usage = _usage_of(raw)
     raw_text = str(getattr(raw, "content", "") or "")
+    if raw is not None and getattr(raw, "tool_calls", None):
+        # Some OpenAI-compatible servers answer structured output with a tool call.
+        out = {"raw": raw, "parsed": raw.tool_calls[0]["args"], "parsing_error": None}
     if isinstance(out, dict) and out.get("parsing_error") is not None:
         return Reply(
             None, f"reply is not valid JSON: {out['parsing_error']}"[:300], False, raw_text, usage
         )
     data = out.get("parsed") if isinstance(out, dict) else out
-    if data is None and raw is not None and getattr(raw, "tool_calls", None):
-        data = raw.tool_calls[0]["args"]
     if isinstance(data, BaseModel):
         data = data.model_dump()
     if isinstance(data, str):
