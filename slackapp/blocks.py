@@ -375,6 +375,8 @@ def proposal_blocks(
                 "none crosses a threshold."
             )
         )
+    else:
+        blocks.append(context("No account gains a strike from this action."))
     blocks.append(context(f"Approved so far: {approvals}"))
     if note:
         blocks.append(context(escape_untrusted(note, limit=500)))

@@ -1,4 +1,4 @@
-"""SLA reminders: a background loop posts each breach to the ticket's thread and its owner."""
+"""The background sweep: SLA reminders for escalations, and expiry of unanswered proposals."""
 
 from __future__ import annotations
 
@@ -54,8 +54,45 @@ def send_due_reminders(rt: Runtime, client: Any) -> int:
     return sent
 
 
+def expire_proposals(rt: Runtime, client: Any) -> list[str]:
+    """Expire pending proposals past their deadline; close their cards and their agent threads.
+
+    `expire_due` transitions each proposal once across replicas and returns only the ones this
+    call expired, so each card is closed by exactly one process.
+    """
+    from agent.interface import Decision, ProposalOutcome
+    from slackapp.approvals import ProposalCard, rt_resume
+    from slackapp.blocks import ProposalRef
+    from tools.models import ProposalStatus
+    from tools.proposals import expire_due
+
+    expired = expire_due(rt.store, rt.clock())
+    for pid in expired:
+        post = rt.ledger.post("proposal", pid)
+        if post is None:  # proposed outside Slack (CLI): nothing to update here
+            continue
+        proposal = rt.store.get_proposal(pid)
+        ref = ProposalRef(
+            proposal_id=pid, action_hash=proposal.action_hash, thread_id=post.thread_id
+        )
+        card = ProposalCard(rt, client, ref, post.channel, post.ts)
+        decision = Decision(proposal_id=pid, decision="expire")
+        result = rt_resume(rt, post.thread_id, decision)
+        if isinstance(result, ProposalOutcome):
+            card.update(outcome=result)
+        else:
+            card.update(
+                outcome=ProposalOutcome(
+                    proposal_id=pid,
+                    status=ProposalStatus.EXPIRED,
+                    message="No decision before the deadline; nothing was executed.",
+                )
+            )
+    return expired
+
+
 class ReminderLoop:
-    """Runs `send_due_reminders` every `interval_s` in a daemon thread until stopped."""
+    """Runs the sweep (reminders, then expiries) every `interval_s` until stopped."""
 
     def __init__(self, rt: Runtime, client: Any, *, interval_s: float = 60.0) -> None:
         self.rt = rt
@@ -78,4 +115,8 @@ class ReminderLoop:
                 send_due_reminders(self.rt, self.client)
             except Exception:
                 log.exception("SLA reminder sweep failed; retrying next interval")
+            try:
+                expire_proposals(self.rt, self.client)
+            except Exception:
+                log.exception("proposal expiry sweep failed; retrying next interval")
             self._stop.wait(self.interval_s)

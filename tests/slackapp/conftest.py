@@ -127,9 +127,10 @@ class ScriptedWarden:
         with self.lock:
             self.resumes.append(decision)
         if decision.decision != "approve":
+            status = {"reject": ProposalStatus.REJECTED, "expire": ProposalStatus.EXPIRED}
             return ProposalOutcome(
                 proposal_id=decision.proposal_id,
-                status=ProposalStatus.REJECTED,
+                status=status[decision.decision],
                 message=decision.reason or "",
             )
         from tools.fanout import execute

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from slackapp.blocks import APPROVE, REASON_BLOCK, REASON_INPUT, REJECT, render_text
@@ -147,3 +148,23 @@ def test_approve_and_reject_at_the_same_moment_make_one_decision(harness: Harnes
     assert len(h.warden.resumes) == 1
     loser = APPROVERS[1] if status == ProposalStatus.EXECUTED else APPROVERS[2]
     assert any("not recorded" in t for t in h.ephemerals(loser))
+
+
+def test_unanswered_proposal_expires_and_its_card_closes(harness: Harness) -> None:
+    from slackapp.reminders import expire_proposals
+
+    h = harness
+    pid, card = _start(h)
+    rt = h.app.runtime
+    assert expire_proposals(rt, h.app.client) == []
+    later = h.store.get_proposal(pid).expires_at + timedelta(minutes=1)
+    rt.clock = lambda: later
+    assert expire_proposals(rt, h.app.client) == [pid]
+    assert expire_proposals(rt, h.app.client) == []  # once
+    assert h.store.get_proposal(pid).status == ProposalStatus.EXPIRED
+    text = render_text(h.card(pid)["blocks"])
+    assert "Expired" in text and "[ Approve ]" not in text
+    assert [d.decision for d in h.warden.resumes] == ["expire"]
+    _click(h, APPROVE, APPROVERS[0], card)
+    h.settle()
+    assert any("not recorded" in t for t in h.ephemerals(APPROVERS[0]))
