@@ -1,0 +1,309 @@
+"""`warden ask`, `warden recommend` and `warden chat` (an interactive session, approvals included).
+
+Heavy imports (langchain, langgraph, chromadb, torch) happen inside the commands so that
+`warden --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from agent.interface import WardenResponse
+    from agent.service import Warden
+    from tools.models import FanoutProgress
+    from tools.store import Store
+    from warden.settings import Settings
+
+CHAT_HELP = """Commands:
+  /ask QUESTION            a policy question (free text works too)
+  /recommend CASE_ID       a recommendation on a case
+  /escalate CASE_ID [NOTE] open an escalation
+  /propose ID [ACTION]     propose an action on a detector cluster (cl-...) or a case
+  /pending                 proposals waiting in this session
+  /help, /quit"""
+
+
+@dataclass
+class Session:
+    """What a CLI command works with: the Warden, the store it uses, and who may approve."""
+
+    warden: Warden
+    store: Store
+    approvers: set[str]
+
+    def close(self) -> None:
+        self.warden.close()
+        self.store.close()
+
+
+def _open(settings: Settings) -> Session:
+    """Build every client once for this command (the same factory the Slack app uses)."""
+    from agent.service import build_warden
+    from tools.store import build_store
+
+    store = build_store(settings)
+    warden = build_warden(settings, store=store)
+    return Session(warden=warden, store=store, approvers=set(settings.approvers))
+
+
+def render(response: WardenResponse) -> str:
+    """Plain-text rendering of any response, as a specialist would read it."""
+    from agent.interface import (
+        EscalationOpened,
+        PolicyAnswer,
+        ProposalOutcome,
+        ProposalPending,
+        Recommendation,
+    )
+
+    lines: list[str] = []
+    if isinstance(response, PolicyAnswer):
+        lines.append(response.text)
+        if response.mode == "llm" and response.citations:
+            lines.append("")
+            lines.extend(
+                f"  [{c.section_id}] {c.title} ({c.policy_id} v{c.policy_version})"
+                for c in response.citations
+            )
+    elif isinstance(response, Recommendation):
+        action = response.action.value if response.action else "no action"
+        lines.append(
+            f"Case {response.case_id}: {response.verdict}, {action} "
+            f"({response.policy_id or '-'} {', '.join(response.section_ids) or '-'}), "
+            f"confidence {response.confidence:.2f}, severity {response.severity or '-'}"
+        )
+        lines.append(f"Why: {response.rationale}")
+        for effect in response.strike_effects:
+            crossed = f" -> {effect.threshold_crossed.value}" if effect.threshold_crossed else ""
+            lines.append(
+                f"Strikes {effect.account_id}: {effect.active_before} -> {effect.active_after} "
+                f"in {effect.window_days}d{crossed}"
+            )
+        lines.extend(f"  [{c.section_id}] {c.excerpt}" for c in response.citations)
+        if response.escalate:
+            lines.append("Escalation recommended.")
+        if response.note:
+            lines.append(f"Note: {response.note}")
+    elif isinstance(response, EscalationOpened):
+        esc = response.escalation
+        lines.append(
+            f"Escalation {esc.id} opened: {esc.priority.value} to {esc.pod} ({esc.channel})"
+            f"{', on-call' if esc.on_call else ''}; SLA due {esc.sla_due_at:%Y-%m-%d %H:%M} UTC."
+        )
+        lines.append(esc.summary)
+    elif isinstance(response, ProposalPending):
+        p, radius = response.proposal, response.blast_radius
+        lines.append(
+            f"Proposal {p.id}: {p.action.value} under {p.policy_id} {', '.join(p.section_ids)} "
+            f"— {radius.total_actions} actions ({radius.content_count} items, "
+            f"{radius.account_count} accounts); needs {p.required_approvals} approver(s); "
+            f"expires {p.expires_at:%Y-%m-%d %H:%M} UTC."
+        )
+        for planned in radius.sample:
+            excerpt = radius.sample_texts.get(planned.target_id, "")
+            lines.append(f"  e.g. {planned.target_type} {planned.target_id}: {excerpt[:80]}")
+        for effect in radius.accounts_crossing:
+            lines.append(
+                f"  {effect.account_id} would cross into {effect.threshold_crossed} "
+                f"({effect.active_before} -> {effect.active_after} strikes)"
+            )
+    elif isinstance(response, ProposalOutcome):
+        lines.append(
+            f"Proposal {response.proposal_id}: {response.status.value}. {response.message}"
+        )
+    else:
+        lines.append(f"Refused: {response.reason}")
+    usage = response.usage
+    if usage.model_calls:
+        lines.append(
+            f"(model calls {usage.model_calls}, tokens {usage.prompt_tokens} in / "
+            f"{usage.completion_tokens} out)"
+        )
+    return "\n".join(lines)
+
+
+def _emit(response: WardenResponse, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(response.model_dump(mode="json"), indent=2))
+    else:
+        typer.echo(render(response))
+
+
+def _one_shot(text: str, *, intent: str, case_id: str | None, as_json: bool) -> None:
+    from agent.interface import Intent, WardenRequest
+    from warden.settings import get_settings
+
+    session = _open(get_settings())
+    try:
+        request = WardenRequest(
+            thread_id=f"cli:{uuid.uuid4().hex[:8]}",
+            user_id="cli",
+            text=text,
+            intent=Intent(intent),
+            case_id=case_id,
+        )
+        _emit(session.warden.handle(request), as_json)
+    finally:
+        session.close()
+
+
+def _decide(session: Session, thread: str, response: Any) -> None:
+    """Ask the terminal user for a decision on a pending proposal; record it, then resume."""
+    from agent.interface import Decision
+    from tools import proposals
+
+    proposal = response.proposal
+    while True:
+        choice = typer.prompt("approve / reject / later", default="later").strip().lower()
+        if choice not in ("approve", "reject", "later"):
+            continue
+        if choice == "later":
+            typer.echo(f"{proposal.id} stays pending (/pending lists it).")
+            return
+        approver = typer.prompt("approver id").strip()
+        allowed = session.approvers or {approver}
+        if not session.approvers:
+            typer.echo("WARDEN_APPROVERS is not set: the terminal user counts as an approver.")
+        if choice == "reject":
+            reason = typer.prompt("reason", default="").strip()
+            result = proposals.reject(
+                session.store, proposal.id, approver, approvers=allowed, reason=reason, source="cli"
+            )
+        else:
+            result = proposals.approve(
+                session.store,
+                proposal.id,
+                approver,
+                proposal.action_hash,
+                approvers=allowed,
+                source="cli",
+            )
+        typer.echo(result.reason)
+        if not result.accepted:
+            continue
+        if result.status.value == "pending":
+            continue  # another approver is needed
+        decision = Decision(
+            proposal_id=proposal.id,
+            decision="approve" if choice == "approve" else "reject",
+            decided_by=[approver],
+            reason=reason if choice == "reject" else None,
+        )
+
+        def progress(update: FanoutProgress) -> None:
+            typer.echo(
+                f"  progress: {update.applied}/{update.total} applied, {update.failed} failed"
+            )
+
+        typer.echo(render(session.warden.resume(thread, decision, progress=progress)))
+        return
+
+
+def _parse_chat(line: str, thread: str, user: str) -> Any:
+    """Turn a chat line into a WardenRequest (slash commands set the intent)."""
+    from agent.interface import Intent, WardenRequest
+    from tools.models import ActionType
+
+    if not line.startswith("/"):
+        return WardenRequest(thread_id=thread, user_id=user, text=line)
+    command, _, rest = line[1:].partition(" ")
+    args = rest.split()
+    if command == "ask":
+        return WardenRequest(thread_id=thread, user_id=user, text=rest, intent=Intent.ASK)
+    if command in ("recommend", "escalate") and args:
+        return WardenRequest(
+            thread_id=thread,
+            user_id=user,
+            text=" ".join(args[1:]),
+            intent=Intent(command),
+            case_id=args[0],
+        )
+    if command == "propose" and args:
+        target = args[0]
+        try:
+            action = ActionType(args[1]) if len(args) > 1 else None
+        except ValueError:
+            typer.echo(
+                f"Unknown action {args[1]!r}; one of {', '.join(a.value for a in ActionType)}"
+            )
+            return None
+        is_cluster = target.startswith("cl-")
+        return WardenRequest(
+            thread_id=thread,
+            user_id=user,
+            intent=Intent.PROPOSE,
+            cluster_id=target if is_cluster else None,
+            case_id=None if is_cluster else target,
+            action=action,
+        )
+    typer.echo(CHAT_HELP)
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ask(
+        question: str = typer.Argument(..., help="the policy question"),
+        as_json: bool = typer.Option(False, "--json", help="print the response as JSON"),
+    ) -> None:
+        """Answer a policy question with cited policy sections."""
+        _one_shot(question, intent="ask", case_id=None, as_json=as_json)
+
+    @app.command()
+    def recommend(
+        case_id: str = typer.Argument(..., help="a case id in the store (warden cases list)"),
+        as_json: bool = typer.Option(False, "--json", help="print the response as JSON"),
+    ) -> None:
+        """Recommend an enforcement decision on a case (validated against the catalogue)."""
+        _one_shot("", intent="recommend", case_id=case_id, as_json=as_json)
+
+    @app.command()
+    def chat(
+        user: str = typer.Option("cli-user", help="your user id (the requester of proposals)"),
+        thread: str | None = typer.Option(None, help="resume a conversation thread id"),
+    ) -> None:
+        """An interactive session with the same graph, approvals included."""
+        from warden.errors import WardenError
+        from warden.settings import get_settings
+
+        session = _open(get_settings())
+        thread_id = thread or f"cli-chat:{uuid.uuid4().hex[:8]}"
+        typer.echo(f"Warden chat (thread {thread_id}). /help for commands, /quit to leave.")
+        try:
+            while True:
+                try:
+                    line = input("> ").strip()
+                except EOFError:
+                    break
+                if not line:
+                    continue
+                if line in ("/quit", "/exit"):
+                    break
+                if line == "/pending":
+                    waiting = session.warden.pending(thread_id)
+                    for pending in waiting:
+                        typer.echo(render(pending))
+                    if waiting and typer.confirm("decide the first one now?", default=False):
+                        _decide(session, thread_id, waiting[0])
+                    elif not waiting:
+                        typer.echo("Nothing is waiting.")
+                    continue
+                request = _parse_chat(line, thread_id, user)
+                if request is None:
+                    continue
+                try:
+                    response = session.warden.handle(request)
+                except WardenError as exc:  # the CLI boundary: show it, keep the session
+                    typer.echo(f"error: {exc}")
+                    continue
+                typer.echo(render(response))
+                if response.kind == "proposal":
+                    _decide(session, thread_id, response)
+        finally:
+            session.close()
