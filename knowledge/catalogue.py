@@ -272,7 +272,11 @@ class Catalogue(_Strict):
         return self.section(section_id).severity
 
     def match_signals(self, signals: dict[str, float]) -> list[SignalMatch]:
-        """Every rule the scores trigger, strongest first (severity, then action, then score)."""
+        """Every rule the scores trigger, strongest first.
+
+        Order: section severity, then action on the ladder, then the rule's threshold (a rule
+        with a stricter threshold is the more specific one), then the score.
+        """
         found = [
             SignalMatch(
                 signal=rule.signal,
@@ -290,8 +294,8 @@ class Catalogue(_Strict):
             key=lambda m: (
                 m.severity.rank,
                 LADDER.index(m.action),
+                m.threshold,
                 m.score,
-                m.score - m.threshold,
             ),
             reverse=True,
         )

@@ -355,3 +355,11 @@ def test_policy_without_imminent_rule_is_refused(tmp_path: Path) -> None:
     data["escalation"]["sla_minutes"]["P1"] = 60
     message = load_error(tmp_path, data)
     assert "escalation.priority_rules: needs {when: imminent_harm, priority: P0" in message
+
+
+def test_stricter_rule_wins_between_equal_sections(catalogue: Catalogue) -> None:
+    # A passport scan scores high on the PII detector: the document rule (stricter threshold)
+    # is more specific than the doxxing rule on the same signal.
+    matches = catalogue.match_signals({"pii_detected": 0.97})
+    assert [m.section_id for m in matches] == ["PV-2.3", "PV-2.1"]
+    assert [m.section_id for m in catalogue.match_signals({"pii_detected": 0.85})] == ["PV-2.1"]
