@@ -60,16 +60,18 @@ def policy_bars(
     if previous:
         before = {m.key: m for m in previous}
         for x, key in zip(xs, keys, strict=True):
-            if key in before:
-                old = before[key]
-                ax.hlines(_value(old.precision), x - width, x, colors="black", linewidth=2)
-                ax.hlines(_value(old.recall), x, x + width, colors="black", linewidth=2)
+            old = before.get(key)
+            # An undefined figure (no predictions) has no tick rather than a misleading 0.
+            if old is not None and old.precision is not None:
+                ax.hlines(old.precision, x - width, x, colors="black", linewidth=2)
+            if old is not None and old.recall is not None:
+                ax.hlines(old.recall, x, x + width, colors="black", linewidth=2)
         ax.plot([], [], color="black", linewidth=2, label="previous run")
     ax.set_xticks(list(xs), keys)
-    ax.set_ylim(-0.18, 1.12)
+    ax.set_ylim(-0.18, 1.32)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper right", ncols=3)
+    ax.legend(fontsize=7, loc="upper center", ncols=3, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
 
@@ -116,18 +118,21 @@ def confusion_matrix(confusion: Confusion, path: Path, *, title: str = "Confusio
 def group_accuracy(groups: Sequence[GroupMetrics], path: Path, *, title: str) -> Path:
     """Accuracy per group (e.g. HateCheck functionality), worst first, with abstention share."""
     plt = _plt()
-    ordered = sorted(groups, key=lambda g: (_value(g.accuracy), g.group))
-    fig, ax = plt.subplots(figsize=(7.5, max(2.5, 0.28 * len(ordered) + 1.2)))
-    ys = range(len(ordered))
+    ordered = sorted(groups, key=lambda g: (_value(g.accuracy), _value(g.flag_accuracy), g.group))
+    fig, ax = plt.subplots(figsize=(7.5, max(2.5, 0.32 * len(ordered) + 1.4)))
+    ys = list(range(len(ordered)))
     acc = [_value(g.accuracy) for g in ordered]
+    flag = [_value(g.flag_accuracy) for g in ordered]
     abst = [(g.abstained + g.escalated) / g.n if g.n else 0.0 for g in ordered]
     colours = [RED if a < 0.5 else BLUE for a in acc]
-    ax.barh(list(ys), acc, color=colours, label="accuracy of decided answers")
-    ax.scatter(abst, list(ys), color="black", marker="|", s=60, label="share abstained/escalated")
-    ax.set_yticks(list(ys), [f"{g.group} (n={g.n})" for g in ordered], fontsize=7)
+    ax.barh([y - 0.2 for y in ys], acc, 0.4, color=colours, label="accuracy of decided answers")
+    ax.barh([y + 0.2 for y in ys], flag, 0.4, color=ORANGE, label="counting borderline flags")
+    ax.scatter(abst, ys, color="black", marker="|", s=80, label="share abstained/escalated")
+    ax.set_yticks(ys, [f"{g.group} (n={g.n})" for g in ordered], fontsize=7)
+    ax.invert_yaxis()  # worst at the top
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncols=3, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
 
@@ -186,6 +191,7 @@ def sla_by_priority(report: KPIReport, path: Path) -> Path:
         color=GREY,
         label="open, within SLA",
     )
+    ax.set_ylim(0, max([r.total for r in rows] or [1]) * 1.25)
     for i, r in enumerate(rows):
         ax.text(
             i,
@@ -195,7 +201,7 @@ def sla_by_priority(report: KPIReport, path: Path) -> Path:
             fontsize=8,
         )
     ax.set_title("Escalation SLA compliance by priority", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
 
@@ -209,11 +215,13 @@ def agreement(scores: Sequence[Score], path: Path, *, title: str) -> Path:
     ax.barh(keys, rates, color=[RED if r < 0.9 else GREEN for r in rates])
     for i, s in enumerate(scores):
         ax.text(
-            min(_value(s.rate) + 0.01, 0.9),
+            0.02,
             i,
             f"{_value(s.rate):.0%} of {s.reviewed}",
             va="center",
             fontsize=7,
+            color="white",
+            fontweight="bold",
         )
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=10)

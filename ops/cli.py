@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tools.gates import Gates
     from tools.store import Store
 
@@ -52,6 +54,13 @@ def _date(value: str | None) -> datetime | None:
     except ValueError as exc:
         raise InputError(f"--since {value!r}: use a date like 2026-11-01.") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Tables are wider than a pipe's default 80 columns; never truncate policy ids or figures.
+    return Console(width=max(Console().width, 140))
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -134,7 +143,7 @@ def _print_run(console: object, run: object, prev: object, *, saved: bool) -> No
 
     assert isinstance(console, Console) and isinstance(run, EvalRun)
     assert prev is None or isinstance(prev, EvalRun)
-    out = Console(width=max(Console().width, 130))
+    out = _console()
     m = run.metrics
     out.print(
         f"[bold]{run.dataset}[/bold]: {run.n_cases} cases, mapping {run.mapping}, mode {run.mode}"
@@ -198,7 +207,7 @@ def _print_run(console: object, run: object, prev: object, *, saved: bool) -> No
     out.print(confusion)
     if len(m.groups) > 1:
         groups = Table(title="per group (accuracy of decided answers; worst first)")
-        for col in ("group", "n", "accuracy", "wrong", "abstained", "escalated"):
+        for col in ("group", "n", "accuracy", "wrong", "abstained", "escalated", "flag acc."):
             groups.add_column(col, justify="left" if col == "group" else "right")
         for g in sorted(m.groups, key=lambda g: g.accuracy if g.accuracy is not None else -1):
             groups.add_row(
@@ -208,6 +217,7 @@ def _print_run(console: object, run: object, prev: object, *, saved: bool) -> No
                 str(g.wrong),
                 str(g.abstained),
                 str(g.escalated),
+                _f(g.flag_accuracy, 2),
             )
         out.print(groups)
     out.print(f"run id {run.id}" + ("" if saved else " (not stored: --no-save)"))
@@ -245,7 +255,6 @@ def gates_status(ctx: typer.Context, gates_file: GatesFileOption = None) -> None
     """Show every policy's gate: mode, thresholds, evaluation figures, shadow agreement."""
     if ctx.invoked_subcommand is not None:
         return
-    from rich.console import Console
     from rich.table import Table
 
     from tools.gates import status_rows, sync_shadow_from_proposals
@@ -282,7 +291,7 @@ def gates_status(ctx: typer.Context, gates_file: GatesFileOption = None) -> None
             str(r.shadow_recorded),
             "n/a" if r.shadow_agreement is None else f"{r.shadow_agreement:.0%}",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @gates_app.command("set")

@@ -177,12 +177,17 @@ def get_run(store: Store, run_id: str) -> EvalRun:
 
 
 def previous_run(store: Store, run: EvalRun) -> EvalRun | None:
-    """The run on the same data set just before this one, for comparison."""
+    """The run just before this one on the same data set, mapping and row limit."""
     with store.session() as s:
         row = s.scalars(
             select(EvalRunRow)
             .where(
                 EvalRunRow.dataset == run.dataset,
+                EvalRunRow.mapping == run.mapping,
+                # A 50-row smoke run is no baseline for a full run, nor the other way round.
+                EvalRunRow.row_limit.is_(None)
+                if run.row_limit is None
+                else EvalRunRow.row_limit == run.row_limit,
                 EvalRunRow.finished_at < run.finished_at,
                 EvalRunRow.id != run.id,
             )

@@ -166,10 +166,17 @@ class GroupMetrics(BaseModel):
     abstained: int
     escalated: int
     undetermined: int = Field(0, description="answer names a policy the row has no label for")
+    flag_correct: int = Field(0, description="right, counting borderline drafts as flags")
+    flag_wrong: int = 0
 
     @property
     def accuracy(self) -> float | None:
         return _ratio(self.correct, self.correct + self.wrong)
+
+    @property
+    def flag_accuracy(self) -> float | None:
+        """Share right when a borderline draft naming a policy counts as flagging it."""
+        return _ratio(self.flag_correct, self.flag_correct + self.flag_wrong)
 
 
 class EvalMetrics(BaseModel):
@@ -264,6 +271,12 @@ def compute(rows: Sequence[LabelledCase], preds: Sequence[Prediction]) -> EvalMe
         else:
             verdict = row.label(pred.predicted_policy)
             g["undetermined" if verdict is None else "correct" if verdict else "wrong"] += 1
+        if pred.outcome != "escalated":
+            flagged = pred.flagged_policy
+            if flagged is None:
+                g["flag_correct" if not row.positives else "flag_wrong"] += 1
+            elif (label := row.label(flagged)) is not None:
+                g["flag_correct" if label else "flag_wrong"] += 1
 
     row_labels = [*sorted({e for e, _ in confusion} - {NONE}), NONE]
     answer_labels = {a for _, a in confusion} - {NONE, "abstained", "escalated"}
@@ -291,6 +304,8 @@ def compute(rows: Sequence[LabelledCase], preds: Sequence[Prediction]) -> EvalMe
                 abstained=c["abstained"],
                 escalated=c["escalated"],
                 undetermined=c["undetermined"],
+                flag_correct=c["flag_correct"],
+                flag_wrong=c["flag_wrong"],
             )
             for name, c in sorted(groups.items())
         ],

@@ -119,6 +119,22 @@ def test_per_action_and_groups() -> None:
     assert groups["hate"].wrong == 1
 
 
+def test_group_flag_accuracy_counts_borderline_drafts() -> None:
+    # Counter-speech (no positives): a borderline HA draft is right strictly, wrong as a flag.
+    rows = [row(i, set(), {"HA"}, None, "counter") for i in range(4)]
+    preds = [
+        pred(0, "abstained", "HA"),
+        pred(1, "abstained", "HA"),
+        pred(2, "not_violating"),
+        pred(3, "escalated"),
+    ]
+    g = compute(rows, preds).groups[0]
+    assert (g.correct, g.wrong, g.abstained, g.escalated) == (1, 0, 2, 1)
+    assert g.accuracy == 1.0
+    assert (g.flag_correct, g.flag_wrong) == (1, 2)
+    assert g.flag_accuracy == pytest.approx(1 / 3)
+
+
 def test_length_mismatch_refused() -> None:
     with pytest.raises(ValueError):
         compute([row(0, set(), None)], [])
