@@ -482,8 +482,17 @@ def response_blocks(
             response, thread_id=thread_id
         )
     if isinstance(response, EscalationOpened):
+        # The full ticket goes to the pod's channel (conversation.route_escalation); the
+        # requester's thread gets a short receipt rather than a second copy of the card.
         esc = response.escalation
-        return f"Escalation {esc.id} opened ({esc.priority.value})", escalation_blocks(esc)
+        owner = f"<@{esc.owner_id}>" if esc.owner_id else "unassigned"
+        receipt = (
+            f":rotating_light: Escalation `{esc.id}` opened: *{esc.priority.value}*"
+            + (" (on-call)" if esc.on_call else "")
+            + f", routed to {escape_untrusted(esc.channel, limit=80)}, owner {owner}, "
+            f"SLA due {_when(esc.sla_due_at)}."
+        )
+        return f"Escalation {esc.id} opened ({esc.priority.value})", [section(receipt)]
     if isinstance(response, ProposalPending):
         p = response.proposal
         return f"Proposal {p.id} needs approval", proposal_blocks(

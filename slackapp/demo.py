@@ -170,7 +170,11 @@ def run(home: Path, *, llm: bool = False) -> int:
         print(
             f"Warden demo · data folder {home} · {'LLM' if settings.llm_enabled else 'no-LLM'} mode"
         )
-        report = ingest(settings.policies_dirs, settings=settings, progress=False)
+        from knowledge.embeddings import build_embedder
+        from knowledge.retrieval import build_retriever
+
+        embedder = build_embedder(settings)  # loaded once, shared by ingest and retrieval
+        report = ingest(settings.policies_dirs, settings=settings, embedder=embedder)
         print(f"  policies indexed: {report}")
         store = build_store(settings)
         catalogue = load_catalogue(settings.catalogue_dir)
@@ -186,7 +190,13 @@ def run(home: Path, *, llm: bool = False) -> int:
         backend = ToolsBackend(
             store, catalogue, gateway=build_gateway(settings, store.engine), gates=None
         )
-        warden = build_warden(settings, store=store, catalogue=catalogue, backend=backend)
+        warden = build_warden(
+            settings,
+            store=store,
+            catalogue=catalogue,
+            backend=backend,
+            retriever=build_retriever(settings, embedder=embedder),
+        )
         slack = build_app(settings, warden=warden, store=store)
         server = start_in_thread(slack.asgi())
         driver = SlackDriver(
@@ -249,7 +259,10 @@ def _story(t: Transcript, driver: Any, slack: Any, standin: Any, gate_reason: st
     driver.click(APPROVE, value, user=ANA, channel=CHANNEL, message=card)
     settle()
 
-    t.step("6. First approver")
+    t.step("6. An approver sees it in App Home, then approves")
+    t.person(BEN, "opens Warden's App Home")
+    driver.home_opened(user=BEN)
+    settle()
     t.person(BEN, "clicks [ Approve ] (and confirms)")
     driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=card)
     settle()
@@ -264,7 +277,7 @@ def _story(t: Transcript, driver: Any, slack: Any, standin: Any, gate_reason: st
     driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=card)
     settle()
 
-    t.step("9. App Home")
+    t.step("9. App Home afterwards")
     t.person(BEN, "opens Warden's App Home")
     driver.home_opened(user=BEN)
     settle()
