@@ -113,6 +113,7 @@ class ScriptedWarden:
                 action=request.action or ActionType.REMOVE,
                 targets=None,
                 requester_id=request.user_id,
+                case_id=None if request.cluster_id else request.case_id,
                 cluster_id=request.cluster_id,
             )
             return ProposalPending(proposal=created.proposal, blast_radius=created.blast_radius)
@@ -222,16 +223,12 @@ class Harness:
         ]
 
 
-@pytest.fixture
-def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
+def start_replica(store: Any, catalogue: Any, standin: Any) -> tuple[Any, Any, ScriptedWarden]:
+    """One app replica (its own agent, worker pool and HTTP server) over a shared store."""
     from slackapp.app import build_app
-    from slackapp.driver import SlackDriver
     from slackapp.http import start_in_thread
-    from slackapp.standin import StandIn
     from warden.settings import Settings
 
-    load_cluster(sqlite_store)
-    standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
     settings = Settings(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SECRET,
@@ -239,9 +236,19 @@ def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
         WARDEN_APPROVERS=[APPROVERS[2]],
         WARDEN_APPROVER_USERGROUP="S0APPROVERS",
     )
-    warden = ScriptedWarden(sqlite_store, catalogue)
-    app = build_app(settings, warden=warden, store=sqlite_store, progress_interval_s=0.0)
-    server = start_in_thread(app.asgi())
+    warden = ScriptedWarden(store, catalogue)
+    app = build_app(settings, warden=warden, store=store, progress_interval_s=0.0)
+    return app, start_in_thread(app.asgi()), warden
+
+
+@pytest.fixture
+def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
+    from slackapp.driver import SlackDriver
+    from slackapp.standin import StandIn
+
+    load_cluster(sqlite_store)
+    standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
+    app, server, warden = start_replica(sqlite_store, catalogue, standin)
     driver = SlackDriver(
         server.endpoint, SECRET, response_url_base=standin.url.replace("/api/", "/respond/")
     )
