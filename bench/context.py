@@ -73,6 +73,8 @@ class Context:
 
     quick: bool
     work: Path
+    corpus: Path = PLATFORM_CORPUS
+    query_sizes: list[int] | None = None  # overrides the mode's sizes (the smoke test's tiny run)
     _raw: RawModel | None = None
     _embedder: Embedder | None = None
     _client: Any = None

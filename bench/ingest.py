@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.context import PLATFORM_CORPUS, Context, missing
+from bench.context import Context, missing
 from bench.results import Figure, Section
 
 PLATFORM_COLLECTION = "eval-platform"  # knowledge.evaluate's collection for this corpus
@@ -46,8 +46,8 @@ class TimedEmbedder:
         return self.inner.embed_query(text)
 
 
-def corpus_files(quick: bool) -> list[Path]:
-    files = sorted(p for p in PLATFORM_CORPUS.iterdir() if p.suffix in {".md", ".txt", ".html"})
+def corpus_files(corpus: Path, quick: bool) -> list[Path]:
+    files = sorted(p for p in corpus.iterdir() if p.suffix in {".md", ".txt", ".html"})
     if quick:  # the smallest file: enough to exercise the path
         return [min(files, key=lambda p: p.stat().st_size)]
     return files
@@ -58,12 +58,12 @@ def run(ctx: Context) -> Section:
     why = missing("knowledge.index", "knowledge.parsing", "knowledge.embeddings")
     if why:
         return section.not_measured(why)
-    if not PLATFORM_CORPUS.is_dir():
-        return section.not_measured(f"corpus folder {PLATFORM_CORPUS} is absent")
+    if not ctx.corpus.is_dir():
+        return section.not_measured(f"corpus folder {ctx.corpus} is absent")
     from knowledge.embeddings import BATCH_SIZE
     from knowledge.index import ingest, prepare
 
-    files = corpus_files(ctx.quick)
+    files = corpus_files(ctx.corpus, ctx.quick)
     repeats = 2 if ctx.quick else 1
     settings = ctx.index_settings
     started = time.perf_counter()
@@ -119,7 +119,7 @@ def run(ctx: Context) -> Section:
         ],
     }
     section.notes.append(
-        f"{n} chunks from {len(files)} file(s) of {PLATFORM_CORPUS.name} (mean {chars:.0f} "
+        f"{n} chunks from {len(files)} file(s) of {ctx.corpus.name} (mean {chars:.0f} "
         f"characters embedded per chunk); best of {repeats} pass(es) each, raw pass first. "
         f"Embedding took {100 * max(embed_share):.0f}% of the ingest's time; parsing and "
         f"chunking alone took {prepare_s:.2f} s; the rest is Chroma writes and the BM25 index."

@@ -7,7 +7,7 @@ query alone over the same chunks. Cost is the median index time per query after 
 
 from __future__ import annotations
 
-from bench.context import PLATFORM_CORPUS, Context, missing
+from bench.context import Context, missing
 from bench.results import Figure, Section
 
 
@@ -19,7 +19,7 @@ def run(ctx: Context) -> Section:
     from knowledge import evaluate
 
     # Quick mode skips the large third-party corpus (the smoke test must stay fast).
-    platform = None if ctx.quick or not PLATFORM_CORPUS.is_dir() else PLATFORM_CORPUS
+    platform = None if ctx.quick or not ctx.corpus.is_dir() else ctx.corpus
     report = evaluate.run(
         ctx.index_settings, embedder=ctx.embedder, client=ctx.client, platform_dir=platform
     )

@@ -89,7 +89,7 @@ def run(ctx: Context) -> Section:
     from knowledge.index import build_chroma_client, ingest
     from knowledge.retrieval import build_retriever
 
-    sizes = QUICK_SIZES if ctx.quick else FULL_SIZES
+    sizes = ctx.query_sizes or (QUICK_SIZES if ctx.quick else FULL_SIZES)
     n_queries = 15 if ctx.quick else 100
 
     synth = synthetic_parts(ctx, sizes[-1])

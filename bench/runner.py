@@ -81,6 +81,30 @@ def _print_summary(results: BenchResults) -> None:
             print(f"  {f.name}: {f.value} {f.unit} | vs {f.peer}: {f.peer_value} | {ratio} {goal}")
 
 
+def run(ctx: Context, out: Path, *, only: list[str] | None, command: str) -> BenchResults:
+    """Run the selected sections (all when `only` is None); write results, report and charts."""
+    started = time.perf_counter()
+    results = BenchResults(
+        started_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        quick=ctx.quick,
+        command=command,
+        machine=_machine(),
+    )
+    for key, fn in _sections():
+        if only and key not in only:
+            continue
+        print(f"== {key} ...", flush=True)
+        results.sections += _run_one(key, fn, ctx)
+    results.seconds = round(time.perf_counter() - started, 1)
+    results.finished_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    results.machine.torch_threads = _machine().torch_threads
+    from bench import report
+    from bench.findings import findings
+
+    report.write(results, out, findings(results))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -90,36 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where results and the report go")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args(argv)
-    out: Path = args.out or (
-        REPO / "bench" if not args.quick else Path(tempfile.mkdtemp(prefix="warden-bench-out-"))
-    )
+    if args.out is not None:
+        out: Path = args.out
+    elif args.quick:  # never overwrite the committed full-run results with smoke figures
+        out = Path(tempfile.mkdtemp(prefix="warden-bench-out-"))
+    else:
+        out = REPO / "bench"
+    given = sys.argv[1:] if argv is None else argv
+    command = "make bench" if not given else "python -m bench " + " ".join(given)
     work = Path(tempfile.mkdtemp(prefix="warden-bench-"))
-    ctx = Context(quick=args.quick, work=work)
-    started = time.perf_counter()
-    results = BenchResults(
-        started_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        quick=args.quick,
-        command="make bench"
-        if not args.quick and not args.only
-        else "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        machine=_machine(),
-    )
     try:
-        for key, fn in _sections():
-            if args.only and key not in args.only:
-                continue
-            print(f"== {key} ...", flush=True)
-            results.sections += _run_one(key, fn, ctx)
+        results = run(Context(quick=args.quick, work=work), out, only=args.only, command=command)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    results.seconds = round(time.perf_counter() - started, 1)
-    results.finished_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    results.machine.torch_threads = _machine().torch_threads
-    from bench import report
-    from bench.findings import findings
-
-    path = report.write(results, out, findings(results))
     _print_summary(results)
-    print(f"\nwrote {out / 'results.json'} and {path} in {results.seconds:.0f} s")
+    print(f"\nwrote {out / 'results.json'} and {out / 'REPORT.md'} in {results.seconds:.0f} s")
     return 0

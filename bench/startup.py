@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.context import PLATFORM_CORPUS, REPO, Context, missing
+from bench.context import REPO, Context, missing
 from bench.results import Figure, Section
 from bench.stats import MIB, PeakRss, median
 from warden.errors import WardenError
@@ -218,9 +218,9 @@ def run(ctx: Context) -> Section:
         until="DONE",
         timeout_s=timeout,
     )
-    files = [PLATFORM_CORPUS]
+    files = [ctx.corpus]
     if ctx.quick:
-        files = [min(PLATFORM_CORPUS.iterdir(), key=lambda p: p.stat().st_size)]
+        files = [min(ctx.corpus.iterdir(), key=lambda p: p.stat().st_size)]
     ingest_home = ctx.work / "rss-ingest"
     ingest_peak, ingest_s = _peak_of(
         [*_warden_cmd(), "ingest", *map(str, files), "--collection", "bench-rss"],
@@ -229,7 +229,7 @@ def run(ctx: Context) -> Section:
         timeout_s=600.0,
     )
     w, b = median(warden_s), median(bare_s)
-    corpus_label = "one file" if ctx.quick else PLATFORM_CORPUS.name
+    corpus_label = "one file" if ctx.quick else ctx.corpus.name
     section.figures += [
         Figure(
             name="start-up of `warden serve --http` to first 200 (median)",
