@@ -21,7 +21,6 @@ files here, no code). Every error names the file and the field. A file holds:
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import date
 from enum import StrEnum
@@ -666,26 +665,51 @@ def check_document(catalogue: Catalogue, path: Path) -> list[str]:
     return problems
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def check_against_documents(catalogue: Catalogue, policies_dir: Path) -> list[str]:
-    """Every disagreement between the catalogue and the current documents (empty: they agree)."""
+    """Every disagreement between the catalogue and the documents (empty: they agree).
+
+    Current documents must match their catalogue entry section for section; older versions
+    (`<slug>.v<N>.md`) must be older than the catalogue's version; each policy has exactly one
+    current document, the one the catalogue names.
+    """
     problems: list[str] = []
-    seen: set[str] = set()
+    current: dict[str, list[Path]] = {}
     for path in sorted(policies_dir.rglob("*.md")):
-        if OLDER_VERSION_FILE.search(path.name):
-            continue
-        # A broken front matter is reported by check_document below; here it only means "unseen".
-        with contextlib.suppress(PolicyError):
-            seen.add(read_front_matter(path).id)
-        problems.extend(check_document(catalogue, path))
+        if not OLDER_VERSION_FILE.search(path.name):
+            problems.extend(check_document(catalogue, path))
+        try:
+            meta = read_front_matter(path)
+        except PolicyError:
+            continue  # already reported by check_document, or below for older versions
+        if not OLDER_VERSION_FILE.search(path.name):
+            current.setdefault(meta.id, []).append(path)
+        elif meta.id in catalogue.policies:
+            newest = catalogue.policies[meta.id].version
+            if _version_key(meta.version) >= _version_key(newest):
+                problems.append(
+                    f"{_display(path)}: older-version file has version {meta.version}, "
+                    f"not older than the current {newest}"
+                )
     for pid, entry in sorted(catalogue.policies.items()):
-        expected = policies_dir / entry.document
-        if pid not in seen:
+        expected = (policies_dir / entry.document).resolve()
+        paths = current.get(pid, [])
+        if not paths:
             problems.append(
                 f"{entry.source}: policy {pid} has no current document under "
                 f"{_display(policies_dir)}"
             )
-        elif not expected.is_file():
-            problems.append(f"{entry.source}: document: {entry.document} does not exist")
+        elif len(paths) > 1:
+            names = ", ".join(_display(p) for p in paths)
+            problems.append(f"{entry.source}: policy {pid} has several current documents: {names}")
+        elif paths[0].resolve() != expected:
+            problems.append(
+                f"{entry.source}: document: {entry.document} but the current {pid} document is "
+                f"{_display(paths[0])}"
+            )
     return problems
 
 

@@ -363,3 +363,23 @@ def test_stricter_rule_wins_between_equal_sections(catalogue: Catalogue) -> None
     matches = catalogue.match_signals({"pii_detected": 0.97})
     assert [m.section_id for m in matches] == ["PV-2.3", "PV-2.1"]
     assert [m.section_id for m in catalogue.match_signals({"pii_detected": 0.85})] == ["PV-2.1"]
+
+
+def test_check_against_documents_finds_duplicates_and_stale_versions(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    copy_dir = tmp_path / "policies"
+    shutil.copytree(POLICIES_DIR, copy_dir)
+    community = copy_dir / "community"
+    # A second current HA document, and an "older" file that claims the current version.
+    shutil.copy(community / "hateful-activities.md", community / "hate-copy.md")
+    old = community / "hateful-activities.v2.md"
+    old.write_text(
+        old.read_text(encoding="utf-8").replace('version: "2"', 'version: "3"', 1),
+        encoding="utf-8",
+    )
+    (community / "spam.md").unlink()
+    problems = check_against_documents(catalogue, copy_dir)
+    assert any("policy HA has several current documents" in p for p in problems)
+    assert any("hateful-activities.v2.md: older-version file has version 3" in p for p in problems)
+    assert any("policy SP has no current document" in p for p in problems)
