@@ -381,6 +381,30 @@ def qa_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
         )
 
 
+@qa_app.command("post")
+def qa_post(
+    channel: Annotated[str, typer.Option(help="Slack channel id of the QA reviewers")],
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """Post review cards (Agree / Disagree) for samples not yet posted."""
+    from slack_sdk import WebClient
+
+    from slackapp.qa import post_samples
+    from warden.errors import ConfigError
+    from warden.settings import get_settings
+
+    settings = get_settings()
+    missing = settings.missing_slack_settings(http=True)
+    if "SLACK_BOT_TOKEN" in missing:
+        raise ConfigError("SLACK_BOT_TOKEN is not set; QA cards are posted as the Warden bot.")
+    assert settings.slack_bot_token is not None
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    posted = post_samples(client, _store(), channel, limit=limit)
+    typer.echo(f"{posted} QA cards posted to {channel}.")
+
+
 @qa_app.command("review")
 def qa_review(
     sample_id: Annotated[str, typer.Argument()],

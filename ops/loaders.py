@@ -88,6 +88,13 @@ def _category_labels(mapping: Mapping, row: dict[str, Any]) -> tuple[set[str], s
     return positives, positives | negatives
 
 
+def _primary_category(mapping: Mapping, row: dict[str, Any]) -> str:
+    """The row's group: its most specific positive category (a sub-category beats its parent)."""
+    positive = [k for k in mapping.categories if str(row.get(k)) == "1"]
+    specific = [k for k in positive if mapping.categories[k].parent is not None]
+    return (specific or positive or ["none"])[0]
+
+
 def _mapped_row(mapping: Mapping, row: dict[str, Any], index: int) -> LabelledCase:
     text = row.get(mapping.text_field)
     if not isinstance(text, str) or not text.strip():
@@ -106,7 +113,7 @@ def _mapped_row(mapping: Mapping, row: dict[str, Any], index: int) -> LabelledCa
         known = set(mapping.scope)
     else:
         positives, known = _category_labels(mapping, row)
-        group = ",".join(sorted(k for k in mapping.categories if str(row.get(k)) == "1")) or "none"
+        group = _primary_category(mapping, row)
     return LabelledCase(
         case=_content_case(mapping, row_id, text),
         positives=frozenset(positives),

@@ -1,4 +1,4 @@
-"""The real `warden` commands in a subprocess: eval on 50 rows, gates, report, qa."""
+"""The `warden` commands: eval on 50 rows (real subprocess), gates, report and qa (in-process)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import subprocess
 import sys
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tools.gates import GateClosed
+from warden.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from click.testing import Result
 
 ROOT = Path(__file__).resolve().parents[2]
 HATECHECK = Path("/work/shared/datasets/hatecheck_test_suite_cases.csv")
@@ -59,28 +67,52 @@ def test_eval_cli_on_50_rows(policy_retriever: Any, policy_settings: Any, tmp_pa
     assert "on 50 labelled cases" in refused.stderr
 
 
-def test_gates_cli_refuses_unevaluated_policy(tmp_path: Path) -> None:
-    refused = warden(["gates", "set", "SP", "propose"], tmp_path)
-    assert refused.returncode == 2
-    assert "no stored evaluation for this policy" in refused.stderr
-    status = warden(["gates"], tmp_path)
-    assert status.returncode == 0, status.stderr
-    assert "SP" in status.stdout and "shadow" in status.stdout
-    assert warden(["gates", "set", "SP", "off"], tmp_path).returncode == 0
-    check = warden(["gates", "check", "SP", "3"], tmp_path)
-    assert check.returncode == 1 and "Automation is off for SP" in check.stdout
-    bad = warden(["gates", "set", "SP", "maybe"], tmp_path)
-    assert bad.returncode == 2 and "Unknown mode" in bad.stderr
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """Run `warden ...` in-process (CliRunner) against a private home and database."""
+    from typer.testing import CliRunner
+
+    import warden.cli
+    from warden.settings import get_settings
+
+    monkeypatch.setenv("WARDEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WARDEN_DATABASE_URL", f"sqlite:///{tmp_path / 'ops.db'}")
+    monkeypatch.delenv("WARDEN_GATES_FILE", raising=False)
+    get_settings.cache_clear()
+    if not any(c.name == "gates" for c in warden.cli.app.registered_groups):
+        warden.cli._register()
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(warden.cli.app, list(args))
+
+    yield run
+    get_settings.cache_clear()
 
 
-def test_report_and_qa_cli(tmp_path: Path) -> None:
-    result = warden(["report", "--out", str(tmp_path / "rep"), "--since", "2026-01-01"], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_gates_cli_refuses_unevaluated_policy(cli: Callable[..., Result]) -> None:
+    refused = cli("gates", "set", "SP", "propose")
+    assert isinstance(refused.exception, GateClosed)
+    assert "no stored evaluation for this policy" in str(refused.exception)
+    status = cli("gates")
+    assert status.exit_code == 0, status.output
+    assert "SP" in status.output and "shadow" in status.output
+    assert cli("gates", "set", "SP", "off").exit_code == 0
+    check = cli("gates", "check", "SP", "3")
+    assert check.exit_code == 1 and "Automation is off for SP" in check.output
+    bad = cli("gates", "set", "SP", "maybe")
+    assert isinstance(bad.exception, InputError) and "Unknown mode" in str(bad.exception)
+
+
+def test_report_and_qa_cli(cli: Callable[..., Result], tmp_path: Path) -> None:
+    result = cli("report", "--out", str(tmp_path / "rep"), "--since", "2026-01-01")
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "rep" / "index.html").is_file()
     assert list((tmp_path / "rep" / "charts").glob("*.png"))
-    sample = warden(["qa", "sample", "--rate", "0.5"], tmp_path)
-    assert sample.returncode == 0 and "0 decisions" in sample.stdout
-    scores = warden(["qa", "scores"], tmp_path)
-    assert scores.returncode == 0 and "0 sampled" in scores.stdout
-    bad_date = warden(["report", "--since", "yesterday"], tmp_path)
-    assert bad_date.returncode == 2 and "use a date like" in bad_date.stderr
+    sample = cli("qa", "sample", "--rate", "0.5")
+    assert sample.exit_code == 0 and "0 decisions" in sample.output
+    scores = cli("qa", "scores")
+    assert scores.exit_code == 0 and "0 sampled" in scores.output
+    bad_date = cli("report", "--since", "yesterday")
+    assert isinstance(bad_date.exception, InputError)
+    assert "use a date like" in str(bad_date.exception)

@@ -31,11 +31,14 @@ def test_missing_category_is_unknown_not_negative(tmp_path: Path) -> None:
             {"prompt": "first sample", "S": 0, "H": 1},
             {"prompt": "second sample", "H": 0, "V": 0, "HR": 1},
             {"prompt": "third sample", "S": 1},
+            {"prompt": "fourth sample", "S": 1, "S3": 1, "H": 1},
         ],
     )
     mapping = detect_mapping(path)
     assert mapping.name == "openai-moderation"
-    first, second, third = load_dataset(path, mapping)
+    first, second, third, fourth = load_dataset(path, mapping)
+    assert fourth.group == "S3"  # the sub-category names the group
+    assert fourth.positives == frozenset({"AC", "CS", "HA"})
     assert first.label("HA") is True
     assert first.label("AC") is False
     assert first.label("GV") is None  # V and V2 absent: unknown
@@ -47,6 +50,7 @@ def test_missing_category_is_unknown_not_negative(tmp_path: Path) -> None:
     assert second.label("GV") is False
     assert third.label("AC") is True
     assert third.label("CS") is None  # S=1 says nothing about S3
+    assert [r.group for r in (first, second, third)] == ["H", "HR", "S"]
     assert first.case.signals == {}  # labels never leak into the case as signals
     assert first.case.items[0].text == "first sample"
 

@@ -182,3 +182,40 @@ def test_agree_and_disagree_cards(store: Store, standin: StandIn) -> None:
     reviewed = get_sample(store, samples[1].id)
     assert reviewed.agree is False and reviewed.reason == "Satire exception HA-3.3 applies"
     assert "Disagreed" in json.dumps(standin.messages[(CHANNEL, second["ts"])]["blocks"])
+
+
+def test_qa_post_command(store: Store, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import warden.cli
+    from warden.settings import get_settings
+
+    maybe_sample(
+        store,
+        Decided(
+            subject_type="action",
+            subject_id="content:p1:remove",
+            policy_id="SP",
+            decision="remove content p1 under SP-2",
+            decided_by="U0DECIDER",
+            decided_at=NOW,
+        ),
+        rate=1.0,
+        now=NOW,
+    )
+    monkeypatch.setenv(
+        "WARDEN_DATABASE_URL", store.engine.url.render_as_string(hide_password=False)
+    )
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-qa-test")
+    monkeypatch.setenv("SLACK_API_URL", standin.url)
+    get_settings.cache_clear()
+    try:
+        if not any(c.name == "qa" for c in warden.cli.app.registered_groups):
+            warden.cli._register()
+        result = CliRunner().invoke(warden.cli.app, ["qa", "post", "--channel", CHANNEL])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "1 QA cards posted" in result.output
+    posted = standin.calls_to("chat.postMessage")
+    assert len(posted) == 1 and "content:p1:remove" in json.dumps(posted[0].args)
