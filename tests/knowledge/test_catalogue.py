@@ -383,3 +383,12 @@ def test_check_against_documents_finds_duplicates_and_stale_versions(
     assert any("policy HA has several current documents" in p for p in problems)
     assert any("hateful-activities.v2.md: older-version file has version 3" in p for p in problems)
     assert any("policy SP has no current document" in p for p in problems)
+
+
+def test_automatable_sections_have_a_detector_rule(catalogue: Catalogue) -> None:
+    """Automation starts from a detector, so every automatable section has a signal rule."""
+    with_rules = {rule.section_id for rule in catalogue.signal_rules}
+    for policy in catalogue.policies.values():
+        for section in policy.sections.values():
+            if section.automatable:
+                assert section.id in with_rules, section.id
