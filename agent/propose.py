@@ -177,7 +177,7 @@ def check_decision(
             None,
             (
                 f"The store has {proposal.id} as {stored.status.value}; a {decision.decision} "
-                "decision must be recorded there first (approvals happen in Slack or `warden chat`)."
+                "decision must be recorded there first (in Slack or `warden chat`)."
             ),
         )
     if decision.decision == "approve":
@@ -187,8 +187,8 @@ def check_decision(
                 None,
                 None,
                 (
-                    f"{proposal.id} has {len(bound)} of {stored.required_approvals} approvals bound "
-                    "to its actions; refused."
+                    f"{proposal.id} has {len(bound)} of {stored.required_approvals} approvals "
+                    "bound to its actions; refused."
                 ),
             )
     return decision, stored, None

@@ -1,4 +1,4 @@
-"""Job 2, recommendations: a structured draft checked against the catalogue and this turn's sections.
+"""Job 2, recommendations: a structured draft checked against the catalogue and retrieval.
 
 The model proposes; the catalogue and the case decide. Whatever the model returns, the policy comes
 from the chosen sections, the action must be one every chosen section allows, the sections must be
