@@ -310,10 +310,11 @@ def ingest(
 
     policies = sorted({c.policy_id for c, _ in wanted.values() if c.policy_id})
     settle_versions(coll, policies)
-    bump_generation(coll)
-    from knowledge.retrieval import LexicalIndex
+    generation = bump_generation(coll)
+    from knowledge.retrieval import LOCAL_GENERATIONS, LexicalIndex
 
-    LexicalIndex.rebuild(coll, lexical_dir(settings, name))
+    LexicalIndex.rebuild(coll, lexical_dir(settings, name), generation)
+    LOCAL_GENERATIONS[name] = generation
 
     return IngestReport(
         collection=name,

@@ -377,7 +377,7 @@ def inline_text(children: Sequence[Any]) -> tuple[str, bool, bool]:
 
 def html_blocks(text: str) -> list[Block]:
     """HTML to blocks: headings, paragraphs, list items (with depth), table rows; no page chrome."""
-    from selectolax.parser import HTMLParser  # type: ignore[attr-defined]
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(text)
     for selector in ("script", "style", "nav", "header", "footer", "aside", "form", "noscript"):
@@ -391,7 +391,7 @@ def html_blocks(text: str) -> list[Block]:
     for node in root.css(wanted):
         tag = node.tag
         # A <p> inside an <li> is part of that item; only the outermost block counts.
-        if tag != "hr" and _has_block_ancestor(node):
+        if tag != "hr" and _has_block_ancestor(node, nested_items=tag == "li"):
             continue
         if tag == "hr":
             blocks.append(Block("break"))
@@ -425,15 +425,17 @@ def _ancestors(node: Any) -> Iterable[Any]:
         parent = parent.parent
 
 
-def _has_block_ancestor(node: Any) -> bool:
-    containers = {"p", "li", "tr", "pre", "blockquote", "dt", "dd"}
+def _has_block_ancestor(node: Any, *, nested_items: bool) -> bool:
+    # A nested <li> is an item of its own (one level deeper); anything else inside a block is
+    # already part of that block's text.
+    containers = {"p", "tr", "pre", "blockquote", "dt", "dd"} | (set() if nested_items else {"li"})
     return any(a.tag in containers for a in _ancestors(node))
 
 
 def _own_item_text(node: Any) -> str:
     """The text of a list item without its nested lists (they become items of their own)."""
     clone_html = node.html or ""
-    from selectolax.parser import HTMLParser  # type: ignore[attr-defined]
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     copy = HTMLParser(clone_html)
     item = copy.css_first("li")
@@ -562,6 +564,8 @@ def build_sections(blocks: list[Block], *, with_ids: bool) -> list[Section]:
                 index += 1
             if not title:
                 continue
+            if skip_level is not None and block.level <= skip_level:
+                skip_level = None
             if _DATE_RE.match(title):
                 continue
             if _NAV_HEADING_RE.match(title):

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Mode = Literal["dense", "hybrid"]
-DEFAULT_MODE: Mode = "dense"
+DEFAULT_MODE: Mode = "hybrid"  # measured: see `warden retrieval-eval`
 RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very first ranks
 CANDIDATES = 30  # per side, before fusion
-GENERATION_CHECK_S = 10.0  # how often a long-lived retriever looks for a re-ingest
+GENERATION_CHECK_S = 10.0  # how often a long-lived retriever looks for another process's ingest
+# Generations written by ingests in this process: a retriever sees its own process's writes at once.
+LOCAL_GENERATIONS: dict[str, str] = {}
 
 _STOPWORDS = frozenset(
     [
@@ -176,9 +178,9 @@ class LexicalIndex:
         return cls(ids, metas, docs, model)
 
     @classmethod
-    def rebuild(cls, coll: Any, folder: Path) -> LexicalIndex:
+    def rebuild(cls, coll: Any, folder: Path, generation: str) -> LexicalIndex:
         index = cls.from_collection(coll)
-        index.save(folder, collection_generation(coll))
+        index.save(folder, generation)
         return index
 
     def save(self, folder: Path, generation: str) -> None:
@@ -254,8 +256,10 @@ class Retriever:
         *,
         mode: Mode = DEFAULT_MODE,
         lexical_folder: Path | None = None,
+        client: Any = None,
     ) -> None:
         self.collection = collection
+        self._client = client
         self.embedder = embedder
         self.mode: Mode = mode
         self._lexical_folder = lexical_folder
@@ -333,10 +337,16 @@ class Retriever:
         """The BM25 side, loaded from disk or rebuilt when the collection changed."""
         now = time.monotonic()
         with self._lock:
-            if self._lexical is not None and now - self._checked_at < GENERATION_CHECK_S:
+            local = LOCAL_GENERATIONS.get(self.name)
+            fresh = local is None or local == self._generation
+            if self._lexical is not None and fresh and now - self._checked_at < GENERATION_CHECK_S:
                 return self._lexical
             self._checked_at = now
-            self.collection = _refresh(self.collection)
+            if self._client is not None:
+                # A collection handle's metadata is a snapshot; fetch it again to see writes.
+                self.collection = self._client.get_collection(
+                    self.collection.name, embedding_function=None
+                )
             generation = collection_generation(self.collection)
             if self._lexical is not None and generation == self._generation:
                 return self._lexical
@@ -349,15 +359,6 @@ class Retriever:
                     index.save(self._lexical_folder, generation)
             self._lexical, self._generation = index, generation
             return index
-
-
-def _refresh(collection: Any) -> Any:
-    # Collection metadata is a snapshot taken when the handle was fetched; re-fetch to see writes.
-    try:
-        client = collection._client
-        return client.get_collection(collection.name, embedding_function=None)
-    except Exception:  # a handle without a client (tests' fakes) stays as it is
-        return collection
 
 
 def _where(policy: str | None, version: str | None, approved_only: bool) -> dict[str, Any] | None:
@@ -422,5 +423,9 @@ def build_retriever(
     name = collection or settings.collection
     coll = open_collection(client, name, embedder, create=False)
     return Retriever(
-        coll, embedder, mode=mode or DEFAULT_MODE, lexical_folder=lexical_dir(settings, name)
+        coll,
+        embedder,
+        mode=mode or DEFAULT_MODE,
+        lexical_folder=lexical_dir(settings, name),
+        client=client,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 if TYPE_CHECKING:
     from knowledge.retrieval import Retriever
@@ -36,3 +39,57 @@ def test_policy_filter_keeps_one_policy(policy_retriever: Retriever) -> None:
 
 def test_empty_query_returns_nothing(policy_retriever: Retriever) -> None:
     assert policy_retriever.search("   ", k=5) == []
+
+
+def test_hybrid_and_dense_both_find_the_section(policy_retriever: Retriever) -> None:
+    question = "someone posted a swastika patch photo with no caption, what section?"
+    vector = policy_retriever.embedder.embed_query(question)
+    for mode in ("dense", "hybrid"):
+        hits = policy_retriever.search_vector(question, vector, 5, mode=mode)
+        assert "HA-2.3" in [hit.section_id for hit in hits], mode
+
+
+def test_lexical_index_is_persisted_and_reloaded(
+    policy_retriever: Retriever, tmp_path: Path
+) -> None:
+    from knowledge.index import collection_generation
+    from knowledge.retrieval import LexicalIndex
+
+    built = LexicalIndex.from_collection(policy_retriever.collection)
+    generation = collection_generation(policy_retriever.collection)
+    built.save(tmp_path, generation)
+    loaded = LexicalIndex.load(tmp_path, generation)
+    assert loaded is not None and loaded.ids == built.ids
+    assert LexicalIndex.load(tmp_path, "another-generation") is None
+    mask = loaded.mask(policy="HA", version=None, approved_only=True)
+    rows = loaded.search("swastika patch", 3, mask)
+    assert rows and all(loaded.metadatas[row]["policy_id"] == "HA" for row, _ in rows)
+
+
+def test_tokenizer_folds_endings_and_drops_stop_words() -> None:
+    from knowledge.retrieval import tokenize
+
+    assert tokenize("The threats and threatening posts") == ["threat", "threaten", "post"]
+
+
+PLATFORM = Path("/work/shared/corpora/platform-guidelines")
+
+
+@pytest.mark.skipif(not PLATFORM.is_dir(), reason="platform guidelines corpus not present")
+def test_platform_question_phrases_are_in_exactly_one_passage() -> None:
+    from knowledge.evaluate import PLATFORM_QUESTIONS, load_questions
+    from knowledge.parsing import chunk_document, iter_files, parse_file
+
+    chunks = [
+        chunk
+        for path, source in iter_files([PLATFORM])
+        for chunk in chunk_document(parse_file(path, source))
+    ]
+    questions = load_questions(PLATFORM_QUESTIONS)
+    assert len(questions) >= 35
+    assert len({q.source for q in questions}) == 7, "every platform is asked about"
+    for question in questions:
+        assert question.phrase and question.phrase not in question.question, question.id
+        holders = [c for c in chunks if question.phrase in c.text]
+        assert len(holders) == 1, f"{question.id}: phrase in {len(holders)} passages"
+        assert holders[0].source == question.source, question.id
