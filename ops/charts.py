@@ -25,7 +25,8 @@ def _plt() -> Any:
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    # "tight" keeps legends placed outside the axes inside the image.
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     _plt().close(fig)
     return path
 
@@ -132,7 +133,8 @@ def group_accuracy(groups: Sequence[GroupMetrics], path: Path, *, title: str) ->
     ax.invert_yaxis()  # worst at the top
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncols=3, frameon=False)
+    ax.xaxis.set_ticks_position("top")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=3, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
 
