@@ -200,3 +200,46 @@ def test_override_is_shared_through_the_store(store: Store, tmp_path: Path) -> N
         assert check(other_replica, gates, "HA", 1).mode is GateMode.OFF
     finally:
         other_replica.close()
+
+
+def test_shadow_settled_by_later_proposals(store: Store) -> None:
+    from tests.ops.test_kpis import add_proposal
+    from tools.gates import sync_shadow_from_proposals
+
+    record_shadow(
+        store,
+        policy_id="HA",
+        section_ids=["HA-2.1"],
+        action="remove",
+        target_ids=["c1"],
+        requester_id="agent",
+        case_id="k1",
+        now=NOW,
+    )
+    record_shadow(
+        store,
+        policy_id="HA",
+        section_ids=["HA-2.1"],
+        action="remove",
+        target_ids=["c2"],
+        requester_id="agent",
+        case_id="k2",
+        now=NOW,
+    )
+    record_shadow(
+        store,
+        policy_id="HA",
+        section_ids=["HA-2.1"],
+        action="remove",
+        target_ids=["c3"],
+        requester_id="agent",
+        case_id="k3",
+        now=NOW,
+    )
+    add_proposal(store, "p1", "HA", NOW, NOW + timedelta(hours=1), "executed", case_id="k1")
+    add_proposal(store, "p2", "HA", NOW, NOW + timedelta(hours=1), "rejected", case_id="k2")
+    add_proposal(store, "p3", "HA", NOW, None, "pending", case_id="k3")  # not decided yet
+    assert sync_shadow_from_proposals(store) == 2
+    assert sync_shadow_from_proposals(store) == 0
+    ha = shadow_agreement(store)[0]
+    assert (ha.recorded, ha.decided, ha.agreed) == (3, 2, 1)

@@ -97,3 +97,54 @@ def test_quality_scores_by_policy_reviewer_and_vendor(store: Store) -> None:
     assert {s.key: s.rate for s in q.by_vendor_team} == {"(none)": 1.0, "bpo-a": 1.0, "bpo-b": 0.5}
     assert {s.key: s.rate for s in q.by_reviewer} == {"R1": 1.0, "R2": 0.5}
     assert {s.key: s.rate for s in q.by_decider} == {"U1": 1.0, "U2": 0.5, "U3": 1.0}
+
+
+def test_decided_items_from_the_store(store: Store) -> None:
+    from datetime import timedelta
+
+    from tests.ops.test_kpis import add_case, add_escalation, add_proposal
+    from tools.fanout_tables import LedgerRow
+    from tools.qa import decided_items
+
+    h = timedelta(hours=1)
+    add_case(store, "c1", NOW - 3 * h, team="bpo-a")
+    add_proposal(store, "p1", "HA", NOW - 3 * h, NOW - 2 * h, "executed", case_id="c1")
+    add_proposal(store, "p2", "SP", NOW - 3 * h, None, "pending")  # undecided: not sampled
+    add_case(store, "c2", NOW - 3 * h)
+    add_escalation(store, "e1", "GV", "P1", NOW - 3 * h, h, resolved=NOW - h, case_id="c2")
+    with store.session() as s:
+        s.add(
+            LedgerRow(
+                proposal_id="p1",
+                seq=1,
+                idempotency_key="p1:content:x:remove",
+                target_type="content",
+                target_id="x",
+                action="remove",
+                section_id="HA-2.1",
+                status="applied",
+                applied_at=NOW - h,
+            )
+        )
+        s.add(
+            LedgerRow(
+                proposal_id="p1",
+                seq=2,
+                idempotency_key="p1:content:y:remove",
+                target_type="content",
+                target_id="y",
+                action="remove",
+                section_id="HA-2.1",
+                status="pending",
+            )
+        )
+    items = decided_items(store, since=NOW - 10 * h)
+    got = {(i.subject_type, i.subject_id): i for i in items}
+    assert set(got) == {("case", "c1"), ("case", "c2"), ("action", "p1:content:x:remove")}
+    assert got[("case", "c1")].vendor_team == "bpo-a"
+    assert got[("case", "c1")].decision.startswith("approved: remove")
+    assert got[("action", "p1:content:x:remove")].policy_id == "HA"
+    assert got[("action", "p1:content:x:remove")].vendor_team == "bpo-a"
+    assert got[("case", "c2")].policy_id == "GV"
+    assert decided_items(store, since=NOW) == []
+    assert len(sample_many(store, items, rate=1.0, now=NOW)) == 3
