@@ -108,7 +108,11 @@ _handler: logging.Handler | None = None
 def pytest_configure(config: pytest.Config) -> None:
     global _handler
     VAR.mkdir(exist_ok=True)
-    _handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
+    for old in VAR.glob("security-*.log"):
+        old.unlink()
+    # Append mode: uvicorn's logging.config.dictConfig closes every existing handler when a
+    # server starts, and only a handler not opened with "w" reopens on the next record.
+    _handler = logging.FileHandler(SUITE_LOG, mode="a", encoding="utf-8")
     _handler.setLevel(logging.DEBUG)
     _handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(_handler)
