@@ -435,3 +435,81 @@ def raw_request(
         # The server dropped the connection without an answer: count it as a server error.
         return 599
     return int(status_line[1])
+
+
+@dataclass
+class AppProcess:
+    """A Slack app in its own OS process (tests/security/app_child.py)."""
+
+    proc: Any
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.kill()
+
+
+def spawn_app(db_url: str, standin_url: str, *, batch_size: int = 5) -> AppProcess:
+    """Start an app process over the store; wait (bounded) for it to listen."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.security.app_child", "--url", db_url,
+         "--standin", standin_url, "--batch-size", str(batch_size)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # bounded: the child prints READY or exits
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"the app process did not start (exit {proc.wait()}): {line!r}")
+    return AppProcess(proc, int(line.split()[1]))
+
+
+def spawn_fanout_worker(db_url: str, proposal_id: str, *, batch_size: int = 10) -> Any:
+    """`tests/tools/fanout_child.py`: one fanout worker process (what `warden fanout run` does)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.tools.fanout_child", "--url", db_url,
+         "--proposal", proposal_id, "--batch-size", str(batch_size)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def proposal_ref(proposal: Any, thread_id: str) -> str:
+    from slackapp.blocks import ProposalRef
+
+    return ProposalRef(
+        proposal_id=proposal.id, action_hash=proposal.action_hash, thread_id=thread_id
+    ).model_dump_json()
+
+
+def decisions(store: Any, proposal_id: str) -> dict[str, int]:
+    """Accepted decisions and executions of one proposal, counted from the audit trail."""
+    from tools import audit
+
+    out = {"approved": 0, "approval_recorded": 0, "rejected": 0, "refused": 0, "executing": 0}
+    for event in audit.events(store, subject=f"proposal:{proposal_id}"):
+        if event.outcome in out:
+            out[event.outcome] += 1
+    return out

@@ -1,0 +1,85 @@
+"""One Slack app process (HTTP mode under uvicorn) over a shared store, for kill -9 and race tests.
+
+`python -m tests.security.app_child --url DB_URL --standin SLACK_API_URL` builds the real app
+(`slackapp.app.build_app`) over the store with the Slack tests' scripted agent (real proposals and
+a real fanout on the local platform, `batch_size` actions per batch), listens on a free loopback
+port and prints `READY <port>`. Its logs go to var/security-child-<pid>.log for the secret scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True, help="the store's SQLAlchemy URL")
+    parser.add_argument("--standin", required=True, help="the Slack Web API stand-in URL")
+    parser.add_argument("--batch-size", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    from tests.security.conftest import VAR, app_settings
+
+    log_path = Path(VAR) / f"security-child-{os.getpid()}.log"
+    handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    for name in ("slackapp", "tools", "slack_bolt", "slack_sdk"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+    from knowledge.catalogue import load_catalogue
+    from slackapp.app import build_app
+    from slackapp.http import start_in_thread
+    from tests.slackapp.conftest import ScriptedWarden
+    from tools.fanout import execute
+    from tools.gateway import LocalPlatform
+    from tools.store import Store
+
+    store = Store.open(args.url, migrate=False)
+    catalogue = load_catalogue()
+
+    class ChildWarden(ScriptedWarden):
+        """The Slack tests' agent stand-in, with a configurable fanout batch size."""
+
+        def resume(self, thread_id, decision, progress=None):  # type: ignore[no-untyped-def]
+            if decision.decision != "approve":
+                return super().resume(thread_id, decision, progress)
+            from agent.interface import ProposalOutcome
+
+            result = execute(
+                store,
+                LocalPlatform(store.engine),
+                decision.proposal_id,
+                catalogue=catalogue,
+                progress=progress,
+                batch_size=args.batch_size,
+            )
+            return ProposalOutcome(
+                proposal_id=decision.proposal_id,
+                status=result.status,
+                applied=result.applied,
+                failed=result.failed,
+            )
+
+    app = build_app(
+        app_settings(args.standin),
+        warden=ChildWarden(store, catalogue),
+        store=store,
+        progress_interval_s=0.5,
+    )
+    server = start_in_thread(app.asgi())
+    print(f"READY {server.port}", flush=True)
+    # Serve until the parent kills us (kill -9 in the crash tests) or closes stdin.
+    sys.stdin.read()
+    server.stop()
+    app.drain(30)
+    app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
