@@ -237,7 +237,12 @@ def seed_cluster(
 
 
 def pending_proposal(
-    store: Any, catalogue: Any, *, n: int = 3, section_id: str = ONE_APPROVER_SECTION
+    store: Any,
+    catalogue: Any,
+    *,
+    n: int = 3,
+    section_id: str = ONE_APPROVER_SECTION,
+    requester: str = REQUESTER,
 ) -> Any:
     """A pending proposal over a fresh cluster (created through the real `create_proposal`)."""
     from tools.models import ActionType
@@ -252,7 +257,7 @@ def pending_proposal(
         section_ids=[section_id],
         action=ActionType.REMOVE,
         targets=None,
-        requester_id=REQUESTER,
+        requester_id=requester,
         cluster_id=cluster,
         ttl=timedelta(hours=1),
     ).proposal
