@@ -84,6 +84,8 @@ class EnforcementGateway(Protocol):
 class TransactionalGateway(EnforcementGateway, Protocol):
     """A gateway whose writes can join the caller's database transaction."""
 
+    def writes_to(self, engine: Engine) -> bool: ...
+
     def apply_in(
         self, session: Session, items: Sequence[GatewayItem], *, proposal_id: str
     ) -> list[BatchOutcome]: ...
@@ -109,6 +111,10 @@ class LocalPlatform:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def writes_to(self, engine: Engine) -> bool:
+        """Whether this platform's tables live in the database behind `engine`."""
+        return self.engine is engine or self.engine.url == engine.url
 
     def apply(
         self, action: PlannedAction, *, idempotency_key: str, proposal_id: str

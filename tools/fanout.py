@@ -1,0 +1,543 @@
+"""Exactly-once fanout of an approved proposal: a durable ledger, batches, resumable, multi-worker.
+
+Every planned action gets a ledger row with an idempotency key per (proposal, target, action).
+A row leaves `pending` in the same transaction that writes its strike, statement of reasons and
+audit event, so a crash (kill -9 included) either keeps all of that or none of it:
+
+- with the local platform, the platform write joins that transaction too, so a crash can never
+  leave an action applied but unrecorded;
+- with a remote enforcement API, the call happens before the transaction commits; a crash in
+  between means the resumed run sends the same idempotency key again and the platform answers
+  with the first receipt instead of applying twice.
+
+Workers share the ledger: on Postgres a batch is claimed with `SELECT ... FOR UPDATE SKIP
+LOCKED` and stays locked until its transaction ends (a killed worker's locks end with its
+connection); SQLite transactions of the store take the database write lock, so workers take
+turns. The last worker to find no pending row left marks the proposal executed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from tools import proposals, strikes
+from tools.audit import EventSpec, append_many
+from tools.cases import ensure_account
+from tools.fanout_tables import (
+    APPLIED,
+    FAILED,
+    PENDING,
+    FanoutRunRow,
+    LedgerRow,
+    conflict_insert,
+)
+from tools.gateway import (
+    BatchOutcome,
+    EnforcementGateway,
+    GatewayItem,
+    TransactionalGateway,
+)
+from tools.models import ActionType, FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.store import Store
+from warden.errors import ApprovalError, GatewayError, InputError
+
+if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
+
+ProgressCallback = Callable[[FanoutProgress], None]
+LEDGER_INSERT_CHUNK = 1000
+
+
+class FanoutResult(BaseModel):
+    """Where a proposal's fanout stands after one `execute` call returns."""
+
+    proposal_id: str
+    status: ProposalStatus
+    total: int
+    applied: int
+    failed: int
+    pending: int
+    applied_by_this_run: int
+    replayed: int = 0  # the platform already had these keys (an interrupted run had landed them)
+    batches: int = 0
+    worker_id: str
+    suspended_accounts: list[str] = []
+
+
+class FanoutStatus(BaseModel):
+    """The ledger's view of one proposal (for `warden fanout status`)."""
+
+    proposal_id: str
+    proposal_status: ProposalStatus
+    total: int
+    applied: int
+    failed: int
+    pending: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    workers: dict[str, int]
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    key: str
+    attempts: int
+    action: PlannedAction
+
+
+@dataclass
+class _BatchStats:
+    applied: int = 0
+    replayed: int = 0
+    suspended: tuple[str, ...] = ()
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def idempotency_key(proposal_id: str, action: PlannedAction) -> str:
+    """The key that makes applying this action of this proposal a second time a no-op."""
+    return f"{proposal_id}:{action.key}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def execute(
+    store: Store,
+    gateway: EnforcementGateway,
+    proposal_id: str,
+    *,
+    catalogue: Catalogue | None = None,
+    progress: ProgressCallback | None = None,
+    batch_size: int = 100,
+    worker_id: str | None = None,
+) -> FanoutResult:
+    """Apply every action of an approved proposal exactly once; safe to run again after a crash.
+
+    Raises `ApprovalError` for a proposal that is not approved (pending, rejected, expired,
+    already executed) or whose actions no longer match the approved hash, and `GatewayError`
+    when the platform stays unavailable (nothing is lost: run it again to resume).
+    """
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, not {batch_size}.")
+    if catalogue is None:
+        from knowledge.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    worker = worker_id or default_worker_id()
+    # Status, action hash and approvals are checked under the proposal's row lock.
+    proposal = proposals.mark_executing(store, proposal_id, worker_id=worker)
+    total = _prepare_ledger(store, proposal)
+    applied_now = replayed = batches = 0
+    suspended: list[str] = []
+    while True:
+        stats = _run_batch(store, gateway, catalogue, proposal, batch_size, worker)
+        if stats is None:
+            break
+        batches += 1
+        applied_now += stats.applied
+        replayed += stats.replayed
+        suspended.extend(stats.suspended)
+        if progress is not None:
+            applied, failed, _pending = _counts(store, proposal_id)
+            progress(
+                FanoutProgress(proposal_id=proposal_id, total=total, applied=applied, failed=failed)
+            )
+    status = _finish_if_done(store, proposal_id, worker)
+    applied, failed, pending = _counts(store, proposal_id)
+    if progress is not None and pending == 0:
+        progress(
+            FanoutProgress(
+                proposal_id=proposal_id, total=total, applied=applied, failed=failed, done=True
+            )
+        )
+    return FanoutResult(
+        proposal_id=proposal_id,
+        status=status,
+        total=total,
+        applied=applied,
+        failed=failed,
+        pending=pending,
+        applied_by_this_run=applied_now,
+        replayed=replayed,
+        batches=batches,
+        worker_id=worker,
+        suspended_accounts=sorted(set(suspended)),
+    )
+
+
+def _prepare_ledger(store: Store, proposal: Proposal) -> int:
+    """Write the ledger once (idempotent, race-safe); refuse a ledger of another action list."""
+    keys = [idempotency_key(proposal.id, a) for a in proposal.actions]
+    if len(set(keys)) != len(keys):
+        raise ApprovalError(
+            f"Proposal {proposal.id} lists the same action on the same target twice; "
+            "it cannot be executed exactly once. Create a corrected proposal."
+        )
+    with store.session() as s:
+        dialect = s.get_bind().dialect.name
+        s.execute(
+            conflict_insert(dialect, FanoutRunRow.__table__)  # type: ignore[arg-type]
+            .values(
+                proposal_id=proposal.id,
+                action_hash=proposal.action_hash,
+                total=len(keys),
+                started_at=_now(),
+            )
+            .on_conflict_do_nothing(index_elements=["proposal_id"])
+        )
+        run = s.get(FanoutRunRow, proposal.id)
+        assert run is not None
+        if run.action_hash != proposal.action_hash:
+            raise ApprovalError(
+                f"Proposal {proposal.id} was started with a different action list "
+                f"(hash {run.action_hash[:12]}…, now {proposal.action_hash[:12]}…); refusing."
+            )
+        existing = s.scalar(
+            select(func.count()).select_from(LedgerRow).where(LedgerRow.proposal_id == proposal.id)
+        )
+        if existing == len(keys):
+            return len(keys)
+        rows = [
+            {
+                "proposal_id": proposal.id,
+                "seq": seq,
+                "idempotency_key": key,
+                "target_type": action.target_type,
+                "target_id": action.target_id,
+                "action": action.action.value,
+                "section_id": action.section_id,
+                "status": PENDING,
+                "attempts": 0,
+            }
+            for seq, (key, action) in enumerate(zip(keys, proposal.actions, strict=True))
+        ]
+        for start in range(0, len(rows), LEDGER_INSERT_CHUNK):
+            s.execute(
+                conflict_insert(dialect, LedgerRow.__table__)  # type: ignore[arg-type]
+                .values(rows[start : start + LEDGER_INSERT_CHUNK])
+                .on_conflict_do_nothing(index_elements=["proposal_id", "seq"])
+            )
+    return len(keys)
+
+
+def _claim(session: Session, proposal_id: str, batch_size: int) -> list[_Claimed]:
+    # SKIP LOCKED: another worker's in-flight batch is left to it; SQLite ignores the clause
+    # (its store transactions already hold the database write lock).
+    rows = session.execute(
+        select(
+            LedgerRow.id,
+            LedgerRow.idempotency_key,
+            LedgerRow.attempts,
+            LedgerRow.target_type,
+            LedgerRow.target_id,
+            LedgerRow.action,
+            LedgerRow.section_id,
+        )
+        .where(LedgerRow.proposal_id == proposal_id, LedgerRow.status == PENDING)
+        .order_by(LedgerRow.seq)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [
+        _Claimed(
+            id=r.id,
+            key=r.idempotency_key,
+            attempts=r.attempts,
+            action=PlannedAction(
+                target_type=r.target_type,
+                target_id=r.target_id,
+                action=ActionType(r.action),
+                section_id=r.section_id,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _joins_transaction(gateway: EnforcementGateway, store: Store) -> bool:
+    return isinstance(gateway, TransactionalGateway) and gateway.writes_to(store.engine)
+
+
+def _run_batch(
+    store: Store,
+    gateway: EnforcementGateway,
+    catalogue: Catalogue,
+    proposal: Proposal,
+    batch_size: int,
+    worker: str,
+) -> _BatchStats | None:
+    """Apply and settle one batch; None when no pending row is left for this worker."""
+    if _joins_transaction(gateway, store):
+        assert isinstance(gateway, TransactionalGateway)
+        with store.session() as s:
+            claimed = _claim(s, proposal.id, batch_size)
+            if not claimed:
+                return None
+            outcomes = gateway.apply_in(s, _items(claimed), proposal_id=proposal.id)
+            return _settle(s, store, catalogue, proposal, claimed, outcomes, worker)
+    if store.is_postgres:
+        # The claimed rows stay locked during the call: no other worker sends them meanwhile.
+        with store.session() as s:
+            claimed = _claim(s, proposal.id, batch_size)
+            if not claimed:
+                return None
+            reply = _call(gateway, proposal.id, claimed)
+            if not isinstance(reply, GatewayError):
+                return _settle(s, store, catalogue, proposal, claimed, reply, worker)
+            _note_failure(s, claimed, reply)
+        raise reply
+    # SQLite: do not hold the database write lock while waiting on the network.
+    with store.session() as s:
+        claimed = _claim(s, proposal.id, batch_size)
+    if not claimed:
+        return None
+    reply = _call(gateway, proposal.id, claimed)
+    with store.session() as s:
+        if not isinstance(reply, GatewayError):
+            return _settle(s, store, catalogue, proposal, claimed, reply, worker)
+        _note_failure(s, claimed, reply)
+    raise reply
+
+
+def _items(claimed: Sequence[_Claimed]) -> list[GatewayItem]:
+    return [GatewayItem(action=c.action, idempotency_key=c.key) for c in claimed]
+
+
+def _call(
+    gateway: EnforcementGateway, proposal_id: str, claimed: Sequence[_Claimed]
+) -> list[BatchOutcome] | GatewayError:
+    try:
+        return gateway.apply_batch(_items(claimed), proposal_id=proposal_id)
+    except GatewayError as exc:
+        return exc
+
+
+def _note_failure(session: Session, claimed: Sequence[_Claimed], exc: GatewayError) -> None:
+    """Leave the rows pending (the run is resumable) but record what happened to them."""
+    session.execute(
+        update(LedgerRow)
+        .where(LedgerRow.id.in_([c.id for c in claimed]), LedgerRow.status == PENDING)
+        .values(attempts=LedgerRow.attempts + 1, last_error=str(exc)[:1000])
+    )
+
+
+def _settle(
+    session: Session,
+    store: Store,
+    catalogue: Catalogue,
+    proposal: Proposal,
+    claimed: Sequence[_Claimed],
+    outcomes: Sequence[BatchOutcome],
+    worker: str,
+) -> _BatchStats:
+    """Mark the batch in the ledger and write its strikes, reasons and audit events, once."""
+    # Another worker may have settled some of these rows since we read them (SQLite path).
+    still_pending = set(
+        session.scalars(
+            select(LedgerRow.id).where(
+                LedgerRow.id.in_([c.id for c in claimed]), LedgerRow.status == PENDING
+            )
+        )
+    )
+    now = _now()
+    updates: list[dict[str, object]] = []
+    done: list[tuple[_Claimed, BatchOutcome]] = []
+    for claim, outcome in zip(claimed, outcomes, strict=True):
+        if claim.id not in still_pending:
+            continue
+        if outcome.receipt is not None:
+            updates.append(
+                {
+                    "id": claim.id,
+                    "status": APPLIED,
+                    "receipt_id": outcome.receipt.receipt_id,
+                    "worker_id": worker,
+                    "applied_at": now,
+                    "attempts": claim.attempts + 1,
+                    "last_error": None,
+                }
+            )
+        else:
+            updates.append(
+                {
+                    "id": claim.id,
+                    "status": FAILED,
+                    "worker_id": worker,
+                    "attempts": claim.attempts + 1,
+                    "last_error": (outcome.error or "refused by the platform")[:1000],
+                }
+            )
+        done.append((claim, outcome))
+    if updates:
+        session.execute(update(LedgerRow), updates)
+    stats = _BatchStats(
+        applied=sum(1 for _c, o in done if o.receipt is not None),
+        replayed=sum(1 for _c, o in done if o.receipt is not None and o.receipt.replayed),
+    )
+    stats.suspended = _record_effects(session, store, catalogue, proposal, done, worker, now)
+    return stats
+
+
+def _record_effects(
+    session: Session,
+    store: Store,
+    catalogue: Catalogue,
+    proposal: Proposal,
+    done: Sequence[tuple[_Claimed, BatchOutcome]],
+    worker: str,
+    now: datetime,
+) -> tuple[str, ...]:
+    suspended: list[str] = []
+    actor = f"fanout:{worker}"
+    approvers = [a.approver_id for a in proposal.approvals]
+    events: list[EventSpec] = []
+    for claim, outcome in done:
+        action = claim.action
+        if outcome.receipt is None:
+            events.append(
+                _event(proposal, claim, actor, "action.failed", "failed", now, approvers,
+                       {"error": outcome.error})
+            )  # fmt: skip
+            continue
+        if action.action == ActionType.STRIKE:
+            result = strikes.apply_strike(
+                store,
+                catalogue,
+                action,
+                action_key=claim.key,
+                actor=actor,
+                source="fanout",
+                proposal_hash=proposal.action_hash,
+                now=now,
+                session=session,
+            )
+            if result.suspended:
+                suspended.append(action.target_id)
+        elif action.action == ActionType.SUSPEND:
+            ensure_account(session, action.target_id).status = "suspended"
+        events.append(
+            _event(proposal, claim, actor, "action.applied", "applied", now, approvers,
+                   {"receipt_id": outcome.receipt.receipt_id, "replayed": outcome.receipt.replayed})
+        )  # fmt: skip
+    # Audit last: on Postgres its lock serialises workers, so hold it for as short as possible.
+    append_many(session, events)
+    return tuple(suspended)
+
+
+def _event(
+    proposal: Proposal,
+    claim: _Claimed,
+    actor: str,
+    verb: str,
+    outcome: str,
+    now: datetime,
+    approvers: list[str],
+    extra: dict[str, object],
+) -> EventSpec:
+    action = claim.action
+    return EventSpec(
+        actor=actor,
+        verb=verb,
+        subject=claim.key,
+        source="fanout",
+        outcome=outcome,
+        policy_id=proposal.policy_id,
+        section_id=action.section_id,
+        policy_version=proposal.policy_version,
+        proposal_hash=proposal.action_hash,
+        details={
+            "proposal_id": proposal.id,
+            "target_type": action.target_type,
+            "target_id": action.target_id,
+            "action": action.action.value,
+            "approved_by": approvers,
+            "requested_by": proposal.requester_id,
+            **extra,
+        },
+        at=now,
+    )
+
+
+def _counts(store: Store, proposal_id: str) -> tuple[int, int, int]:
+    with store.session() as s:
+        rows = s.execute(
+            select(LedgerRow.status, func.count())
+            .where(LedgerRow.proposal_id == proposal_id)
+            .group_by(LedgerRow.status)
+        ).all()
+    counts = {status: n for status, n in rows}
+    return counts.get(APPLIED, 0), counts.get(FAILED, 0), counts.get(PENDING, 0)
+
+
+def _finish_if_done(store: Store, proposal_id: str, worker: str) -> ProposalStatus:
+    applied, failed, pending = _counts(store, proposal_id)
+    if pending:
+        # Another worker holds the rest; it finishes the proposal when its last batch commits.
+        return store.get_proposal(proposal_id).status
+    with store.session() as s:
+        run = s.get(FanoutRunRow, proposal_id)
+        if run is not None and run.finished_at is None:
+            run.finished_at = _now()
+        summary = {"applied": applied, "failed": failed}
+        if failed:
+            done = proposals.mark_failed(
+                store,
+                proposal_id,
+                reason=f"{failed} of {applied + failed} actions were refused by the platform",
+                worker_id=worker,
+                session=s,
+            )
+        else:
+            done = proposals.mark_executed(
+                store, proposal_id, worker_id=worker, summary=summary, session=s
+            )
+        return done.status
+
+
+def status(store: Store, proposal_id: str) -> FanoutStatus:
+    """Read the ledger of one proposal: counts, workers, the first errors."""
+    proposal = store.get_proposal(proposal_id)
+    applied, failed, pending = _counts(store, proposal_id)
+    with store.session() as s:
+        run = s.get(FanoutRunRow, proposal_id)
+        workers = {
+            str(worker): int(n)
+            for worker, n in s.execute(
+                select(LedgerRow.worker_id, func.count())
+                .where(LedgerRow.proposal_id == proposal_id, LedgerRow.worker_id.is_not(None))
+                .group_by(LedgerRow.worker_id)
+            )
+        }
+        errors = s.scalars(
+            select(LedgerRow.idempotency_key + ": " + LedgerRow.last_error)
+            .where(LedgerRow.proposal_id == proposal_id, LedgerRow.last_error.is_not(None))
+            .order_by(LedgerRow.seq)
+            .limit(5)
+        ).all()
+    return FanoutStatus(
+        proposal_id=proposal_id,
+        proposal_status=proposal.status,
+        total=run.total if run else len(proposal.actions),
+        applied=applied,
+        failed=failed,
+        pending=pending if run else len(proposal.actions),
+        started_at=run.started_at if run else None,
+        finished_at=run.finished_at if run else None,
+        workers=workers,
+        errors=list(errors),
+    )
