@@ -7,6 +7,7 @@ and, where a caller batches work into one transaction, an optional open `Session
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from warden.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# alembic keeps the running migration in module globals: one migration per process at a time.
+_MIGRATION_LOCK = threading.Lock()
 
 
 def utcnow() -> datetime:
@@ -76,21 +79,24 @@ class Cluster(Frozen):
     content_ids: list[str] = Field(default_factory=list)
 
 
+def _no_driver_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_immediate_transactions(engine: Engine) -> None:
-    """Make every SQLite transaction `BEGIN IMMEDIATE`.
+    """Make every SQLite transaction `BEGIN IMMEDIATE` (once per engine, however many Stores).
 
     pysqlite starts transactions lazily and as readers; two writers that both read first then
     fail with "database is locked" instead of waiting. Taking the write lock at BEGIN serialises
     writers behind the busy timeout, which is what the audit chain and the decisions rely on.
     """
-
-    @event.listens_for(engine, "connect")
-    def _no_driver_transactions(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if not event.contains(engine, "connect", _no_driver_transactions):
+        event.listen(engine, "connect", _no_driver_transactions)
+        event.listen(engine, "begin", _begin_immediate)
 
 
 def _alembic_config(connection: Any) -> Any:
@@ -108,7 +114,7 @@ def run_migrations(engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    with engine.connect() as conn:
+    with _MIGRATION_LOCK, engine.connect() as conn:
         cfg = _alembic_config(conn)
         heads = set(ScriptDirectory.from_config(cfg).get_heads())
         current = set(MigrationContext.configure(conn).get_current_heads())

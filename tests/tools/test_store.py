@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -90,3 +91,69 @@ def test_conflicting_case_is_refused_not_overwritten(store: Store) -> None:
 def test_import_file_reports_unreadable_path(store: Store, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="Cannot read"):
         import_file(store, tmp_path / "missing.jsonl")
+
+
+def test_concurrent_first_open_migrates_once(db_url: str) -> None:
+    """Several workers starting at once on an empty database all end up with one schema."""
+    import threading
+
+    errors: list[BaseException] = []
+    opened: list[Store] = []
+
+    def start() -> None:
+        try:
+            opened.append(Store.open(db_url))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert errors == [] and len(opened) == 3
+        import_cases(opened[0], [two_author_case("case-1")])
+        assert opened[2].get_case("case-1").id == "case-1"
+    finally:
+        for s in opened:
+            s.close()
+
+
+def test_two_stores_on_one_engine_share_transactions_safely(tmp_path: Path) -> None:
+    from tools.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    first, second = Store(engine), Store(engine)
+    run_migrations(engine)
+    import_cases(first, [two_author_case("case-1")])
+    assert second.get_case("case-1").content_ids == ["pin-1", "pin-2"]
+    engine.dispose()
+
+
+def _open_in_child(url: str, out: Any) -> None:
+    try:
+        Store.open(url).close()
+        out.put("ok")
+    except BaseException as exc:  # reported to the parent
+        out.put(repr(exc))
+
+
+def test_concurrent_first_open_from_processes(db_url: str) -> None:
+    """Worker processes starting together on an empty database: one migrates, all succeed."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_open_in_child, args=(db_url, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["ok", "ok", "ok"]
+    store = Store.open(db_url)
+    try:
+        import_cases(store, [two_author_case("case-1")])
+    finally:
+        store.close()

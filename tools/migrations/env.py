@@ -15,7 +15,11 @@ def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through tools.store.run_migrations(engine)")
-    context.configure(connection=connection, target_metadata=target_metadata)
+    # One transaction for the whole upgrade on every database (SQLite included, which alembic
+    # would otherwise run statement by statement): a crash or a concurrent starter sees all or none.
+    context.configure(
+        connection=connection, target_metadata=target_metadata, transactional_ddl=True
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Several workers may start at once; one migrates, the others wait and find it done.
