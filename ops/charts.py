@@ -31,6 +31,13 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _empty(ax: Any, message: str = "no data in this window") -> None:
+    """Say so instead of drawing axes around nothing (matplotlib would show -0.04 .. 0.04)."""
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#777")
+
+
 def _value(v: float | None) -> float:
     return 0.0 if v is None else v
 
@@ -125,8 +132,7 @@ def group_accuracy(groups: Sequence[GroupMetrics], path: Path, *, title: str) ->
     acc = [_value(g.accuracy) for g in ordered]
     flag = [_value(g.flag_accuracy) for g in ordered]
     abst = [(g.abstained + g.escalated) / g.n if g.n else 0.0 for g in ordered]
-    colours = [RED if a < 0.5 else BLUE for a in acc]
-    ax.barh([y - 0.2 for y in ys], acc, 0.4, color=colours, label="accuracy of decided answers")
+    ax.barh([y - 0.2 for y in ys], acc, 0.4, color=BLUE, label="accuracy of decided answers")
     ax.barh([y + 0.2 for y in ys], flag, 0.4, color=ORANGE, label="counting borderline flags")
     ax.scatter(abst, ys, color="black", marker="|", s=80, label="share abstained/escalated")
     ax.set_yticks(ys, [f"{g.group} (n={g.n})" for g in ordered], fontsize=7)
@@ -168,6 +174,9 @@ def weekly(report: KPIReport, path: Path) -> Path:
     )
     twin.set_ylabel("minutes")
     twin.set_ylim(bottom=0)
+    if not any(w.cases_opened or w.decisions for w in report.weeks):
+        _empty(ax)
+        twin.set_yticks([])
     handles = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper left")
@@ -194,6 +203,8 @@ def sla_by_priority(report: KPIReport, path: Path) -> Path:
         label="open, within SLA",
     )
     ax.set_ylim(0, max([r.total for r in rows] or [1]) * 1.25)
+    if not rows:
+        _empty(ax, "no escalations in this window")
     for i, r in enumerate(rows):
         ax.text(
             i,
@@ -226,6 +237,8 @@ def agreement(scores: Sequence[Score], path: Path, *, title: str) -> Path:
             fontweight="bold",
         )
     ax.set_xlim(0, 1)
+    if not scores:
+        ax.text(0.5, 0, "no QA reviews in this window", ha="center", va="center", color="#777")
     ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
@@ -252,6 +265,8 @@ def volume_by_policy(report: KPIReport, path: Path) -> Path:
         label="this week",
     )
     ax.set_xticks(xs, [t.policy_id for t in trends], fontsize=8)
+    if not any(t.volume_this_week or t.volume_last_week for t in trends):
+        _empty(ax)
     ax.set_title("Volume by policy (proposals + escalations), week over week", fontsize=10)
     ax.legend(fontsize=7)
     ax.spines[["top", "right"]].set_visible(False)
