@@ -112,6 +112,10 @@ def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Us
     if removed_all:
         dropped = ", ".join(removed_all)
         text += f"\n\n(Removed citations to sections that were not retrieved: {dropped}.)"
+    if low:
+        text += (
+            f"\n\nThe policy sections found are a weak match for this question. {ESCALATION_OFFER}"
+        )
     return (
         PolicyAnswer(
             text=text,

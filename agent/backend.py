@@ -170,6 +170,8 @@ class ToolsBackend:
         summary: str,
         opened_by: str,
         imminent: bool,
+        model: str | None = None,
+        prompt_id: str | None = None,
     ) -> Escalation:
         from tools import escalations
 
@@ -182,5 +184,7 @@ class ToolsBackend:
             summary=summary,
             opened_by=opened_by,
             imminent=imminent,
+            model=model,
+            prompt_id=prompt_id,
         )
         return opened

@@ -146,6 +146,8 @@ class Backend(Protocol):
         summary: str,
         opened_by: str,
         imminent: bool,
+        model: str | None,
+        prompt_id: str | None,
     ) -> Escalation: ...
 
 
@@ -158,5 +160,5 @@ class Deps:
     backend: Backend
     model: BaseChatModel | None = None
     vision: bool = False
-    min_score: float = 0.35
+    min_score: float = 0.30
     """Below this top retrieval score an answer is flagged low-confidence (retriever's scale)."""

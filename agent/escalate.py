@@ -7,6 +7,8 @@ import re
 from agent.citations import retrieve
 from agent.deps import Deps
 from agent.interface import EscalationOpened, Recommendation, Usage
+from agent.llm import model_name
+from agent.prompts import PROMPT_VERSION
 from agent.recommend import recommend
 from agent.state import Retrieved
 from agent.untrusted import sanitize
@@ -73,6 +75,7 @@ def escalate(
             "I could not tell which policy this belongs to, so I cannot route it; "
             "name the policy (e.g. 'escalate HA ...') or give a case id."
         )
+    drafted = usage.model_calls > 0
     escalation = deps.backend.open_escalation(
         case_id=case_id,
         policy_id=policy_id,
@@ -80,5 +83,7 @@ def escalate(
         summary=summary,
         opened_by=user_id,
         imminent=imminent,
+        model=model_name(deps.model) if drafted else None,
+        prompt_id=f"recommend@{PROMPT_VERSION}" if drafted else None,
     )
     return EscalationOpened(escalation=escalation), sections, usage

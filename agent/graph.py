@@ -104,7 +104,7 @@ def build_graph(
     gates: Any = None,
     backend: Backend | None = None,
     vision: bool = False,
-    min_score: float = 0.35,
+    min_score: float = 0.30,
     proposal_ttl: timedelta = timedelta(hours=4),
 ) -> CompiledStateGraph[State, Context, Any, Any]:
     """Build the graph once; every client is passed in (model=None means no-LLM mode)."""

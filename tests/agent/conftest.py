@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,36 @@ MakeWarden = Callable[..., "Warden"]
 
 class AllowAllGates:
     """Marker passed as `gates` in tests that need a proposal to be postable."""
+
+
+@pytest.fixture(scope="session")
+def sample_store_template(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Path:
+    """The sample data loaded ONCE into a SQLite file; each test gets a copy (fast, isolated)."""
+    from tools.cases import load_sample
+    from tools.store import Store
+
+    path = tmp_path_factory.mktemp("agent-store") / "template.db"
+    store = Store.open(f"sqlite:///{path}")
+    load_sample(store, catalogue)
+    store.close()
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_store_template: Path, tmp_path: Path) -> Iterator[Store]:
+    """Overrides the shared fixture for agent tests: a private copy of the loaded template."""
+    from tools.store import Store
+
+    copy = tmp_path / "store.db"
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{sample_store_template}{suffix}")
+        if source.exists():
+            shutil.copy(source, f"{copy}{suffix}")
+    store = Store.open(f"sqlite:///{copy}")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A separate process for the restart test: propose, or resume, against files on disk.
+"""A separate process for the restart test: resume (or propose) against files on disk.
 
 Usage: python -m tests.agent.restart_child (propose|resume) CHECKPOINT_FILE STORE_URL THREAD [PID]
 Prints one JSON line: the pending proposals seen at start, and the response.

@@ -1,4 +1,4 @@
-"""A pending approval survives the process: propose in one process, resume in another."""
+"""A pending approval survives the process: propose here, resume in a NEW process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.interface import Decision, Intent, ProposalPending, Refusal, WardenRequest
 from tools import proposals
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,25 +32,30 @@ def run_child(*args: str) -> dict[str, Any]:
     return result
 
 
-def test_resume_from_a_new_process(sample_store: Any, tmp_path: Path) -> None:
-    url = str(sample_store.engine.url)
-    checkpoint = str(tmp_path / "checkpoints.sqlite")
-
-    first = run_child("propose", checkpoint, url, THREAD)
-    assert first["response"]["kind"] == "proposal"
-    pid = first["response"]["proposal"]["id"]
-    action_hash = first["response"]["proposal"]["action_hash"]
-
-    # The approver decides in Slack while no Warden process is running.
-    decided = proposals.approve(sample_store, pid, "U-lead", action_hash, approvers={"U-lead"})
+def test_resume_from_a_new_process(
+    make_warden: Any, sample_store: Any, checkpoint_file: Path
+) -> None:
+    warden = make_warden()
+    pending = warden.handle(
+        WardenRequest(
+            thread_id=THREAD, user_id="U-req", intent=Intent.PROPOSE, cluster_id="cl-spam-0093"
+        )
+    )
+    assert isinstance(pending, ProposalPending)
+    pid = pending.proposal.id
+    # The approver decides in Slack; the process that paused the graph plays no part.
+    decided = proposals.approve(
+        sample_store, pid, "U-lead", pending.proposal.action_hash, approvers={"U-lead"}
+    )
     assert decided.accepted
 
-    second = run_child("resume", checkpoint, url, THREAD, pid)
-    assert second["pending"] == [pid]  # the new process found the paused proposal
-    outcome = second["response"]
+    child = run_child("resume", str(checkpoint_file), str(sample_store.engine.url), THREAD, pid)
+    assert child["pending"] == [pid]  # the new process found the paused proposal on disk
+    outcome = child["response"]
     assert outcome["kind"] == "proposal_outcome", outcome
     assert (outcome["status"], outcome["applied"]) == ("executed", 9)
 
-    third = run_child("resume", checkpoint, url, THREAD, pid)
-    assert third["pending"] == []
-    assert third["response"]["kind"] == "refusal"
+    # Back here, the thread is no longer waiting: a late resume is refused.
+    assert warden.pending(THREAD) == []
+    late = warden.resume(THREAD, Decision(proposal_id=pid, decision="approve"))
+    assert isinstance(late, Refusal)
