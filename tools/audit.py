@@ -145,7 +145,8 @@ def append_many(session: Session, specs: list[EventSpec]) -> list[AuditEvent]:
         return []
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    head = session.get(AuditHeadRow, 1)
+    # Re-read under the lock: a head cached earlier in this session may be stale.
+    head = session.get(AuditHeadRow, 1, populate_existing=True)
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     now = utcnow()
     rows: list[AuditRow] = []

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tools.models import Case, ContentItem, Frozen
-from tools.store import Store, utc, utcnow
+from tools.store import Store, utc, utc_or_none, utcnow
 from tools.tables import (
     AccountRow,
     CaseItemRow,
@@ -119,7 +119,7 @@ def put_content(session: Session, item: ContentItem) -> None:
                 text=item.text,
                 media_url=item.media_url,
                 media_description=item.media_description,
-                created_at=item.created_at,
+                created_at=utc_or_none(item.created_at),
             )
         )
         return
@@ -158,7 +158,7 @@ def put_case(session: Session, case: Case) -> bool:
     session.add(
         CaseRow(
             id=case.id,
-            opened_at=case.opened_at,
+            opened_at=utc(case.opened_at),
             status=case.status.value,
             source=case.source,
             vendor_team=case.vendor_team,
@@ -258,7 +258,7 @@ def put_cluster(session: Session, spec: ClusterSpec) -> bool:
             section_id=spec.section_id,
             detector=spec.detector,
             description=spec.description,
-            created_at=spec.created_at,
+            created_at=utc(spec.created_at),
         )
     )
     session.flush()
