@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from bench.chat_model import CallInfo, CountingChatModel, Ledger
-from bench.context import Context, missing
+from bench.context import Context, missing, torch_threads
+from bench.profiling import describe, profile
 from bench.react_peer import (
     CASE_RE,
     CLUSTER_RE,
@@ -110,23 +111,33 @@ class Run:
         return (self.seconds - self.model_seconds) * 1000
 
 
-def requests(ctx: Context, store: Any, per_job: int) -> list[tuple[str, str]]:
-    """The same free-text requests for both agents, `per_job` of each job."""
+@dataclass(frozen=True)
+class Req:
+    """One request: the free text both agents get, and the ids a Slack command would carry."""
+
+    job: str
+    text: str
+    case_id: str | None = None
+    cluster_id: str | None = None
+
+
+def requests(ctx: Context, store: Any, per_job: int) -> list[Req]:
+    """The same requests for both agents, `per_job` of each job."""
     from knowledge.evaluate import WARDEN_QUESTIONS, load_questions
 
     questions = [q.question for q in load_questions(WARDEN_QUESTIONS) if not q.version]
     cases = [c.id for c in store.list_cases(limit=200)]
     clusters = [c.id for c in store.list_clusters()]
-    out: list[tuple[str, str]] = []
+    out: list[Req] = []
     for i in range(per_job):
-        out.append(("ask", questions[(i * 7) % len(questions)]))
-        out.append(("recommend", f"what should we do with {cases[i % len(cases)]}?"))
-        out.append(
-            ("escalate", f"please escalate {cases[(i + 11) % len(cases)]} to the policy team")
-        )
-        out.append(
-            ("propose", f"propose removing everything in cluster {clusters[i % len(clusters)]}")
-        )
+        case, other = cases[i % len(cases)], cases[(i + 11) % len(cases)]
+        cluster = clusters[i % len(clusters)]
+        out += [
+            Req("ask", questions[(i * 7) % len(questions)]),
+            Req("recommend", f"what should we do with {case}?", case_id=case),
+            Req("escalate", f"please escalate {other} to the policy team", case_id=other),
+            Req("propose", f"propose removing everything in cluster {cluster}", cluster_id=cluster),
+        ]
     return out
 
 
@@ -145,7 +156,12 @@ def _warden_grounded(job: str, response: Any, catalogue: Catalogue) -> bool:
     if job == "escalate":
         return bool(kind == "escalation")
     # A proposal, or a refusal by the automation gate (the gate is part of the job).
-    return bool(kind == "proposal" or (kind == "refusal" and "gate" in response.reason.lower()))
+    return bool(kind == "proposal" or (kind == "refusal" and _gate_refusal(response.reason)))
+
+
+def _gate_refusal(reason: str) -> bool:
+    lowered = reason.lower()
+    return any(w in lowered for w in ("shadow mode", "automation is off", "gate", "evaluation"))
 
 
 def _peer_grounded(job: str, messages: list[BaseMessage], catalogue: Catalogue) -> bool:
@@ -169,19 +185,26 @@ def _peer_grounded(job: str, messages: list[BaseMessage], catalogue: Catalogue) 
         )
     if job == "escalate":
         return any('"status": "open"' in t for t in tool_out)
-    return any("pending approval" in t for t in tool_out)
+    return any("pending approval" in t or "refused by gate" in t for t in tool_out)
 
 
 def run_warden(
-    warden: Any, ledger: Ledger, reqs: list[tuple[str, str]], catalogue: Catalogue
+    warden: Any, ledger: Ledger, reqs: list[Req], catalogue: Catalogue, *, command: bool = False
 ) -> list[Run]:
-    from agent.interface import WardenRequest
+    """Send each request to `Warden.handle`: as free text, or as the Slack command would."""
+    from agent.interface import Intent, WardenRequest
 
     runs = []
-    for job, text in reqs:
+    for req in reqs:
+        job = req.job
         mark = ledger.mark()
         request = WardenRequest(
-            thread_id=f"bench:{uuid.uuid4().hex[:10]}", user_id="UBENCH1", text=text
+            thread_id=f"bench:{uuid.uuid4().hex[:10]}",
+            user_id="UBENCH1",
+            text=req.text,
+            intent=Intent(job) if command else None,
+            case_id=req.case_id if command else None,
+            cluster_id=req.cluster_id if command else None,
         )
         started = time.perf_counter()
         response = warden.handle(request)
@@ -196,20 +219,19 @@ def run_warden(
                 sum(c.prompt_tokens for c in calls),
                 sum(c.completion_tokens for c in calls),
                 _warden_grounded(job, response, catalogue),
-                response.kind,
+                response.kind + (f": {response.reason[:60]}" if response.kind == "refusal" else ""),
             )
         )
     return runs
 
 
-def run_peer(
-    agent: Any, ledger: Ledger, reqs: list[tuple[str, str]], catalogue: Catalogue
-) -> list[Run]:
+def run_peer(agent: Any, ledger: Ledger, reqs: list[Req], catalogue: Catalogue) -> list[Run]:
     runs = []
-    for job, text in reqs:
+    for req in reqs:
+        job = req.job
         mark = ledger.mark()
         started = time.perf_counter()
-        out = agent.invoke({"messages": [HumanMessage(text)]})
+        out = agent.invoke({"messages": [HumanMessage(req.text)]})
         seconds = time.perf_counter() - started
         calls = ledger.since(mark)
         messages = out["messages"]
@@ -245,6 +267,7 @@ def build_agents(ctx: Context, retriever: Any, name: str) -> Agents:
     from agent.service import build_warden
     from knowledge.catalogue import load_catalogue
     from tools.cases import load_sample
+    from tools.gates import load_gates
     from tools.store import Store
 
     settings = ctx.settings(f"agent-{name}")
@@ -256,9 +279,8 @@ def build_agents(ctx: Context, retriever: Any, name: str) -> Agents:
         settings, model=warden_model, retriever=retriever, store=store, catalogue=catalogue
     )
     peer_model = CountingChatModel(responder=peer_responder)
-    peer = create_react_agent(
-        peer_model, make_tools(retriever, store, catalogue), prompt=PEER_SYSTEM
-    )
+    tools = make_tools(retriever, store, catalogue, load_gates(settings.gates_file))
+    peer = create_react_agent(peer_model, tools, prompt=PEER_SYSTEM)
     return Agents(warden, warden_model.ledger, peer, peer_model.ledger, store, catalogue)
 
 
@@ -313,11 +335,23 @@ def time_outside_model(ctx: Context) -> Section:
     agents = build_agents(ctx, retriever, "time")
     per_job = 3 if ctx.quick else 25
     reqs = requests(ctx, agents.store, per_job)
-    # Warm-up: first requests pay for lazy imports, the HNSW load and the checkpointer tables.
-    run_warden(agents.warden, agents.warden_ledger, reqs[:4], agents.catalogue)
-    run_peer(agents.peer, agents.peer_ledger, reqs[:4], agents.catalogue)
-    warden_runs = run_warden(agents.warden, agents.warden_ledger, reqs, agents.catalogue)
-    peer_runs = run_peer(agents.peer, agents.peer_ledger, reqs, agents.catalogue)
+    # Query embedding single-threaded, as in the query section (see its thread experiment).
+    with torch_threads(1):
+        # Warm-up: first requests pay for lazy imports, the HNSW load, the checkpointer tables.
+        run_warden(agents.warden, agents.warden_ledger, reqs[:4], agents.catalogue)
+        run_peer(agents.peer, agents.peer_ledger, reqs[:4], agents.catalogue)
+        warden_runs = run_warden(agents.warden, agents.warden_ledger, reqs, agents.catalogue)
+        peer_runs = run_peer(agents.peer, agents.peer_ledger, reqs, agents.catalogue)
+        asks = [
+            r for r in requests(ctx, agents.store, 20 if not ctx.quick else 4) if r.job == "ask"
+        ]
+        pending = iter(asks)
+        where = profile(
+            lambda: run_warden(
+                agents.warden, agents.warden_ledger, [next(pending)], agents.catalogue
+            ),
+            len(asks),
+        )
     agents.warden.close()
     agents.store.close()
     table = []
@@ -350,13 +384,25 @@ def time_outside_model(ctx: Context) -> Section:
                 met=median(w) < 50 if goal else None,
             )
         )
-    section.data = {"table": table, "chunks": chunks}
+    section.data = {
+        "table": table,
+        "chunks": chunks,
+        "profiles": {"ask": where},
+        "profile": [
+            f"Warden ask request at {chunks:,} chunks: {describe(where)}; top: "
+            + "; ".join(where["top_functions"][:3])
+        ],
+    }
     section.notes.append(
         f"Index: Warden's policies plus synthetic filler, {chunks:,} chunks. Each request is free "
         "text (as from Slack) through `Warden.handle` with the real retriever, SQLite store and "
         "SQLite checkpointer; the model answers at once and its time is subtracted."
     )
     return section
+
+
+def _mean(runs: list[Run], attr: str) -> float:
+    return sum(float(getattr(r, attr)) for r in runs) / len(runs)
 
 
 def calls_and_tokens(ctx: Context) -> Section:
@@ -371,57 +417,67 @@ def calls_and_tokens(ctx: Context) -> Section:
     _ensure_policies(ctx, POLICY_COLLECTION)
     agents = build_agents(ctx, _retriever(ctx, POLICY_COLLECTION), "cost")
     reqs = requests(ctx, agents.store, 2 if ctx.quick else 6)
-    warden_runs = _by_job(run_warden(agents.warden, agents.warden_ledger, reqs, agents.catalogue))
-    peer_runs = _by_job(run_peer(agents.peer, agents.peer_ledger, reqs, agents.catalogue))
+    with torch_threads(1):
+        free = _by_job(run_warden(agents.warden, agents.warden_ledger, reqs, agents.catalogue))
+        command = _by_job(
+            run_warden(agents.warden, agents.warden_ledger, reqs, agents.catalogue, command=True)
+        )
+        peer_runs = _by_job(run_peer(agents.peer, agents.peer_ledger, reqs, agents.catalogue))
     agents.warden.close()
     agents.store.close()
     table = []
+    peer_name = "LangGraph create_react_agent, same tools and requests (peer)"
     for job in JOBS:
-        w, p = warden_runs[job], peer_runs[job]
-        wc, pc = sum(r.calls for r in w) / len(w), sum(r.calls for r in p) / len(p)
-        wt, pt = sum(r.prompt_tokens for r in w) / len(w), sum(r.prompt_tokens for r in p) / len(p)
-        wg, pg = sum(r.grounded for r in w), sum(r.grounded for r in p)
-        table.append(
-            {
-                "job": job,
-                "Warden calls": round(wc, 2),
-                "ReAct calls": round(pc, 2),
-                "Warden prompt tokens": round(wt),
-                "ReAct prompt tokens": round(pt),
-                "Warden grounded": f"{wg}/{len(w)}",
-                "ReAct grounded": f"{pg}/{len(p)}",
-            }
-        )
-        both_grounded = wg == len(w) and pg == len(p)
-        section.figures += [
-            Figure(
-                name=f"{job}: model calls per request",
-                value=round(wc, 2),
-                unit="calls",
-                peer="LangGraph create_react_agent, same tools and requests (peer)",
-                peer_value=round(pc, 2),
-                ratio=round(wc / pc, 2) if pc else None,
-                ratio_label="Warden / ReAct",
-                goal="<= 0.5",
-                met=bool(pc) and wc / pc <= 0.5,
-            ),
-            Figure(
-                name=f"{job}: prompt tokens per request"
-                + (
-                    ""
-                    if both_grounded
-                    else f" (grounded: Warden {wg}/{len(w)}, ReAct {pg}/{len(p)})"
+        p = peer_runs[job]
+        pc, pt = _mean(p, "calls"), _mean(p, "prompt_tokens")
+        pg = sum(r.grounded for r in p)
+        for variant, w in (("free text", free[job]), ("/warden command", command[job])):
+            wc, wt = _mean(w, "calls"), _mean(w, "prompt_tokens")
+            wg = sum(r.grounded for r in w)
+            table.append(
+                {
+                    "job": job,
+                    "Warden request": variant,
+                    "Warden calls": round(wc, 2),
+                    "ReAct calls": round(pc, 2),
+                    "Warden prompt tokens": round(wt),
+                    "ReAct prompt tokens": round(pt),
+                    "Warden grounded": f"{wg}/{len(w)}",
+                    "ReAct grounded": f"{pg}/{len(p)}",
+                    "Warden outcome": ", ".join(sorted({r.outcome for r in w})),
+                }
+            )
+            grounded = wg == len(w) and pg == len(p)
+            label = f"{job} ({variant})"
+            section.figures += [
+                Figure(
+                    name=f"{label}: model calls per request",
+                    value=round(wc, 2),
+                    unit="calls",
+                    peer=peer_name,
+                    peer_value=round(pc, 2),
+                    ratio=round(wc / pc, 2) if pc else None,
+                    ratio_label="Warden / ReAct",
+                    goal="<= 0.5",
+                    met=bool(pc) and wc / pc <= 0.5,
                 ),
-                value=round(wt),
-                unit="tokens",
-                peer="LangGraph create_react_agent, same tools and requests (peer)",
-                peer_value=round(pt),
-                ratio=round(wt / pt, 2) if pt else None,
-                ratio_label="Warden / ReAct",
-                goal="<= 0.67",
-                met=bool(pt) and wt / pt <= 2 / 3 and both_grounded,
-            ),
-        ]
+                Figure(
+                    name=f"{label}: prompt tokens per request"
+                    + (
+                        ""
+                        if grounded
+                        else f" (grounded: Warden {wg}/{len(w)}, ReAct {pg}/{len(p)})"
+                    ),
+                    value=round(wt),
+                    unit="tokens",
+                    peer=peer_name,
+                    peer_value=round(pt),
+                    ratio=round(wt / pt, 2) if pt else None,
+                    ratio_label="Warden / ReAct",
+                    goal="<= 0.67, grounding checks pass",
+                    met=bool(pt) and wt / pt <= 2 / 3 and grounded,
+                ),
+            ]
     section.data = {"table": table}
     section.notes += [
         "Tokens: OpenAI's o200k tokenizer (bpe-openai, offline) over the exact messages of each "
@@ -434,5 +490,8 @@ def calls_and_tokens(ctx: Context) -> Section:
         "Grounding checks: answers cite only sections retrieved in that request; a "
         "recommendation's action is allowed by the catalogue for its section; an escalation was "
         "opened; a proposal is pending (or refused by Warden's automation gate).",
+        "Each request is sent to Warden twice: as free text (what the peer gets; Warden's "
+        "router spends one small model call) and as the `/warden` command would send it "
+        "(intent and ids given, no routing call). The peer only takes free text.",
     ]
     return section

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,48 @@ def missing(*modules: str) -> str | None:
         except ModuleNotFoundError:
             return f"{name.replace('.', '/')}.py has not landed"
     return None
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[int]:
+    """Run a block with `n` intra-op torch threads (process-wide); yields the previous count.
+
+    Without torch loaded (fake embedders in tests) there are no threads to set.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield 0
+        return
+    previous = int(torch.get_num_threads())
+    torch.set_num_threads(n)
+    try:
+        yield previous
+    finally:
+        torch.set_num_threads(previous)
+
+
+def thread_experiment(ctx: Context, queries: list[str]) -> dict[str, float]:
+    """Median ms of one query embedding with the default thread count and with one thread.
+
+    Interleaved query by query, so the machine's load hits both alike.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    default = int(torch.get_num_threads()) if torch is not None else 1
+    labels = {f"default ({default} threads)": default, "1 thread": 1}
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    for q in queries:
+        for label, n in labels.items():
+            with torch_threads(n):
+                started = time.perf_counter()
+                ctx.raw.encode_query(q)
+                times[label].append(time.perf_counter() - started)
+    from bench.stats import median
+
+    return {label: round(median(v) * 1000, 1) for label, v in times.items()}
 
 
 class RawModel:

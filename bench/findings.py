@@ -1,4 +1,4 @@
-"""What profiling found: turned into report text from the run's own measurements."""
+"""What profiling found: report lines each section builds from its own measurements."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from bench.results import BenchResults
 
 
 def findings(results: BenchResults) -> list[str]:
-    """Report lines about slow parts, each backed by a figure of this run."""
+    """Every section's findings, then its profile lines, in section order."""
     lines: list[str] = []
     for section in results.sections:
+        found = section.data.get("findings")
+        if isinstance(found, list):
+            lines += [f"- {line}" for line in found]
         profile = section.data.get("profile")
         if isinstance(profile, list) and profile:
-            lines.append(f"- {section.title}: profile of Warden's path (share of wall time):")
+            lines.append(f"- {section.title}: self time by component (pyinstrument):")
             lines += [f"  - {row}" for row in profile]
     return lines

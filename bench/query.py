@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bench.context import Context, missing
+from bench.context import Context, missing, thread_experiment, torch_threads
+from bench.profiling import describe, profile
 from bench.results import Chart, Curve, Figure, Section
 from bench.stats import growth_exponent, median, p99
 from bench.synthetic import (
@@ -76,6 +77,12 @@ def synthetic_parts(ctx: Context, max_chunks: int) -> SyntheticParts:
     return parts
 
 
+def _one_query_per_call(fn: Callable[[str], object], qs: list[str]) -> Callable[[], object]:
+    """A no-argument callable that sends the next query of `qs` on each call."""
+    pending = iter(qs)
+    return lambda: fn(next(pending))
+
+
 def run(ctx: Context) -> Section:
     section = Section(
         key="query", title="2. Query latency against the model floor and plain Chroma"
@@ -83,77 +90,66 @@ def run(ctx: Context) -> Section:
     why = missing("knowledge.index", "knowledge.retrieval", "langchain_chroma")
     if why:
         return section.not_measured(why)
-    from langchain_chroma import Chroma
-    from langchain_core.embeddings import Embeddings
-
-    from knowledge.index import build_chroma_client, ingest
-    from knowledge.retrieval import build_retriever
+    from knowledge.index import build_chroma_client
 
     sizes = ctx.query_sizes or (QUICK_SIZES if ctx.quick else FULL_SIZES)
     n_queries = 15 if ctx.quick else 100
-
     synth = synthetic_parts(ctx, sizes[-1])
-    pool, mixture, corpus, embed_pool_s = synth.pool, synth.mixture, synth.corpus, synth.embed_s
-    warden_embedder = ctx.embedder
-    root = corpus.root
-    settings = ctx.settings("query", policies_dirs=[root])
+    settings = ctx.settings("query", policies_dirs=[synth.corpus.root])
     client = build_chroma_client(settings)
-
-    class _Peer(_LangchainEmbeddings, Embeddings):
-        pass
-
-    peer_embeddings = _Peer(lambda texts: ctx.raw.encode(texts))
-    rows: list[dict[str, Any]] = []
-    written = 0  # files ingested so far: the index grows in place
-    for step, size in enumerate(sizes):
-        files = corpus.files[written : size // PER_FILE]
-        started = time.perf_counter()
-        report = ingest(
-            files, settings=settings, client=client, embedder=mixture, collection=COLLECTION
-        )
-        write_s = time.perf_counter() - started
-        written = size // PER_FILE
-        retriever = build_retriever(
-            settings, embedder=warden_embedder, client=client, collection=COLLECTION
-        )
-        hybrid = build_retriever(
-            settings, embedder=warden_embedder, client=client, collection=COLLECTION, mode="hybrid"
-        )
-        peer = Chroma(client=client, collection_name=COLLECTION, embedding_function=peer_embeddings)
-        count = int(retriever.collection.count())
-        paths: dict[str, Callable[[str], object]] = {
-            "floor": ctx.raw.encode_query,
-            "warden": partial(retriever.search, k=5),
-            "warden_hybrid": partial(hybrid.search, k=5),
-            "peer": partial(peer.similarity_search, k=5),
+    # One short query gains nothing from intra-op parallelism; on a loaded machine two torch
+    # threads spin against each other and a query embedding takes many times longer (measured
+    # here first). Every query-time path then runs single-threaded, the floor included.
+    experiment = thread_experiment(ctx, queries(synth.pool, 10 if ctx.quick else 30, seed=77))
+    with torch_threads(1):
+        rows, paths = _grow_and_measure(ctx, sizes, settings, client, synth, n_queries)
+        # Where the query time goes at the largest size, Warden's paths next to the peer's.
+        profile_queries = queries(synth.pool, 100, seed=99)
+        profiles = {
+            name: profile(
+                _one_query_per_call(paths[name], profile_queries), 10 if ctx.quick else 30
+            )
+            for name in ("warden_dense", "warden_hybrid", "peer")
         }
-        for q in queries(pool, 5, seed=10_000 + step):  # warm caches, HNSW load, lexical load
-            for fn in paths.values():
-                fn(q)
-        times: dict[str, list[float]] = {name: [] for name in paths}
-        names = list(paths)
-        for i, q in enumerate(queries(pool, n_queries, seed=step)):
-            for name in names[i % len(names) :] + names[: i % len(names)]:
-                t0 = time.perf_counter()
-                paths[name](q)
-                times[name].append(time.perf_counter() - t0)
-        row: dict[str, Any] = {
-            "chunks": count,
-            "ingest_seconds": round(write_s, 2),
-            "ingest_report": report.model_dump(exclude={"warnings"}),
-        }
-        for name, values in times.items():
-            row[f"{name}_median_ms"] = round(median(values) * 1000, 2)
-            row[f"{name}_p99_ms"] = round(p99(values) * 1000, 2)
-        rows.append(row)
-
     section.data = {
+        "threads_experiment_ms": experiment,
+        "profiles": profiles,
+        "profile": [
+            f"{label} at {rows[-1]['chunks']:,} chunks: {describe(profiles[name])}; top: "
+            + "; ".join(profiles[name]["top_functions"][:3])
+            for name, label in (
+                ("warden_dense", "Warden dense search"),
+                ("warden_hybrid", "Warden hybrid search"),
+                ("peer", "langchain-chroma search"),
+            )
+        ],
         "rows": rows,
         "queries_per_size": n_queries,
-        "pool_sentences": len(pool.all),
-        "pool_embed_seconds": round(embed_pool_s, 2),
+        "pool_sentences": len(synth.pool.all),
+        "pool_embed_seconds": round(synth.embed_s, 2),
         "mixture_noise": 0.03,
     }
+    pool, embed_pool_s = synth.pool, synth.embed_s
+    default_ms, one_ms = experiment.values()
+    last = rows[-1]
+    section.data["findings"] = [
+        f"Query embedding, torch intra-op threads: {default_ms} ms median with the default "
+        f"thread count vs {one_ms} ms with one thread (same model, same queries, interleaved). "
+        "A one-sentence input gains nothing from intra-op parallelism and, on a busy machine, "
+        "the threads spin against each other. Suggested fix (knowledge/embeddings.py, "
+        "`LocalEmbedder._encode`, owned by the retrieval helper): embed single queries with "
+        "`torch.set_num_threads(1)` in serving processes (or a WARDEN_EMBED_THREADS setting); "
+        "keep batches for ingest multi-threaded. The bench runs query paths single-threaded.",
+        f"At {last['chunks']:,} chunks Warden's default ({last['warden_mode']}) search takes "
+        f"{last['warden_median_ms']} ms median vs {last['floor_median_ms']} ms for the embedding "
+        f"alone and {last['peer_median_ms']} ms for langchain-chroma; dense "
+        f"{last['warden_dense_median_ms']} ms, hybrid {last['warden_hybrid_median_ms']} ms.",
+    ]
+    section.notes.append(
+        "Query-time embedding runs with one torch thread for every path (floor, Warden, peer). "
+        f"Measured first in this run: one query embedding took {experiment} (median ms) with "
+        "the default thread count and with one thread."
+    )
     section.notes.append(
         f"Synthetic corpus: {len(pool.all)} policy-like sentences embedded for real "
         f"({embed_pool_s:.0f} s); each chunk is three sentences of one topic, its vector the "
@@ -165,7 +161,7 @@ def run(ctx: Context) -> Section:
     floor, warden, peer = last["floor_median_ms"], last["warden_median_ms"], last["peer_median_ms"]
     section.figures += [
         Figure(
-            name=f"query median at {last['chunks']:,} chunks",
+            name=f"query median at {last['chunks']:,} chunks ({last['warden_mode']}, the default)",
             value=warden,
             unit="ms",
             peer="embedding model alone on the query (floor)",
@@ -222,12 +218,90 @@ def run(ctx: Context) -> Section:
                 Curve(label=label, x=xs, y=[float(r[f"{key}_median_ms"]) for r in rows])
                 for key, label in (
                     ("floor", "embedding model alone (floor)"),
-                    ("warden", "Warden retriever (dense, default)"),
-                    ("warden_hybrid", "Warden retriever (hybrid)"),
+                    ("warden_dense", "Warden retriever, dense"),
+                    ("warden_hybrid", "Warden retriever, hybrid"),
                     ("peer", "langchain-chroma (peer)"),
                 )
             ]
-            + [Curve(label="Warden p99", x=xs, y=[float(r["warden_p99_ms"]) for r in rows])],
+            + [
+                Curve(
+                    label=f"Warden p99 (default mode: {rows[-1]['warden_mode']})",
+                    x=xs,
+                    y=[float(r["warden_p99_ms"]) for r in rows],
+                )
+            ],
         )
     )
     return section
+
+
+def _grow_and_measure(
+    ctx: Context,
+    sizes: list[int],
+    settings: Any,
+    client: Any,
+    synth: SyntheticParts,
+    n_queries: int,
+) -> tuple[list[dict[str, Any]], dict[str, Callable[[str], object]]]:
+    """Grow the index to each size in turn; time every query path at each size."""
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
+
+    from knowledge.index import ingest
+    from knowledge.retrieval import build_retriever
+
+    class _Peer(_LangchainEmbeddings, Embeddings):
+        pass
+
+    peer_embeddings = _Peer(lambda texts: ctx.raw.encode(texts))
+    warden_embedder = ctx.embedder
+    rows: list[dict[str, Any]] = []
+    paths: dict[str, Callable[[str], object]] = {}
+    written = 0  # files ingested so far: the index grows in place
+    for step, size in enumerate(sizes):
+        files = synth.corpus.files[written : size // PER_FILE]
+        started = time.perf_counter()
+        report = ingest(
+            files, settings=settings, client=client, embedder=synth.mixture, collection=COLLECTION
+        )
+        write_s = time.perf_counter() - started
+        written = size // PER_FILE
+        retriever = build_retriever(
+            settings, embedder=warden_embedder, client=client, collection=COLLECTION
+        )
+        dense = build_retriever(
+            settings, embedder=warden_embedder, client=client, collection=COLLECTION, mode="dense"
+        )
+        hybrid = build_retriever(
+            settings, embedder=warden_embedder, client=client, collection=COLLECTION, mode="hybrid"
+        )
+        peer = Chroma(client=client, collection_name=COLLECTION, embedding_function=peer_embeddings)
+        count = int(retriever.collection.count())
+        paths = {
+            "floor": ctx.raw.encode_query,
+            "warden": partial(retriever.search, k=5),
+            "warden_dense": partial(dense.search, k=5),
+            "warden_hybrid": partial(hybrid.search, k=5),
+            "peer": partial(peer.similarity_search, k=5),
+        }
+        for q in queries(synth.pool, 5, seed=10_000 + step):  # warm: HNSW and lexical loads
+            for fn in paths.values():
+                fn(q)
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        names = list(paths)
+        for i, q in enumerate(queries(synth.pool, n_queries, seed=step)):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                t0 = time.perf_counter()
+                paths[name](q)
+                times[name].append(time.perf_counter() - t0)
+        row: dict[str, Any] = {
+            "chunks": count,
+            "warden_mode": retriever.mode,
+            "ingest_seconds": round(write_s, 2),
+            "ingest_report": report.model_dump(exclude={"warnings"}),
+        }
+        for name, values in times.items():
+            row[f"{name}_median_ms"] = round(median(values) * 1000, 2)
+            row[f"{name}_p99_ms"] = round(p99(values) * 1000, 2)
+        rows.append(row)
+    return rows, paths

@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import tool
 
 from bench.chat_model import CallInfo
+from warden.errors import WardenError
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
@@ -56,8 +57,14 @@ def render_hits(hits: list[Hit], catalogue: Catalogue) -> str:
     return "\n\n".join(blocks) or "no sections found"
 
 
-def make_tools(retriever: Any, store: Store, catalogue: Catalogue) -> list[Any]:
+def make_tools(retriever: Any, store: Store, catalogue: Catalogue, gates: Any) -> list[Any]:
+    """The peer's tools over Warden's retriever, store, catalogue and automation gates.
+
+    A refused call (unknown id, disallowed action, closed gate) comes back to the model as an
+    error message, as a production tool would report it, rather than ending the run.
+    """
     from agent.untrusted import mark_untrusted
+    from tools.gates import check
 
     @tool
     def search_policies(query: str) -> str:
@@ -67,7 +74,10 @@ def make_tools(retriever: Any, store: Store, catalogue: Catalogue) -> list[Any]:
     @tool
     def get_case(case_id: str) -> str:
         """Read a moderation case: its content (as data), reports and classifier signals."""
-        case = store.get_case(case_id)
+        try:
+            case = store.get_case(case_id)
+        except WardenError as exc:
+            return json.dumps({"error": str(exc)})
         lines = [f"Case {case.id} (source: {case.source})."]
         signals = ", ".join(f"{k}={v:.2f}" for k, v in sorted(case.signals.items())) or "none"
         lines.append(f"Classifier signals: {signals}.")
@@ -85,7 +95,10 @@ def make_tools(retriever: Any, store: Store, catalogue: Catalogue) -> list[Any]:
     @tool
     def get_cluster(cluster_id: str) -> str:
         """Read a detector cluster: policy, section, description and how many items it holds."""
-        cluster = store.get_cluster(cluster_id)
+        try:
+            cluster = store.get_cluster(cluster_id)
+        except WardenError as exc:
+            return json.dumps({"error": str(exc)})
         return json.dumps(
             {
                 "id": cluster.id,
@@ -103,16 +116,25 @@ def make_tools(retriever: Any, store: Store, catalogue: Catalogue) -> list[Any]:
         case_id: str, policy_id: str, section_id: str, summary: str, imminent: bool = False
     ) -> str:
         """Open an escalation ticket for a case; returns where it was routed and its SLA."""
-        route = catalogue.route(policy_id, section_id, imminent=imminent)
+        try:
+            route = catalogue.route(policy_id, section_id or None, imminent=imminent)
+        except WardenError as exc:
+            return json.dumps({"error": str(exc)})
         return json.dumps({"case_id": case_id, "status": "open", **route.model_dump(mode="json")})
 
     @tool
     def propose_action(cluster_id: str, action: str, section_id: str) -> str:
         """Queue a bulk action on a cluster for human approval; returns the proposal."""
-        cluster = store.get_cluster(cluster_id)
-        allowed = [a.value for a in catalogue.allowed_actions(section_id)]
+        try:
+            cluster = store.get_cluster(cluster_id)
+            allowed = [a.value for a in catalogue.allowed_actions(section_id)]
+        except WardenError as exc:
+            return json.dumps({"error": str(exc)})
         if action not in allowed:
             return json.dumps({"error": f"{action} is not allowed for {section_id}: {allowed}"})
+        gate = check(store, gates, cluster.policy_id, len(cluster.content_ids))
+        if not gate.allowed:
+            return json.dumps({"status": "refused by gate", "reason": gate.reason})
         return json.dumps(
             {"status": "pending approval", "targets": len(cluster.content_ids), "action": action}
         )

@@ -66,10 +66,25 @@ def _verification(port: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (less load-sensitive)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def start_and_time(
     cmd: list[str], env: dict[str, str], port: int, *, timeout_s: float
-) -> tuple[float, subprocess.Popen[bytes], PeakRss]:
-    """Launch `cmd`; return seconds to the first 200 on URL verification, the process, its RSS."""
+) -> tuple[float, float, subprocess.Popen[bytes], PeakRss]:
+    """Launch `cmd`; seconds (wall, CPU) to the first 200 on URL verification, process, RSS."""
     import httpx
 
     url = f"http://127.0.0.1:{port}/slack/events"
@@ -91,7 +106,7 @@ def start_and_time(
             try:
                 response = http.post(url, content=body, headers=headers)
                 if response.status_code == 200 and "bench-challenge" in response.text:
-                    return time.perf_counter() - started, proc, rss
+                    return time.perf_counter() - started, cpu_seconds(proc.pid), proc, rss
             except httpx.TransportError:
                 pass  # not listening yet
             time.sleep(0.05)
@@ -109,20 +124,24 @@ def stop(proc: subprocess.Popen[bytes], rss: PeakRss) -> int:
     return peak
 
 
-def _ask_one_question(port: int, standin: Any, timeout_s: float) -> bool:
-    """Mention the bot with a policy question; True once its answer is posted to the stand-in."""
+QUESTIONS = (
+    "<@UWARDENBOT> is a meme calling a religious group vermin allowed?",
+    "<@UWARDENBOT> do we strike for selling fake designer bags?",
+)
+
+
+def _ask(port: int, standin: Any, text: str, timeout_s: float) -> float | None:
+    """Mention the bot; seconds until its answer is posted to the stand-in (None: no answer)."""
     from slackapp.driver import SlackDriver
 
     before = len(standin.calls_to("chat.postMessage"))
+    started = time.perf_counter()
     with SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET) as driver:
-        driver.mention(
-            "<@UWARDENBOT> is a meme calling a religious group vermin allowed?",
-            user="UBENCH1",
-            channel="CBENCH01",
-        )
-    return bool(
-        standin.wait_for(lambda s: len(s.calls_to("chat.postMessage")) > before, timeout=timeout_s)
+        driver.mention(text, user="UBENCH1", channel="CBENCH01")
+    answered = standin.wait_for(
+        lambda s: len(s.calls_to("chat.postMessage")) > before, timeout=timeout_s
     )
+    return time.perf_counter() - started if answered else None
 
 
 def _peak_of(
@@ -175,9 +194,11 @@ def run(ctx: Context) -> Section:
     timeout = 90.0 if ctx.quick else 180.0
     warden_s: list[float] = []
     bare_s: list[float] = []
+    warden_cpu: list[float] = []
+    bare_cpu: list[float] = []
     app_peak = 0
     bare_peak = 0
-    answered = False
+    answers: list[float | None] = []
     with StandIn() as standin:
         for r in range(repeats):
             port = _free_port()
@@ -190,10 +211,11 @@ def run(ctx: Context) -> Section:
                 WARDEN_LOG_LEVEL="ERROR",
             )
             cmd = [*_warden_cmd(), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
-            seconds, proc, rss = start_and_time(cmd, env, port, timeout_s=timeout)
+            seconds, cpu, proc, rss = start_and_time(cmd, env, port, timeout_s=timeout)
             warden_s.append(seconds)
-            if r == 0:  # memory while serving: one real question answered end to end
-                answered = _ask_one_question(port, standin, timeout_s=timeout)
+            warden_cpu.append(cpu)
+            if r == 0:  # memory while serving: two real questions answered end to end
+                answers = [_ask(port, standin, q, timeout) for q in QUESTIONS]
             app_peak = max(app_peak, stop(proc, rss))
 
             port = _free_port()
@@ -208,8 +230,9 @@ def run(ctx: Context) -> Section:
                 "--secret",
                 SECRET,
             ]
-            seconds, proc, rss = start_and_time(bare_cmd, _env(), port, timeout_s=timeout)
+            seconds, cpu, proc, rss = start_and_time(bare_cmd, _env(), port, timeout_s=timeout)
             bare_s.append(seconds)
+            bare_cpu.append(cpu)
             bare_peak = max(bare_peak, stop(proc, rss))
 
     floor_peak, _ = _peak_of(
@@ -241,8 +264,17 @@ def run(ctx: Context) -> Section:
             ratio_label="Warden / bare Bolt",
         ),
         Figure(
-            name="peak RSS of the app (start + one answered question)"
-            + ("" if answered else " — the question was NOT answered in time"),
+            name="start-up CPU time (user + system) to first 200 (median)",
+            value=round(median(warden_cpu), 2),
+            unit="CPU s",
+            peer="bare Bolt app under uvicorn (peer)",
+            peer_value=round(median(bare_cpu), 2),
+            ratio=round(median(warden_cpu) / median(bare_cpu), 2),
+            ratio_label="Warden / bare Bolt",
+        ),
+        Figure(
+            name="peak RSS of the app (start + two answered questions)"
+            + ("" if all(answers) else " — a question was NOT answered in time"),
             value=round(app_peak / MIB),
             unit="MiB",
             peer="process holding only the embedding model and the Chroma collection (floor)",
@@ -272,7 +304,9 @@ def run(ctx: Context) -> Section:
     section.data = {
         "warden_startup_s": [round(x, 2) for x in warden_s],
         "bare_bolt_startup_s": [round(x, 2) for x in bare_s],
-        "question_answered": answered,
+        "warden_startup_cpu_s": [round(x, 2) for x in warden_cpu],
+        "bare_bolt_startup_cpu_s": [round(x, 2) for x in bare_cpu],
+        "answer_seconds_first_second": [None if a is None else round(a, 2) for a in answers],
         "ingest_cli_seconds": round(ingest_s, 1),
         "table": [
             {
@@ -299,7 +333,11 @@ def run(ctx: Context) -> Section:
     }
     section.notes.append(
         f"Start-up: {repeats} launch(es) each, alternating Warden and the peer; the first Warden "
-        "launch then answered one policy question (no-LLM mode) so the peak includes the "
-        f"retrieval path. `warden ingest` took {ingest_s:.0f} s including model load."
+        "launch then answered two policy questions (no-LLM mode) so the peak includes the "
+        "retrieval path; the first answer after start took "
+        + ", then ".join("no answer" if a is None else f"{a:.1f} s" for a in answers)
+        + " for the second (a cold first answer means something loads lazily on the first "
+        "request). Wall times drift with the machine's load; CPU seconds drift less."
+        + f" `warden ingest` took {ingest_s:.0f} s including model load."
     )
     return section
