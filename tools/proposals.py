@@ -374,6 +374,27 @@ def _refusal(
         )
 
 
+def _audit_unknown(
+    store: Store, proposal_id: str, actor: str, verb: str, now: datetime, source: str
+) -> None:
+    """A decision on a proposal that does not exist is a refusal too (forged or stale id)."""
+    with store.session() as s:
+        append_many(
+            s,
+            [
+                EventSpec(
+                    actor=actor,
+                    verb=verb,
+                    subject=f"proposal:{proposal_id[:200]}",
+                    source=source,
+                    outcome="refused",
+                    details={"reason": "no such proposal"},
+                    at=now,
+                )
+            ],
+        )
+
+
 def approve(
     store: Store,
     proposal_id: str,
@@ -451,6 +472,9 @@ def approve(
         # The unique (proposal, approver) constraint caught a concurrent double click.
         duplicate = _Refused("you already approved this proposal; one approver counts once")
         return _refusal(store, proposal_id, approver_id, "proposal.approve", duplicate, now, source)
+    except NotFoundError:
+        _audit_unknown(store, proposal_id, approver_id, "proposal.approve", now, source)
+        raise
 
 
 def reject(
@@ -505,6 +529,9 @@ def reject(
             )
     except _Refused as refused:
         return _refusal(store, proposal_id, approver_id, "proposal.reject", refused, now, source)
+    except NotFoundError:
+        _audit_unknown(store, proposal_id, approver_id, "proposal.reject", now, source)
+        raise
 
 
 def expire_due(store: Store, now: datetime | None = None) -> list[str]:

@@ -287,3 +287,17 @@ def test_approve_reject_race_across_processes_on_postgres(
         assert audit.verify(store).ok
     finally:
         store.close()
+
+
+def test_decisions_on_unknown_proposals_are_refused_and_audited(store: Store) -> None:
+    from warden.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        approve(store, "prop_forged", "U_LEAD1", "0" * 64, approvers=APPROVERS, now=NOW)
+    with pytest.raises(NotFoundError):
+        reject(store, "prop_forged", "U_LEAD1", approvers=APPROVERS, now=NOW)
+    events = audit.events(store, subject="proposal:prop_forged")
+    assert [(e.verb, e.outcome) for e in events] == [
+        ("proposal.approve", "refused"),
+        ("proposal.reject", "refused"),
+    ]
