@@ -110,11 +110,14 @@ def apply_strike(
     proposal_hash: str | None = None,
     now: datetime | None = None,
     session: Session | None = None,
+    defer_audit: list[EventSpec] | None = None,
 ) -> StrikeOutcome:
     """Record the strike an applied STRIKE action gives; idempotent by `action_key`.
 
     Crossing a `suspend` threshold suspends the account in the store (audited); the outcome
-    says so, so the fanout can also tell the platform.
+    says so, so the fanout can also tell the platform. A batching caller passes `defer_audit`
+    to collect the audit events and append them with its own, last: on Postgres the audit lock
+    is then taken after every row lock of the batch, never before one.
     """
     if action.action != ActionType.STRIKE or action.target_type != "account":
         raise InputError(f"{action.key}: only a strike on an account adds a strike")
@@ -222,7 +225,10 @@ def apply_strike(
                     at=now,
                 )
             )
-        append_many(s, events)
+        if defer_audit is not None:
+            defer_audit.extend(events)
+        else:
+            append_many(s, events)
         return StrikeOutcome(
             strike=strike_from_row(row), created=True, effect=effect, suspended=suspended
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from knowledge.catalogue import Catalogue
 from tests.tools.helpers import NOW
@@ -13,7 +14,7 @@ from tools.cases import ensure_account
 from tools.models import ActionType, PlannedAction
 from tools.store import Store
 from tools.strikes import apply_strike, overturn, preview, standing
-from tools.tables import StrikeRow
+from tools.tables import AuditRow, StrikeRow
 from warden.errors import InputError, NotFoundError
 
 
@@ -135,3 +136,19 @@ def test_overturn_removes_strike_reinstates_and_is_audited(
         overturn(store, catalogue, action_key="nope", actor="U", reason="r")
     assert any("HA: 2 active" in line for line in standing(store, catalogue, "acct-two", now=later))
     assert audit.verify(store).ok
+
+
+def test_deferred_audit_hands_events_to_the_caller(store: Store, catalogue: Catalogue) -> None:
+    seed(store, "acct-two", days_ago=[60, 10])
+    deferred: list[audit.EventSpec] = []
+    with store.session() as s:
+        outcome = apply_strike(
+            store, catalogue, strike("acct-two"), action_key="k-1", now=NOW, session=s,
+            defer_audit=deferred,
+        )  # fmt: skip
+        # nothing was appended by apply_strike itself: the caller appends, last
+        assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
+        audit.append_many(s, deferred)
+    assert outcome.suspended
+    assert [e.verb for e in deferred] == ["strike.applied", "account.suspended"]
+    assert [e.verb for e in audit.events(store)] == ["strike.applied", "account.suspended"]
