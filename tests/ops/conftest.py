@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
 from agent.interface import Recommendation
-from tools.db import Base
 from tools.models import ActionType, Case
-from tools.ops_tables import OPS_TABLES
 from tools.store import Store
+
+
+def _open(url: str) -> Store:
+    opened = Store.open(url)
+    assert inspect(opened.engine).has_table("ops_eval_runs"), "migration 0003 did not run"
+    return opened
 
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    """A migrated store (SQLite and Postgres) that also has the ops tables."""
-    opened = Store.open(db_url)
-    # Until revision 0003 is in the migration chain, create the ops tables directly.
-    if not inspect(opened.engine).has_table("ops_eval_runs"):
-        Base.metadata.create_all(opened.engine, tables=OPS_TABLES)
+    """A migrated store, once on SQLite and once on Postgres (gates, QA, KPIs, migration)."""
+    opened = _open(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def sqlite_ops_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store, for tests whose SQL is already covered on both engines."""
+    opened = _open(f"sqlite:///{tmp_path / 'ops.db'}")
     try:
         yield opened
     finally:

@@ -1,10 +1,8 @@
-"""The `warden` commands: eval on 50 rows (real subprocess), gates, report and qa (in-process)."""
+"""The `warden` commands through the root Typer app: eval on 50 rows, gates, report and qa."""
 
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,52 +17,7 @@ if TYPE_CHECKING:
 
     from click.testing import Result
 
-ROOT = Path(__file__).resolve().parents[2]
 HATECHECK = Path("/work/shared/datasets/hatecheck_test_suite_cases.csv")
-
-
-def warden(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
-        "HOME": str(tmp_path),
-        "WARDEN_HOME": str(tmp_path / "home"),
-        "WARDEN_DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "from warden.cli import main; main()", *args],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.mark.skipif(not HATECHECK.is_file(), reason="HateCheck data set not present")
-def test_eval_cli_on_50_rows(policy_retriever: Any, policy_settings: Any, tmp_path: Path) -> None:
-    # policy_retriever guarantees the session's index exists under policy_settings.home.
-    home = str(policy_settings.home)
-    result = warden(
-        ["eval", str(HATECHECK), "--limit", "50", "--no-progress"], tmp_path, WARDEN_HOME=home
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = result.stdout
-    assert "50 cases, mapping hatecheck, mode rules" in out
-    assert "per 1,000 cases" in out
-    assert "HA" in out and "confusion" in out
-    with HATECHECK.open(encoding="utf-8") as fh:
-        texts = [row["test_case"].strip() for row in islice(csv.DictReader(fh), 50)]
-    assert not any(t in out or t in result.stderr for t in texts), "data set text leaked"
-    # 50 rows are far below the gate's minimum support: propose stays refused, with figures.
-    refused = warden(["gates", "set", "HA", "propose"], tmp_path, WARDEN_HOME=home)
-    assert refused.returncode == 2
-    assert "cannot be switched to propose" in refused.stderr
-    assert "on 50 labelled cases" in refused.stderr
 
 
 @pytest.fixture
@@ -116,3 +69,38 @@ def test_report_and_qa_cli(cli: Callable[..., Result], tmp_path: Path) -> None:
     bad_date = cli("report", "--since", "yesterday")
     assert isinstance(bad_date.exception, InputError)
     assert "use a date like" in str(bad_date.exception)
+
+
+@pytest.mark.skipif(not HATECHECK.is_file(), reason="HateCheck data set not present")
+def test_eval_cli_on_50_rows(
+    cli: Callable[..., Result],
+    policy_retriever: Any,
+    policy_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    from warden.settings import get_settings
+
+    # policy_retriever guarantees the session's index exists under policy_settings.home.
+    monkeypatch.setenv("WARDEN_HOME", str(policy_settings.home))
+    get_settings.cache_clear()
+    threads = torch.get_num_threads()
+    try:
+        result = cli("eval", str(HATECHECK), "--limit", "50", "--no-progress")
+    finally:
+        torch.set_num_threads(threads)  # `warden eval` pins one thread; leave the session as it was
+    assert result.exit_code == 0, result.output[-2000:]
+    out = result.output
+    assert "50 cases, mapping hatecheck, mode rules" in out
+    assert "per 1,000 cases" in out
+    assert "HA" in out and "confusion" in out
+    with HATECHECK.open(encoding="utf-8") as fh:
+        texts = [row["test_case"].strip() for row in islice(csv.DictReader(fh), 50)]
+    assert not any(t in out for t in texts), "data set text leaked"
+    runs = cli("eval-runs")
+    assert runs.exit_code == 0 and "hatecheck_test_suite_cases.csv" in runs.output
+    # 50 rows are far below the gate's minimum support: propose stays refused, with figures.
+    refused = cli("gates", "set", "HA", "propose")
+    assert isinstance(refused.exception, GateClosed)
+    assert "on 50 labelled cases" in str(refused.exception)

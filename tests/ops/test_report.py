@@ -50,7 +50,8 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_report_files_and_charts(store: Store, tmp_path: Path) -> None:
+def test_report_files_and_charts(sqlite_ops_store: Store, tmp_path: Path) -> None:
+    store = sqlite_ops_store
     first = evaluate(
         rows(30),
         keyword_recommender({"hateword": "HA"}),
@@ -117,6 +118,7 @@ def test_report_files_and_charts(store: Store, tmp_path: Path) -> None:
         assert f'src="charts/{chart.name}"' in html
 
 
-def test_report_on_empty_store(store: Store, tmp_path: Path) -> None:
+def test_report_on_empty_store(sqlite_ops_store: Store, tmp_path: Path) -> None:
+    store = sqlite_ops_store
     html = build_report(store, load_gates(), out_dir=tmp_path / "r", now=NOW).read_text()
     assert "No evaluation run is stored yet" in html

@@ -105,7 +105,8 @@ def standin() -> Iterator[StandIn]:
         s.stop()
 
 
-def test_agree_and_disagree_cards(store: Store, standin: StandIn) -> None:
+def test_agree_and_disagree_cards(sqlite_ops_store: Store, standin: StandIn) -> None:
+    store = sqlite_ops_store
     bolt = Bolt(store, standin)
     created = [
         maybe_sample(
@@ -184,7 +185,10 @@ def test_agree_and_disagree_cards(store: Store, standin: StandIn) -> None:
     assert "Disagreed" in json.dumps(standin.messages[(CHANNEL, second["ts"])]["blocks"])
 
 
-def test_qa_post_command(store: Store, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_qa_post_command(
+    sqlite_ops_store: Store, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_ops_store
     from typer.testing import CliRunner
 
     import warden.cli
