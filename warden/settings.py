@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from warden.errors import ConfigError
 
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         "development", alias="WARDEN_ENV", description="production refuses placeholder secrets"
     )
     home: Path = Field(Path("var"), alias="WARDEN_HOME", description="data folder")
-    policies_dirs: list[Path] = Field(
+    policies_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [PACKAGE_ROOT / "knowledge" / "policies"],
         alias="WARDEN_POLICIES_DIRS",
         description="approved policy folders; only documents under them are cited as policy",
@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
-    approvers: list[str] = Field(default_factory=list, alias="WARDEN_APPROVERS")
+    approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="WARDEN_APPROVERS"
+    )
     approver_usergroup: str | None = Field(None, alias="WARDEN_APPROVER_USERGROUP")
     proposal_ttl_minutes: int = Field(240, alias="WARDEN_PROPOSAL_TTL_MINUTES")
 
