@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
 
 ProgressCallback = Callable[[FanoutProgress], None]
-LEDGER_INSERT_CHUNK = 1000
 
 
 class FanoutResult(BaseModel):
@@ -226,12 +225,13 @@ def _prepare_ledger(store: Store, proposal: Proposal) -> int:
             }
             for seq, (key, action) in enumerate(zip(keys, proposal.actions, strict=True))
         ]
-        for start in range(0, len(rows), LEDGER_INSERT_CHUNK):
-            s.execute(
-                conflict_insert(dialect, LedgerRow.__table__)  # type: ignore[arg-type]
-                .values(rows[start : start + LEDGER_INSERT_CHUNK])
-                .on_conflict_do_nothing(index_elements=["proposal_id", "seq"])
-            )
+        # One compiled statement, executed as batched multi-row inserts by the driver layer.
+        s.execute(
+            conflict_insert(dialect, LedgerRow.__table__).on_conflict_do_nothing(  # type: ignore[arg-type]
+                index_elements=["proposal_id", "seq"]
+            ),
+            rows,
+        )
     return len(keys)
 
 
@@ -410,9 +410,17 @@ def _record_effects(
         action = claim.action
         if outcome.receipt is None:
             events.append(
-                _event(proposal, claim, actor, "action.failed", "failed", now, approvers,
-                       {"error": outcome.error})
-            )  # fmt: skip
+                _event(
+                    proposal,
+                    claim,
+                    actor,
+                    "action.failed",
+                    "failed",
+                    now,
+                    approvers,
+                    {"error": outcome.error},
+                )
+            )
             continue
         if action.action == ActionType.STRIKE:
             result = strikes.apply_strike(
@@ -431,9 +439,17 @@ def _record_effects(
         elif action.action == ActionType.SUSPEND:
             ensure_account(session, action.target_id).status = "suspended"
         events.append(
-            _event(proposal, claim, actor, "action.applied", "applied", now, approvers,
-                   {"receipt_id": outcome.receipt.receipt_id, "replayed": outcome.receipt.replayed})
-        )  # fmt: skip
+            _event(
+                proposal,
+                claim,
+                actor,
+                "action.applied",
+                "applied",
+                now,
+                approvers,
+                {"receipt_id": outcome.receipt.receipt_id, "replayed": outcome.receipt.replayed},
+            )
+        )
     # Audit last: on Postgres its lock serialises workers, so hold it for as short as possible.
     append_many(session, events)
     return tuple(suspended)

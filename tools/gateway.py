@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -150,36 +150,35 @@ class LocalPlatform:
             }
             for item in items
         ]
-        # ON CONFLICT DO NOTHING ... RETURNING tells, race-free, which keys are new here.
+        # ON CONFLICT DO NOTHING ... RETURNING tells, race-free, which keys are new here. The
+        # statement has no inline values, so it compiles once and runs as one batched insert.
         stmt = (
             conflict_insert(dialect, PlatformReceiptRow.__table__)  # type: ignore[arg-type]
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(PlatformReceiptRow.idempotency_key)
         )
-        new_keys = set(session.scalars(stmt))
+        new_keys = set(session.scalars(stmt, rows))
         replayed = [item.idempotency_key for item in items if item.idempotency_key not in new_keys]
+        receipts = {
+            row["idempotency_key"]: _receipt_of(row, replayed=False)
+            for row in rows
+            if row["idempotency_key"] in new_keys
+        }
         if replayed:
             session.execute(
                 update(PlatformReceiptRow)
                 .where(PlatformReceiptRow.idempotency_key.in_(replayed))
                 .values(deliveries=PlatformReceiptRow.deliveries + 1)
             )
-        self._change_state(session, dialect, [i for i in items if i.idempotency_key in new_keys])
-        stored = {
-            r.idempotency_key: r
-            for r in session.scalars(
-                select(PlatformReceiptRow).where(
-                    PlatformReceiptRow.idempotency_key.in_([i.idempotency_key for i in items])
-                )
+            first = select(PlatformReceiptRow).where(
+                PlatformReceiptRow.idempotency_key.in_(replayed)
             )
-        }
+            for stored in session.scalars(first):
+                receipts[stored.idempotency_key] = _receipt(stored, replayed=True)
+        self._change_state(session, dialect, [i for i in items if i.idempotency_key in new_keys])
         return [
             BatchOutcome(
-                idempotency_key=item.idempotency_key,
-                receipt=_receipt(
-                    stored[item.idempotency_key], item.idempotency_key not in new_keys
-                ),
+                idempotency_key=item.idempotency_key, receipt=receipts[item.idempotency_key]
             )
             for item in items
         ]
@@ -197,12 +196,6 @@ class LocalPlatform:
         now = _now()
         table = PlatformTargetRow.__table__
         stmt = conflict_insert(dialect, table)  # type: ignore[arg-type]
-        stmt = stmt.values(
-            [
-                {"target_type": t, "target_id": i, "updated_at": now, **counts}
-                for (t, i), counts in increments.items()
-            ]
-        )
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["target_type", "target_id"],
@@ -210,7 +203,11 @@ class LocalPlatform:
                     "updated_at": stmt.excluded.updated_at,
                     **{c: table.c[c] + stmt.excluded[c] for c in _COUNTERS},
                 },
-            )
+            ),
+            [
+                {"target_type": t, "target_id": i, "updated_at": now, **counts}
+                for (t, i), counts in increments.items()
+            ],
         )
 
     def receipts(self, proposal_id: str | None = None) -> list[PlatformReceiptRow]:
@@ -227,7 +224,19 @@ class LocalPlatform:
             return session.get(PlatformTargetRow, (target_type, target_id))
 
 
-def _receipt(row: PlatformReceiptRow, replayed: bool) -> GatewayReceipt:
+def _receipt_of(row: dict[str, Any], *, replayed: bool) -> GatewayReceipt:
+    return GatewayReceipt(
+        idempotency_key=row["idempotency_key"],
+        receipt_id=row["receipt_id"],
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        action=ActionType(row["action"]),
+        applied_at=row["applied_at"],
+        replayed=replayed,
+    )
+
+
+def _receipt(row: PlatformReceiptRow, *, replayed: bool) -> GatewayReceipt:
     return GatewayReceipt(
         idempotency_key=row.idempotency_key,
         receipt_id=row.receipt_id,

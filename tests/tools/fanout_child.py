@@ -7,6 +7,7 @@ and tally what landed (tried / lost / duplicated) from the platform, the ledger 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
 from collections import Counter
@@ -214,15 +215,15 @@ def applied_count(engine: Engine, proposal_id: str) -> int:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--proposal", required=True)
-    parser.add_argument("--api-url", default=None, help="enforcement API; local platform if unset")
-    parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--worker-id", default=None)
-    args = parser.parse_args(argv)
-
+def run_worker(
+    url: str,
+    proposal_id: str,
+    *,
+    api_url: str | None = None,
+    batch_size: int = 20,
+    worker_id: str | None = None,
+) -> int:
+    """One fanout worker: its own engine, the local platform or the enforcement API."""
     import httpx
 
     from knowledge.catalogue import load_catalogue
@@ -231,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     from tools.store import Store
     from warden.errors import ApprovalError
 
-    store = Store.open(args.url, migrate=False)
+    store = Store.open(url, migrate=False)
     gateway: EnforcementGateway
-    if args.api_url:
+    if api_url:
         client = httpx.Client(
-            base_url=args.api_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2.0
+            base_url=api_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2.0
         )
         gateway = HttpGateway(client, max_attempts=20, backoff_s=0.01, max_backoff_s=0.2)
     else:
@@ -244,19 +245,49 @@ def main(argv: list[str] | None = None) -> int:
         result = execute(
             store,
             gateway,
-            args.proposal,
+            proposal_id,
             catalogue=load_catalogue(),
-            batch_size=args.batch_size,
-            worker_id=args.worker_id,
+            batch_size=batch_size,
+            worker_id=worker_id,
         )
     except ApprovalError:
         # A worker that starts after the others finished finds the proposal executed: fine.
-        if store.get_proposal(args.proposal).status == ProposalStatus.EXECUTED:
-            print("worker found the proposal already executed")
+        if store.get_proposal(proposal_id).status == ProposalStatus.EXECUTED:
+            print("worker found the proposal already executed", flush=True)
             return 0
         raise
-    print(result.model_dump_json())
+    print(result.model_dump_json(), flush=True)
     return 0
+
+
+def forked_worker(
+    url: str, proposal_id: str, log: str, api_url: str | None, batch_size: int, worker_id: str
+) -> None:
+    """Entry point of a forked worker: output to `log`, exit code from `run_worker`."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = sys.stdout
+    code = run_worker(url, proposal_id, api_url=api_url, batch_size=batch_size, worker_id=worker_id)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--proposal", required=True)
+    parser.add_argument("--api-url", default=None, help="enforcement API; local platform if unset")
+    parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--worker-id", default=None)
+    args = parser.parse_args(argv)
+    return run_worker(
+        args.url,
+        args.proposal,
+        api_url=args.api_url,
+        batch_size=args.batch_size,
+        worker_id=args.worker_id,
+    )
 
 
 if __name__ == "__main__":

@@ -27,12 +27,19 @@ def test_happy_path_applies_every_action_once_and_reports_progress(
     proposal = seed_approved_proposal(store, catalogue, n=230)
     seen: list[FanoutProgress] = []
     result = execute(
-        store, LocalPlatform(store.engine), proposal.id, catalogue=catalogue,
-        progress=seen.append, batch_size=50,
-    )  # fmt: skip
+        store,
+        LocalPlatform(store.engine),
+        proposal.id,
+        catalogue=catalogue,
+        progress=seen.append,
+        batch_size=50,
+    )
     assert (result.status, result.applied, result.failed, result.pending) == (
-        ProposalStatus.EXECUTED, 230, 0, 0,
-    )  # fmt: skip
+        ProposalStatus.EXECUTED,
+        230,
+        0,
+        0,
+    )
     assert result.batches == 5 and result.applied_by_this_run == 230
     assert [p.applied for p in seen] == [50, 100, 150, 200, 230, 230]
     assert seen[-1].done and not any(p.done for p in seen[:-1])
@@ -79,10 +86,15 @@ def test_pending_rejected_and_expired_proposals_are_refused(
 ) -> None:
     platform = LocalPlatform(store.engine)
     created = proposals.create_proposal(
-        store, catalogue, policy_id="HA", section_ids=["HA-2.3"], action=ActionType.REMOVE,
-        targets=None, requester_id="U_REQUESTER",
+        store,
+        catalogue,
+        policy_id="HA",
+        section_ids=["HA-2.3"],
+        action=ActionType.REMOVE,
+        targets=None,
+        requester_id="U_REQUESTER",
         cluster_id=_cluster_of(store, seed_approved_proposal(store, catalogue, n=3).id),
-    )  # fmt: skip
+    )
     pending = created.proposal
     with pytest.raises(ApprovalError, match="pending"):
         execute(store, platform, pending.id, catalogue=catalogue)
@@ -136,8 +148,14 @@ def test_a_change_after_a_partial_run_is_refused_on_resume(
         raise KeyboardInterrupt  # an operator's Ctrl-C between two batches
 
     with pytest.raises(KeyboardInterrupt):
-        execute(store, platform, proposal.id, catalogue=catalogue, batch_size=5,
-                progress=stop_after_first_batch)  # fmt: skip
+        execute(
+            store,
+            platform,
+            proposal.id,
+            catalogue=catalogue,
+            batch_size=5,
+            progress=stop_after_first_batch,
+        )
     assert len(platform.receipts(proposal.id)) == 5
     with store.session() as s:
         row = s.get(ProposalRow, proposal.id)
@@ -161,12 +179,14 @@ def test_remote_gateway_under_faults_lands_the_intended_set_exactly(
     proposal = seed_approved_proposal(store, catalogue, n=150)
     plan = FaultPlan(rate=0.35, seed=5, stall_s=0.4)
     with EnforcementApiStandIn(faults=plan) as api:
-        result = execute(store, _http_gateway(api), proposal.id, catalogue=catalogue,
-                         batch_size=10)  # fmt: skip
-    counts = tally(store, proposal, remote_applied=api.applications,
-                   remote_deliveries=api.deliveries)  # fmt: skip
-    print(f"\n{counts.line('fanout http ' + store.engine.dialect.name)} "
-          f"faults={sum(api.injected.values())}")  # fmt: skip
+        result = execute(store, _http_gateway(api), proposal.id, catalogue=catalogue, batch_size=10)
+    counts = tally(
+        store, proposal, remote_applied=api.applications, remote_deliveries=api.deliveries
+    )
+    print(
+        f"\n{counts.line('fanout http ' + store.engine.dialect.name)} "
+        f"faults={sum(api.injected.values())}"
+    )
     assert result.status == ProposalStatus.EXECUTED
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 150)
     assert set(api.applied) == {idempotency_key(proposal.id, a) for a in proposal.actions}
@@ -180,14 +200,18 @@ def test_unavailable_platform_pauses_and_a_rerun_resumes_without_duplicates(
     plan = FaultPlan(script=[None, "500_after_apply", "503", "503"])
     with EnforcementApiStandIn(faults=plan) as api:
         with pytest.raises(GatewayUnavailable, match="resume"):
-            execute(store, _http_gateway(api, attempts=3), proposal.id, catalogue=catalogue,
-                    batch_size=10)  # fmt: skip
+            execute(
+                store,
+                _http_gateway(api, attempts=3),
+                proposal.id,
+                catalogue=catalogue,
+                batch_size=10,
+            )
         paused = status(store, proposal.id)
         assert (paused.applied, paused.pending) == (10, 20)
         assert paused.proposal_status == ProposalStatus.EXECUTING
         assert paused.errors and "failed 3 times" in paused.errors[0]
-        result = execute(store, _http_gateway(api), proposal.id, catalogue=catalogue,
-                         batch_size=10)  # fmt: skip
+        result = execute(store, _http_gateway(api), proposal.id, catalogue=catalogue, batch_size=10)
     assert result.status == ProposalStatus.EXECUTED
     assert result.replayed == 10  # batch 2 had landed before the failures: first receipts back
     counts = tally(store, proposal, remote_applied=api.applications)

@@ -62,8 +62,13 @@ def test_local_platform_batch_mixes_new_and_replayed_keys(engine: Engine) -> Non
     label = GatewayItem(action=_action(0, ActionType.LABEL), idempotency_key="p1:label-0")
     outcomes = platform.apply_batch([*items, label], proposal_id="p1")
     assert [o.receipt.replayed for o in outcomes if o.receipt] == [
-        True, True, False, False, False, False
-    ]  # fmt: skip
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert len(platform.receipts("p1")) == 6
     state = platform.target("content", "t-0")
     assert state is not None and (state.removals, state.labels) == (1, 1)
@@ -140,9 +145,11 @@ def test_http_gateway_refusals_are_not_retried() -> None:
         assert gateway.attempts == 1
         good = _gateway(api, [])
         missing = PlannedAction(
-            target_type="content", target_id="missing-9", action=ActionType.REMOVE,
+            target_type="content",
+            target_id="missing-9",
+            action=ActionType.REMOVE,
             section_id="HA-2.1",
-        )  # fmt: skip
+        )
         items = [
             GatewayItem(action=_action(1), idempotency_key="ok"),
             GatewayItem(action=missing, idempotency_key="bad"),
