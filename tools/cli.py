@@ -38,6 +38,14 @@ def _catalogue() -> Catalogue:
     return load_catalogue(get_settings().catalogue_dir)
 
 
+def _safe(text: str) -> str:
+    """Untrusted content printed to a terminal: control characters (escape sequences) shown
+    escaped, never interpreted."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
+    )
+
+
 def _me() -> str:
     return f"cli:{getpass.getuser()}"
 
@@ -78,18 +86,18 @@ def cases_show(
     if as_json:
         typer.echo(case.model_dump_json(indent=2))
         return
-    typer.echo(f"{case.id}  [{case.status}]  opened {case.opened_at:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"{_safe(case.id)}  [{case.status}]  opened {case.opened_at:%Y-%m-%d %H:%M} UTC")
     typer.echo(f"source: {case.source}  vendor team: {case.vendor_team or '-'}")
     signals = ", ".join(f"{k}={v:.2f}" for k, v in sorted(case.signals.items())) or "none"
     typer.echo(f"signals: {signals}")
     for item in case.items:
-        typer.echo(f"- {item.kind} {item.id} by {item.author_id}")
+        typer.echo(f"- {item.kind} {_safe(item.id)} by {_safe(item.author_id)}")
         if item.text:
-            typer.echo(f"    text: {item.text}")
+            typer.echo(f"    text: {_safe(item.text)}")
         if item.media_description:
-            typer.echo(f"    media: {item.media_description}")
+            typer.echo(f"    media: {_safe(item.media_description)}")
     for report in case.reports:
-        typer.echo(f"  report by {report.reporter_id}: {report.reason}")
+        typer.echo(f"  report by {_safe(report.reporter_id)}: {_safe(report.reason)}")
 
 
 @cases_app.command("list")
@@ -102,7 +110,7 @@ def cases_list(
     for case in store.list_cases(status=status, limit=limit):
         first = case.items[0]
         excerpt = (first.text or first.media_description or "").replace("\n", " ")[:60]
-        typer.echo(f"{case.id:<12} {case.status:<10} {len(case.items)} item(s)  {excerpt}")
+        typer.echo(f"{case.id:<12} {case.status:<10} {len(case.items)} item(s)  {_safe(excerpt)}")
     clusters = store.list_clusters()
     if clusters:
         typer.echo("\nclusters:")
@@ -186,7 +194,7 @@ def escalations_list(
         sla = f"BREACHED x{level}" if level else f"due {esc.sla_due_at:%m-%d %H:%M}"
         typer.echo(
             f"{esc.id}  {esc.priority}  {esc.status:<12} {esc.channel:<22} "
-            f"owner={esc.owner_id or '-':<10} {sla}  {esc.summary[:50]}"
+            f"owner={esc.owner_id or '-':<10} {sla}  {_safe(esc.summary[:50])}"
         )
 
 

@@ -88,3 +88,13 @@ def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path)
     assert broken.exit_code == 1 and "seq 1" in broken.output
     assert run("reasons", "export").exit_code == 0
     assert run("escalations", "sweep").exit_code == 0
+
+
+def test_show_escapes_terminal_control_sequences(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text(
+        case_line("case-esc", [("c-e", "u-e", "hi \x1b[2J\x1b]0;pwned\x07 there")]) + "\n"
+    )
+    assert run("cases", "import", str(hostile)).exit_code == 0
+    shown = run("cases", "show", "case-esc")
+    assert "\x1b" not in shown.output and "\\x1b[2J" in shown.output
