@@ -347,6 +347,37 @@ def report_command(
     typer.echo(f"report: {path}")
 
 
+def kpis_command(
+    since: Annotated[str | None, typer.Option(help="start of the window (date)")] = None,
+) -> None:
+    """Operations figures in the terminal: today, turnaround, SLA, appeals, gaps."""
+    from tools.kpis import compute_kpis, headline
+
+    store = _store()
+    now = datetime.now(UTC)
+    report = compute_kpis(store, now=now, since=_date(since))
+    typer.echo(headline(store, now).summary())
+    t = report.turnaround
+    typer.echo(
+        f"Since {report.since:%Y-%m-%d}: {report.cases_opened} cases opened, {t.n} decided, "
+        f"median turnaround {_f(t.median_minutes, 0)} min, p90 {_f(t.p90_minutes, 0)} min"
+    )
+    for r in report.sla:
+        compliance = "n/a" if r.compliance is None else f"{r.compliance:.0%}"
+        typer.echo(
+            f"  SLA {r.priority}: {compliance} met ({r.met} met, {r.breached} breached, "
+            f"{r.pending} open within SLA)"
+        )
+    volume = ", ".join(f"{p} {n}" for p, n in report.volume_by_policy.items()) or "none"
+    typer.echo(f"Volume by policy: {volume}")
+    a = report.appeals
+    rate = "n/a" if a.overturn_rate is None else f"{a.overturn_rate:.0%}"
+    typer.echo(f"Appeals: {a.filed} filed, {a.decided} decided, overturn rate {rate}")
+    typer.echo("Gaps:" if report.gaps else "Gaps: none called out.")
+    for line in report.gaps:
+        typer.echo(f"  - {line}")
+
+
 # ---- qa ---------------------------------------------------------------------------------------
 
 
@@ -449,5 +480,6 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("eval-runs")(eval_runs_command)
     app.command("report")(report_command)
+    app.command("kpis")(kpis_command)
     app.add_typer(gates_app, name="gates")
     app.add_typer(qa_app, name="qa")

@@ -66,6 +66,9 @@ def test_report_and_qa_cli(cli: Callable[..., Result], tmp_path: Path) -> None:
     assert sample.exit_code == 0 and "0 decisions" in sample.output
     scores = cli("qa", "scores")
     assert scores.exit_code == 0 and "0 sampled" in scores.output
+    kpis = cli("kpis", "--since", "2026-01-01")
+    assert kpis.exit_code == 0, kpis.output
+    assert "Today: 0 cases opened" in kpis.output and "Gaps: none called out." in kpis.output
     bad_date = cli("report", "--since", "yesterday")
     assert isinstance(bad_date.exception, InputError)
     assert "use a date like" in str(bad_date.exception)
