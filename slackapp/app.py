@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slackapp.approvals import ApproverDirectory, StoreDecider
+from slackapp.approvals import ApproverDirectory, StoreDecider, audit_refusal
 from slackapp.ledger import SlackLedger
 from slackapp.runtime import Decider, Runtime, WardenService, utcnow
 from slackapp.work import WorkPool
@@ -81,7 +81,7 @@ def build_app(
     verify_token: bool = True,
 ) -> SlackApp:
     """Build the Slack app over an agent and a store that the caller built once."""
-    from slack_bolt import App
+    from slack_bolt import App, BoltResponse
 
     from slackapp import listeners
 
@@ -110,9 +110,43 @@ def build_app(
         progress_interval_s=progress_interval_s,
     )
 
+    # The signing secret is per app, not per workspace: a request signed for this app but
+    # coming from another workspace it is installed in must not act on this one.
+    rt.team_id = str(client.auth_test()["team_id"]) if verify_token else None
+
+    @bolt.middleware
+    def same_workspace(body: dict[str, Any], resp: Any, next: Callable[[], None]) -> Any:
+        team = request_team(body)
+        if rt.team_id and team and team != rt.team_id:
+            user = (body.get("user") or {}).get("id") or body.get("user_id") or "unknown"
+            log.warning("request from workspace %s refused (this app serves %s)", team, rt.team_id)
+            rt.pool.submit(
+                "audit",
+                audit_refusal,
+                rt,
+                actor=str(user),
+                verb="slack.request",
+                subject=f"team:{team}",
+                reason="request from another workspace",
+                details={"type": body.get("type"), "expected_team": rt.team_id},
+            )
+            return BoltResponse(status=200, body="")
+        next()
+        return resp
+
     listeners.register(bolt, rt)
     _register_qa(bolt, store)
     return SlackApp(bolt=bolt, runtime=rt, client=client)
+
+
+def request_team(body: dict[str, Any]) -> str | None:
+    """The workspace a request comes from (events, commands and interactions all carry it)."""
+    team = body.get("team")
+    if isinstance(team, dict) and team.get("id"):
+        return str(team["id"])
+    if body.get("team_id"):
+        return str(body["team_id"])
+    return None
 
 
 def _register_qa(bolt: Any, store: Any) -> None:

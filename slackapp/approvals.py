@@ -26,14 +26,19 @@ from slackapp.blocks import (
 from slackapp.escape import escape_untrusted
 from slackapp.runtime import DecisionLike, Runtime
 from tools.models import BlastRadius, FanoutProgress, ProposalStatus
-from warden.errors import ApprovalError, WardenError
+from warden.errors import ApprovalError, NotFoundError, WardenError
 from warden.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class ApproverDirectory:
-    """Authorised approvers: `settings.approvers` plus the members of the approver user group."""
+    """Authorised approvers: `settings.approvers` plus the members of the approver user group.
+
+    A decision reads the group fresh from Slack (someone removed from the group a second ago
+    must not approve); only displays (App Home, status) may use the list read in the last
+    `ttl_s` seconds.
+    """
 
     def __init__(self, settings: Settings, client: Any, *, ttl_s: float = 60.0) -> None:
         self.settings = settings
@@ -43,25 +48,62 @@ class ApproverDirectory:
         self._group: set[str] | None = None
         self._fetched = 0.0
 
-    def current(self) -> set[str]:
+    def _read_group(self, group: str) -> set[str]:
+        response = self.client.usergroups_users_list(usergroup=group)
+        members = set(response["users"])
+        with self._lock:
+            self._group, self._fetched = members, time.monotonic()
+        return members
+
+    def for_decision(self) -> set[str]:
+        """The approvers right now; raises ApprovalError if the group cannot be read."""
+        approvers = set(self.settings.approvers)
+        group = self.settings.approver_usergroup
+        if not group:
+            return approvers
+        try:
+            return approvers | self._read_group(group)
+        except Exception as exc:
+            raise ApprovalError(
+                f"Could not read the approver group {group} from Slack ({exc}); "
+                "no decision was recorded. Try again in a minute."
+            ) from exc
+
+    def for_display(self) -> set[str]:
+        """The approvers as of at most `ttl_s` ago (falls back to settings if Slack fails)."""
         approvers = set(self.settings.approvers)
         group = self.settings.approver_usergroup
         if not group:
             return approvers
         with self._lock:
-            if self._group is None or time.monotonic() - self._fetched > self.ttl_s:
-                try:
-                    response = self.client.usergroups_users_list(usergroup=group)
-                    self._group = set(response["users"])
-                    self._fetched = time.monotonic()
-                except Exception as exc:
-                    if self._group is None:
-                        raise ApprovalError(
-                            f"Could not read the approver group {group} from Slack ({exc}); "
-                            "no decision was recorded. Try again in a minute."
-                        ) from exc
-                    log.warning("approver group refresh failed, using the last list: %s", exc)
-            return approvers | self._group
+            cached = self._group if time.monotonic() - self._fetched <= self.ttl_s else None
+        if cached is not None:
+            return approvers | cached
+        try:
+            return approvers | self._read_group(group)
+        except Exception as exc:
+            log.warning("approver group unavailable for display: %s", exc)
+            return approvers | (self._group or set())
+
+
+def audit_refusal(
+    rt: Runtime, *, actor: str, verb: str, subject: str, reason: str, details: dict[str, Any]
+) -> None:
+    """Record a refusal the store never saw (malformed click, unknown proposal, wrong team)."""
+    from tools import audit
+
+    try:
+        audit.record(
+            rt.store,
+            actor=actor,
+            verb=verb,
+            subject=subject,
+            source="slack",
+            outcome="refused",
+            details={"reason": reason, **details},
+        )
+    except Exception:
+        log.exception("could not audit a refused %s by %s", verb, actor)
 
 
 class StoreDecider:
@@ -150,7 +192,7 @@ class ProgressUpdater:
             log.warning("progress update failed: %s", exc)
 
 
-def _ephemeral(client: Any, channel: str, user: str, text: str) -> None:
+def tell_user(client: Any, channel: str, user: str, text: str) -> None:
     try:
         client.chat_postEphemeral(
             channel=channel,
@@ -218,22 +260,33 @@ def approve_clicked(
 ) -> None:
     """Record one approval; execute only if this click made the proposal approved."""
     try:
-        approvers = rt.approvers.current()
+        approvers = rt.approvers.for_decision()
         result = rt.decider.approve(
             ref.proposal_id, user, ref.action_hash, approvers=approvers, now=rt.clock()
         )
+    except NotFoundError as exc:  # the store audits decisions on unknown proposals itself
+        tell_user(client, channel, user, f"Your approval was not recorded: {exc}")
+        return
     except WardenError as exc:
-        _ephemeral(client, channel, user, f"Your approval was not recorded: {exc}")
+        audit_refusal(
+            rt,
+            actor=user,
+            verb="proposal.approve",
+            subject=f"proposal:{ref.proposal_id}",
+            reason=str(exc),
+            details={"action_hash": ref.action_hash},
+        )
+        tell_user(client, channel, user, f"Your approval was not recorded: {exc}")
         return
     if not result.accepted:
-        _ephemeral(client, channel, user, f"Your approval was not recorded: {result.reason}")
+        tell_user(client, channel, user, f"Your approval was not recorded: {result.reason}")
         return
     card = ProposalCard(rt, client, ref, channel, message_ts)
     if result.status == ProposalStatus.PENDING:
         proposal = rt.store.get_proposal(ref.proposal_id)
         left = proposal.required_approvals - len(proposal.approvals)
         card.update()
-        _ephemeral(
+        tell_user(
             client,
             channel,
             user,
@@ -322,14 +375,25 @@ def reject_submitted(
             user,
             ref.action_hash,
             reason=reason,
-            approvers=rt.approvers.current(),
+            approvers=rt.approvers.for_decision(),
             now=rt.clock(),
         )
+    except NotFoundError as exc:  # the store audits decisions on unknown proposals itself
+        tell_user(client, channel, user, f"Your rejection was not recorded: {exc}")
+        return
     except WardenError as exc:
-        _ephemeral(client, channel, user, f"Your rejection was not recorded: {exc}")
+        audit_refusal(
+            rt,
+            actor=user,
+            verb="proposal.reject",
+            subject=f"proposal:{ref.proposal_id}",
+            reason=str(exc),
+            details={"action_hash": ref.action_hash},
+        )
+        tell_user(client, channel, user, f"Your rejection was not recorded: {exc}")
         return
     if not result.accepted:
-        _ephemeral(client, channel, user, f"Your rejection was not recorded: {result.reason}")
+        tell_user(client, channel, user, f"Your rejection was not recorded: {result.reason}")
         return
     card = ProposalCard(rt, client, ref, channel, message_ts)
     decision = Decision(

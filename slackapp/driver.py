@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
+
+from slackapp.http import sign
 
 JSONDict = dict[str, Any]
 Prepared = tuple[bytes, dict[str, str]]
@@ -34,7 +35,7 @@ class SlackDriver:
         self.team_id = team_id
         self.api_app_id = api_app_id
         self.response_url_base = response_url_base or "http://127.0.0.1:9/respond/"
-        self._verifier = SignatureVerifier(signing_secret)
+        self._secret = signing_secret.encode()
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -53,8 +54,7 @@ class SlackDriver:
     # -- low level ---------------------------------------------------------------------
     def signed_headers(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self._verifier.generate_signature(timestamp=ts, body=body)
-        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(signature)}
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sign(self._secret, ts, body)}
 
     def post(
         self, body: bytes, *, content_type: str, headers: dict[str, str] | None = None

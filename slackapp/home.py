@@ -77,7 +77,7 @@ def gather(rt: Any, user: str) -> HomeData:
         log.warning("home: escalations unavailable: %s", exc)
         data.notes.append("Escalations could not be read just now.")
     try:
-        data.proposals = awaiting_approval(rt.store, user, rt.approvers.current(), now)
+        data.proposals = awaiting_approval(rt.store, user, rt.approvers.for_display(), now)
     except Exception as exc:
         log.warning("home: proposals unavailable: %s", exc)
         data.notes.append("Proposals could not be read just now.")

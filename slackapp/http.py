@@ -7,14 +7,14 @@ is not signed by Slack in the last five minutes with 401, before any Bolt code r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-
-from slack_sdk.signature import SignatureVerifier
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,6 +26,16 @@ MAX_BODY = 1_000_000  # Slack payloads are far smaller; refuse anything larger u
 MAX_AGE_S = 300
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """Slack's v0 request signature, computed over the raw bytes.
+
+    slack_sdk's SignatureVerifier decodes the body as UTF-8 first and raises on a body that is
+    not (which became a 500); Slack signs bytes, so we sign and check bytes.
+    """
+    base = b"v0:" + timestamp.encode("ascii") + b":" + body
+    return "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
 
 
 async def _respond(send: Send, status: int, text: str) -> None:
@@ -57,7 +67,7 @@ class VerifySlackSignature:
         self.app = app
         self.clock = clock
         self.health_path = health_path
-        self._verifier = SignatureVerifier(signing_secret)
+        self._secret = signing_secret.encode()
 
     def check(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> str | None:
         """Return why the request is refused, or None when Slack signed it."""
@@ -77,8 +87,7 @@ class VerifySlackSignature:
             return "malformed signature headers"
         if abs(self.clock() - int(stamp)) > MAX_AGE_S:
             return "stale request timestamp"
-        expected = self._verifier.generate_signature(timestamp=stamp, body=body)
-        if expected is None or not _constant_time_equal(expected, signature):
+        if not hmac.compare_digest(sign(self._secret, stamp, body), signature):
             return "signature mismatch"
         return None
 
@@ -121,12 +130,6 @@ class VerifySlackSignature:
         await self.app(scope, replay, send)
 
 
-def _constant_time_equal(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 def build_asgi(
     bolt_app: Any, signing_secret: str, *, path: str = "/slack/events", dispatch_threads: int = 16
 ) -> ASGIApp:
@@ -140,6 +143,7 @@ def build_asgi(
     import anyio
     from slack_bolt.adapter.asgi import SlackRequestHandler
     from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
+    from slack_bolt.error import BoltError
     from slack_bolt.request import BoltRequest
     from slack_bolt.response import BoltResponse
 
@@ -149,11 +153,14 @@ def build_asgi(
         # The stock adapter calls the synchronous App.dispatch on the event loop, so one slow
         # listener (a views.open round trip) would stall every other request's ack.
         async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
-            bolt_request = BoltRequest(
-                body=await request.get_raw_body(),
-                query=request.query_string,
-                headers=request.get_headers(),
-            )
+            try:
+                bolt_request = BoltRequest(
+                    body=await request.get_raw_body(),
+                    query=request.query_string,
+                    headers=request.get_headers(),
+                )
+            except (ValueError, BoltError):  # signed, but not UTF-8 JSON or form data
+                return BoltResponse(status=400, body="malformed request body")
             return await anyio.to_thread.run_sync(self.app.dispatch, bolt_request, limiter=limiter)
 
     handler = ThreadedHandler(bolt_app, path=path)

@@ -73,6 +73,7 @@ class Runtime:
     approvers: Any  # slackapp.approvals.ApproverDirectory
     clock: Callable[[], datetime] = utcnow
     progress_interval_s: float = 1.0
+    team_id: str | None = None  # this workspace (auth.test); other teams' requests are refused
     extras: dict[str, Any] = field(default_factory=dict)
 
     def once(self, body: dict[str, Any]) -> Callable[[], bool] | None:

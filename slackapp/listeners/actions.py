@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.interface import Intent, WardenRequest
-from slackapp.approvals import approve_clicked, reject_submitted
+from slackapp.approvals import approve_clicked, audit_refusal, reject_submitted, tell_user
 from slackapp.blocks import (
     APPLY,
     APPROVE,
@@ -44,11 +44,52 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str]:
     return channel, ts, thread_ts
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], value: str | None) -> M | None:
+    try:
+        return model.model_validate_json(value or "")
+    except ValidationError:
+        return None
+
+
+def _refuse_malformed(
+    rt: Runtime, client: Any, body: dict[str, Any], *, verb: str, value: str | None
+) -> None:
+    """A button or modal whose value is not one Warden made: audited, and the clicker told."""
+    user = body["user"]["id"]
+    audit_refusal(
+        rt,
+        actor=user,
+        verb=verb,
+        subject="proposal:?",
+        reason="malformed button value",
+        details={"value": (value or "")[:200]},
+    )
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
+        "id"
+    )
+    if channel:
+        tell_user(client, channel, user, "That button is not one Warden posted; nothing was done.")
+
+
 def register(app: App, rt: Runtime) -> None:
     @app.action(APPLY)
     def apply(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        ref = CaseRef.model_validate_json(action["value"])
+        ref = _parse(CaseRef, action.get("value"))
+        if ref is None:
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="case.apply",
+                value=action.get("value"),
+            )
+            return
         channel, _, thread_ts = _where(body)
         request = WardenRequest(
             thread_id=ref.thread_id,
@@ -64,7 +105,18 @@ def register(app: App, rt: Runtime) -> None:
     @app.action(ESCALATE_CASE)
     def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        ref = CaseRef.model_validate_json(action["value"])
+        ref = _parse(CaseRef, action.get("value"))
+        if ref is None:
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="case.escalate",
+                value=action.get("value"),
+            )
+            return
         channel, _, thread_ts = _where(body)
         request = WardenRequest(
             thread_id=ref.thread_id,
@@ -81,7 +133,18 @@ def register(app: App, rt: Runtime) -> None:
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
     ) -> None:
         ack()
-        ref = QuestionRef.model_validate_json(action["value"])
+        ref = _parse(QuestionRef, action.get("value"))
+        if ref is None:
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="question.escalate",
+                value=action.get("value"),
+            )
+            return
         channel, _, thread_ts = _where(body)
         request = WardenRequest(
             thread_id=ref.thread_id,
@@ -96,10 +159,17 @@ def register(app: App, rt: Runtime) -> None:
     @app.action(APPROVE)
     def approve(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        try:
-            ref = ProposalRef.model_validate_json(action["value"])
-        except ValidationError:
-            log.warning("approve click with a malformed value ignored")
+        ref = _parse(ProposalRef, action.get("value"))
+        if ref is None:
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="proposal.approve",
+                value=action.get("value"),
+            )
             return
         channel, ts, _ = _where(body)
         rt.pool.submit(
@@ -116,7 +186,18 @@ def register(app: App, rt: Runtime) -> None:
     @app.action(REJECT)
     def reject(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        ref = ProposalRef.model_validate_json(action["value"])
+        ref = _parse(ProposalRef, action.get("value"))
+        if ref is None:
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="proposal.reject",
+                value=action.get("value"),
+            )
+            return
         channel, ts, _ = _where(body)
         meta = RejectMeta(**ref.model_dump(), channel=channel, message_ts=ts)
         # The trigger id expires 3 s after the click, so the modal opens here, not in the pool.
@@ -129,8 +210,20 @@ def register(app: App, rt: Runtime) -> None:
         if len(reason) < 3:
             ack(response_action="errors", errors={REASON_BLOCK: "Say why, in a few words."})
             return
+        meta = _parse(RejectMeta, view.get("private_metadata"))
+        if meta is None:
+            ack()
+            rt.pool.submit(
+                "refuse",
+                _refuse_malformed,
+                rt,
+                client,
+                body,
+                verb="proposal.reject",
+                value=view.get("private_metadata"),
+            )
+            return
         ack()
-        meta = RejectMeta.model_validate_json(view["private_metadata"])
         ref = ProposalRef(
             proposal_id=meta.proposal_id, action_hash=meta.action_hash, thread_id=meta.thread_id
         )

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from slackapp.blocks import APPROVE, REASON_BLOCK, REASON_INPUT, REJECT, render_text
+from slackapp.blocks import APPROVE, REASON_BLOCK, REASON_INPUT, REJECT, ProposalRef, render_text
 from tests.slackapp.conftest import APPROVERS, CHANNEL, CLUSTER, OUTSIDER, REQUESTER, Harness
 from tools.models import ProposalStatus
 
@@ -168,3 +168,34 @@ def test_unanswered_proposal_expires_and_its_card_closes(harness: Harness) -> No
     _click(h, APPROVE, APPROVERS[0], card)
     h.settle()
     assert any("not recorded" in t for t in h.ephemerals(APPROVERS[0]))
+
+
+def test_an_approver_removed_from_the_group_cannot_approve(harness: Harness) -> None:
+    h = harness
+    pid, card = _start(h)
+    h.driver.home_opened(user=APPROVERS[0])  # the group is read (and cached for display)
+    h.settle()
+    h.standin.usergroups["S0APPROVERS"] = [APPROVERS[1]]
+    _click(h, APPROVE, APPROVERS[0], card)
+    h.settle()
+    assert h.store.get_proposal(pid).approvals == []
+    assert any("not an authorised approver" in t for t in h.ephemerals(APPROVERS[0]))
+
+
+def test_forged_and_malformed_button_values_are_refused_and_audited(harness: Harness) -> None:
+    from tools import audit
+
+    h = harness
+    _, card = _start(h)
+    before = len(audit.events(h.store))
+    forged = ProposalRef(
+        proposal_id="prop_nope", action_hash="00", thread_id="C:1"
+    ).model_dump_json()
+    for value in ("not json", "{}", forged):
+        r = h.driver.click(APPROVE, value, user=APPROVERS[0], channel=CHANNEL, message=card)
+        assert r.status_code == 200
+    h.settle()
+    new = audit.events(h.store)[before:]
+    assert [e.outcome for e in new] == ["refused"] * 3
+    assert len(h.ephemerals(APPROVERS[0])) == 3
+    assert h.warden.resumes == []

@@ -178,3 +178,48 @@ def test_slack_tables_come_from_migration_0004(db_url: str) -> None:
         assert ledger.post("proposal", "p1") == Post("C1", "1.1", "C1:1.0", "{}")
     finally:
         store.close()
+
+
+def test_bodies_that_are_not_utf8_or_not_json_never_get_500(harness: Harness) -> None:
+    ts = _now()
+    junk = b"\xff\xfe\x00garbage"
+    forged = harness.driver.post_raw(
+        junk,
+        {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": "v0=" + "0" * 64,
+        },
+    )
+    assert forged.status_code == 401
+    for body in (junk, b"not json at all"):
+        signed = harness.driver.post(body, content_type="application/json")
+        assert signed.status_code == 400
+    harness.settle()
+    assert harness.warden.requests == []
+
+
+def test_a_request_from_another_workspace_is_refused_and_audited(harness: Harness) -> None:
+    from tools import audit
+
+    event = {
+        "type": "app_mention",
+        "user": REQUESTER,
+        "text": "hi",
+        "ts": "1700.9",
+        "channel": CHANNEL,
+    }
+    other = harness.driver.team_id
+    harness.driver.team_id = "T0OTHERWS"
+    try:
+        assert harness.driver.event(event).status_code == 200
+        assert (
+            harness.driver.command("recommend C-9001", user=REQUESTER, channel=CHANNEL).status_code
+            == 200
+        )
+    finally:
+        harness.driver.team_id = other
+    harness.settle()
+    assert harness.warden.requests == []
+    refused = [e for e in audit.events(harness.store) if e.verb == "slack.request"]
+    assert len(refused) == 2 and all(e.outcome == "refused" for e in refused)
