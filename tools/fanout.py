@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tools import proposals, strikes
+from tools import proposals, reasons, strikes
 from tools.audit import EventSpec, append_many
 from tools.cases import ensure_account
 from tools.fanout_tables import (
@@ -95,6 +95,19 @@ class _Claimed:
     action: PlannedAction
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Everything one worker's batches share (built once per `execute`)."""
+
+    store: Store
+    gateway: EnforcementGateway
+    catalogue: Catalogue
+    proposal: Proposal
+    batch_size: int
+    worker: str
+    detector: str | None
+
+
 @dataclass
 class _BatchStats:
     applied: int = 0
@@ -141,10 +154,12 @@ def execute(
     # Status, action hash and approvals are checked under the proposal's row lock.
     proposal = proposals.mark_executing(store, proposal_id, worker_id=worker)
     total = _prepare_ledger(store, proposal)
+    detector = store.get_cluster(proposal.cluster_id).detector if proposal.cluster_id else None
+    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, detector)
     applied_now = replayed = batches = 0
     suspended: list[str] = []
     while True:
-        stats = _run_batch(store, gateway, catalogue, proposal, batch_size, worker)
+        stats = _run_batch(run)
         if stats is None:
             break
         batches += 1
@@ -273,43 +288,37 @@ def _joins_transaction(gateway: EnforcementGateway, store: Store) -> bool:
     return isinstance(gateway, TransactionalGateway) and gateway.writes_to(store.engine)
 
 
-def _run_batch(
-    store: Store,
-    gateway: EnforcementGateway,
-    catalogue: Catalogue,
-    proposal: Proposal,
-    batch_size: int,
-    worker: str,
-) -> _BatchStats | None:
+def _run_batch(run: _Run) -> _BatchStats | None:
     """Apply and settle one batch; None when no pending row is left for this worker."""
+    store, gateway, proposal_id = run.store, run.gateway, run.proposal.id
     if _joins_transaction(gateway, store):
         assert isinstance(gateway, TransactionalGateway)
         with store.session() as s:
-            claimed = _claim(s, proposal.id, batch_size)
+            claimed = _claim(s, proposal_id, run.batch_size)
             if not claimed:
                 return None
-            outcomes = gateway.apply_in(s, _items(claimed), proposal_id=proposal.id)
-            return _settle(s, store, catalogue, proposal, claimed, outcomes, worker)
+            outcomes = gateway.apply_in(s, _items(claimed), proposal_id=proposal_id)
+            return _settle(s, run, claimed, outcomes)
     if store.is_postgres:
         # The claimed rows stay locked during the call: no other worker sends them meanwhile.
         with store.session() as s:
-            claimed = _claim(s, proposal.id, batch_size)
+            claimed = _claim(s, proposal_id, run.batch_size)
             if not claimed:
                 return None
-            reply = _call(gateway, proposal.id, claimed)
+            reply = _call(gateway, proposal_id, claimed)
             if not isinstance(reply, GatewayError):
-                return _settle(s, store, catalogue, proposal, claimed, reply, worker)
+                return _settle(s, run, claimed, reply)
             _note_failure(s, claimed, reply)
         raise reply
     # SQLite: do not hold the database write lock while waiting on the network.
     with store.session() as s:
-        claimed = _claim(s, proposal.id, batch_size)
+        claimed = _claim(s, proposal_id, run.batch_size)
     if not claimed:
         return None
-    reply = _call(gateway, proposal.id, claimed)
+    reply = _call(gateway, proposal_id, claimed)
     with store.session() as s:
         if not isinstance(reply, GatewayError):
-            return _settle(s, store, catalogue, proposal, claimed, reply, worker)
+            return _settle(s, run, claimed, reply)
         _note_failure(s, claimed, reply)
     raise reply
 
@@ -338,12 +347,9 @@ def _note_failure(session: Session, claimed: Sequence[_Claimed], exc: GatewayErr
 
 def _settle(
     session: Session,
-    store: Store,
-    catalogue: Catalogue,
-    proposal: Proposal,
+    run: _Run,
     claimed: Sequence[_Claimed],
     outcomes: Sequence[BatchOutcome],
-    worker: str,
 ) -> _BatchStats:
     """Mark the batch in the ledger and write its strikes, reasons and audit events, once."""
     # Another worker may have settled some of these rows since we read them (SQLite path).
@@ -366,7 +372,7 @@ def _settle(
                     "id": claim.id,
                     "status": APPLIED,
                     "receipt_id": outcome.receipt.receipt_id,
-                    "worker_id": worker,
+                    "worker_id": run.worker,
                     "applied_at": now,
                     "attempts": claim.attempts + 1,
                     "last_error": None,
@@ -377,7 +383,7 @@ def _settle(
                 {
                     "id": claim.id,
                     "status": FAILED,
-                    "worker_id": worker,
+                    "worker_id": run.worker,
                     "attempts": claim.attempts + 1,
                     "last_error": (outcome.error or "refused by the platform")[:1000],
                 }
@@ -385,27 +391,27 @@ def _settle(
         done.append((claim, outcome))
     if updates:
         session.execute(update(LedgerRow), updates)
-    stats = _BatchStats(
-        applied=sum(1 for _c, o in done if o.receipt is not None),
-        replayed=sum(1 for _c, o in done if o.receipt is not None and o.receipt.replayed),
+    applied = [(c, o) for c, o in done if o.receipt is not None]
+    return _BatchStats(
+        applied=len(applied),
+        replayed=sum(1 for _c, o in applied if o.receipt is not None and o.receipt.replayed),
+        suspended=_record_effects(session, run, done, now),
     )
-    stats.suspended = _record_effects(session, store, catalogue, proposal, done, worker, now)
-    return stats
 
 
 def _record_effects(
     session: Session,
-    store: Store,
-    catalogue: Catalogue,
-    proposal: Proposal,
+    run: _Run,
     done: Sequence[tuple[_Claimed, BatchOutcome]],
-    worker: str,
     now: datetime,
 ) -> tuple[str, ...]:
+    """Strikes, account suspensions, statements of reasons and audit events for one batch."""
+    proposal = run.proposal
     suspended: list[str] = []
-    actor = f"fanout:{worker}"
+    actor = f"fanout:{run.worker}"
     approvers = [a.approver_id for a in proposal.approvals]
     events: list[EventSpec] = []
+    explained: list[tuple[PlannedAction, str]] = []
     for claim, outcome in done:
         action = claim.action
         if outcome.receipt is None:
@@ -424,8 +430,8 @@ def _record_effects(
             continue
         if action.action == ActionType.STRIKE:
             result = strikes.apply_strike(
-                store,
-                catalogue,
+                run.store,
+                run.catalogue,
                 action,
                 action_key=claim.key,
                 actor=actor,
@@ -438,6 +444,7 @@ def _record_effects(
                 suspended.append(action.target_id)
         elif action.action == ActionType.SUSPEND:
             ensure_account(session, action.target_id).status = "suspended"
+        explained.append((action, claim.key))
         events.append(
             _event(
                 proposal,
@@ -449,6 +456,14 @@ def _record_effects(
                 approvers,
                 {"receipt_id": outcome.receipt.receipt_id, "replayed": outcome.receipt.replayed},
             )
+        )
+    if explained:
+        reasons.issue_statements(
+            run.store,
+            run.catalogue,
+            reasons.inputs_for_proposal(proposal, explained, detector=run.detector),
+            now=now,
+            session=session,
         )
     # Audit last: on Postgres its lock serialises workers, so hold it for as short as possible.
     append_many(session, events)

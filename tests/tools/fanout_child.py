@@ -20,7 +20,15 @@ from sqlalchemy import Engine, func, insert, select
 from tools import proposals
 from tools.fanout_tables import APPLIED, LedgerRow, PlatformReceiptRow, PlatformTargetRow
 from tools.models import ActionType, Proposal, ProposalStatus
-from tools.tables import AccountRow, AuditRow, ClusterItemRow, ClusterRow, ContentRow, StrikeRow
+from tools.tables import (
+    AccountRow,
+    AuditRow,
+    ClusterItemRow,
+    ClusterRow,
+    ContentRow,
+    StatementRow,
+    StrikeRow,
+)
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
@@ -118,6 +126,7 @@ class Tally(BaseModel):
     duplicated: int
     redelivered: int
     audit_applied_events: int
+    statements: int
     strikes: int
     proposal_status: ProposalStatus
 
@@ -125,7 +134,8 @@ class Tally(BaseModel):
         return (
             f"[{label}] tried={self.tried} applied={self.platform_applied} lost={self.lost} "
             f"duplicated={self.duplicated} redelivered={self.redelivered} "
-            f"audit={self.audit_applied_events} strikes={self.strikes} "
+            f"audit={self.audit_applied_events} statements={self.statements} "
+            f"strikes={self.strikes} "
             f"status={self.proposal_status.value}"
         )
 
@@ -151,6 +161,13 @@ def tally(
         )
         audit = Counter(
             s.scalars(select(AuditRow.subject).where(AuditRow.verb == "action.applied"))
+        )
+        statements = set(
+            s.scalars(
+                select(StatementRow.action_key).where(
+                    StatementRow.action_key.startswith(f"{proposal.id}:")
+                )
+            )
         )
         strike_keys = Counter(
             k
@@ -193,10 +210,11 @@ def tally(
         tried=len(intended),
         ledger_applied=len(ledger & intended),
         platform_applied=len(applied & intended),
-        lost=len(intended - applied) + len(intended - ledger),
+        lost=len(intended - applied) + len(intended - ledger) + len(intended - statements),
         duplicated=duplicated,
         redelivered=sum(n - 1 for n in deliveries.values() if n > 1),
         audit_applied_events=sum(n for k, n in audit.items() if k in intended),
+        statements=len(statements & intended),
         strikes=len(strike_keys),
         proposal_status=store.get_proposal(proposal.id).status,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from knowledge.catalogue import Catalogue
 from tests.fakes.enforcement_api import EnforcementApiStandIn, FaultPlan
 from tests.tools.fanout_child import APPROVERS, seed_approved_proposal, tally
-from tools import audit, proposals
+from tools import audit, proposals, reasons
 from tools.fanout import execute, idempotency_key, status
 from tools.fanout_tables import APPLIED, FAILED, PENDING, LedgerRow
 from tools.gateway import GatewayUnavailable, HttpGateway, LocalPlatform
@@ -46,7 +46,10 @@ def test_happy_path_applies_every_action_once_and_reports_progress(
     counts = tally(store, proposal)
     print("\n" + counts.line(f"fanout happy {store.engine.dialect.name}"))
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 230)
-    assert counts.audit_applied_events == 230
+    assert counts.audit_applied_events == counts.statements == 230
+    sor = reasons.get_statement(store, idempotency_key(proposal.id, proposal.actions[0]))
+    assert sor.automated_detection and not sor.automated_decision
+    assert sor.account_id.startswith("acct-") and sor.content_id == proposal.actions[0].target_id
     assert audit.verify(store).ok
 
 
