@@ -315,7 +315,11 @@ def execute(rt: Runtime, client: Any, card: ProposalCard) -> None:
         decision="approve",
         decided_by=[a.approver_id for a in proposal.approvals],
     )
-    finish(rt, client, card, rt_resume(rt, card.ref.thread_id, decision, updater))
+    rt.running.add(proposal.id)
+    try:
+        finish(rt, client, card, rt_resume(rt, card.ref.thread_id, decision, updater))
+    finally:
+        rt.running.discard(proposal.id)
 
 
 def rt_resume(

@@ -91,8 +91,54 @@ def expire_proposals(rt: Runtime, client: Any) -> list[str]:
     return expired
 
 
+def resume_interrupted(rt: Runtime, client: Any, *, stale_after_s: float = 120.0) -> list[str]:
+    """Finish fanouts a crash interrupted: approved proposals with no progress for a while.
+
+    The fanout is idempotent and safe with several workers, so resuming one that another
+    replica is in fact still running applies nothing twice; `stale_after_s` keeps that rare.
+    Only proposals with a Slack card are resumed here (their thread is known); others are
+    finished with `warden fanout run PROPOSAL_ID`.
+    """
+    from sqlalchemy import func, select
+
+    from slackapp.approvals import ProposalCard, execute
+    from slackapp.blocks import ProposalRef
+    from tools.fanout_tables import FanoutRunRow, LedgerRow
+    from tools.tables import ProposalRow
+
+    now = rt.clock()
+    with rt.store.session() as s:
+        rows = s.execute(
+            select(
+                ProposalRow.id,
+                ProposalRow.action_hash,
+                ProposalRow.decided_at,
+                FanoutRunRow.started_at,
+                select(func.max(LedgerRow.applied_at))
+                .where(LedgerRow.proposal_id == ProposalRow.id)
+                .scalar_subquery(),
+            )
+            .outerjoin(FanoutRunRow, FanoutRunRow.proposal_id == ProposalRow.id)
+            .where(ProposalRow.status.in_(["approved", "executing"]))
+        ).all()
+    resumed = []
+    for pid, action_hash, *times in rows:
+        seen = [t if t.tzinfo else t.replace(tzinfo=now.tzinfo) for t in times if t is not None]
+        if pid in rt.running or (seen and (now - max(seen)).total_seconds() < stale_after_s):
+            continue
+        post = rt.ledger.post("proposal", pid)
+        if post is None:
+            continue
+        ref = ProposalRef(proposal_id=pid, action_hash=action_hash, thread_id=post.thread_id)
+        log.warning("resuming proposal %s, interrupted during execution", pid)
+        execute(rt, client, ProposalCard(rt, client, ref, post.channel, post.ts))
+        resumed.append(pid)
+    return resumed
+
+
 class ReminderLoop:
-    """Runs the sweep (reminders, then expiries) every `interval_s` until stopped."""
+    """Runs the sweep (reminders, expiries, interrupted fanouts) every `interval_s` until
+    stopped; the first sweep runs at start, so a restarted app finishes what a crash left."""
 
     def __init__(self, rt: Runtime, client: Any, *, interval_s: float = 60.0) -> None:
         self.rt = rt
@@ -119,4 +165,8 @@ class ReminderLoop:
                 expire_proposals(self.rt, self.client)
             except Exception:
                 log.exception("proposal expiry sweep failed; retrying next interval")
+            try:
+                resume_interrupted(self.rt, self.client)
+            except Exception:
+                log.exception("resuming interrupted fanouts failed; retrying next interval")
             self._stop.wait(self.interval_s)

@@ -199,3 +199,42 @@ def test_forged_and_malformed_button_values_are_refused_and_audited(harness: Har
     assert [e.outcome for e in new] == ["refused"] * 3
     assert len(h.ephemerals(APPROVERS[0])) == 3
     assert h.warden.resumes == []
+
+
+def test_a_fanout_interrupted_by_a_crash_is_finished_by_the_sweep(harness: Harness) -> None:
+    import pytest
+
+    from slackapp.reminders import resume_interrupted
+    from tools import proposals
+    from tools.fanout import execute
+    from tools.gateway import LocalPlatform
+
+    h = harness
+    pid, _ = _start(h)
+    proposal = h.store.get_proposal(pid)
+    for approver in APPROVERS[:2]:
+        result = proposals.approve(
+            h.store, pid, approver, proposal.action_hash, approvers=set(APPROVERS)
+        )
+        assert result.accepted
+
+    def crash(_: object) -> None:
+        raise KeyboardInterrupt  # the process dies between two batches
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(
+            h.store,
+            LocalPlatform(h.store.engine),
+            pid,
+            catalogue=h.warden.catalogue,
+            batch_size=5,
+            progress=crash,
+        )
+    assert h.store.get_proposal(pid).status == ProposalStatus.EXECUTING
+
+    rt = h.app.runtime
+    assert resume_interrupted(rt, h.app.client) == []  # too recent: maybe another replica runs it
+    assert resume_interrupted(rt, h.app.client, stale_after_s=0) == [pid]
+    assert h.store.get_proposal(pid).status == ProposalStatus.EXECUTED
+    assert "Executed: 12 applied, 0 failed" in render_text(h.card(pid)["blocks"])
+    assert resume_interrupted(rt, h.app.client, stale_after_s=0) == []
