@@ -29,49 +29,55 @@ def _now() -> str:
     return str(int(time.time()))
 
 
-CASES: dict[str, dict[str, str]] = {
-    "unsigned": {},
-    "no timestamp": {"X-Slack-Signature": _sign(BODY, _now())},
-    "no signature": {"X-Slack-Request-Timestamp": _now()},
-    "forged with another secret": {
-        "X-Slack-Request-Timestamp": _now(),
-        "X-Slack-Signature": _sign(BODY, _now(), "not-the-secret"),
-    },
-    "stale by six minutes": {
-        "X-Slack-Request-Timestamp": str(int(time.time()) - 360),
-        "X-Slack-Signature": _sign(BODY, str(int(time.time()) - 360)),
-    },
-    "from the future": {
-        "X-Slack-Request-Timestamp": str(int(time.time()) + 360),
-        "X-Slack-Signature": _sign(BODY, str(int(time.time()) + 360)),
-    },
-    "non-numeric timestamp": {
-        "X-Slack-Request-Timestamp": "soon",
-        "X-Slack-Signature": "v0=" + "a" * 64,
-    },
-    "huge timestamp": {
-        "X-Slack-Request-Timestamp": "9" * 40,
-        "X-Slack-Signature": "v0=" + "a" * 64,
-    },
-    "negative timestamp": {
-        "X-Slack-Request-Timestamp": "-5",
-        "X-Slack-Signature": "v0=" + "a" * 64,
-    },
-    "wrong version prefix": {
-        "X-Slack-Request-Timestamp": _now(),
-        "X-Slack-Signature": "v1=" + _sign(BODY, _now())[3:],
-    },
-    "truncated signature": {
-        "X-Slack-Request-Timestamp": _now(),
-        "X-Slack-Signature": _sign(BODY, _now())[:40],
-    },
-    "empty values": {"X-Slack-Request-Timestamp": "", "X-Slack-Signature": ""},
-}
+def _cases() -> dict[str, dict[str, str]]:
+    """Built when a test runs: a timestamp taken at import would drift while the suite runs."""
+    now, past, future = _now(), str(int(time.time()) - 360), str(int(time.time()) + 360)
+    return {
+        "unsigned": {},
+        "no timestamp": {"X-Slack-Signature": _sign(BODY, now)},
+        "no signature": {"X-Slack-Request-Timestamp": now},
+        "forged with another secret": {
+            "X-Slack-Request-Timestamp": now,
+            "X-Slack-Signature": _sign(BODY, now, "not-the-secret"),
+        },
+        "stale by six minutes": {
+            "X-Slack-Request-Timestamp": past,
+            "X-Slack-Signature": _sign(BODY, past),
+        },
+        "from the future": {
+            "X-Slack-Request-Timestamp": future,
+            "X-Slack-Signature": _sign(BODY, future),
+        },
+        "non-numeric timestamp": {
+            "X-Slack-Request-Timestamp": "soon",
+            "X-Slack-Signature": "v0=" + "a" * 64,
+        },
+        "huge timestamp": {
+            "X-Slack-Request-Timestamp": "9" * 40,
+            "X-Slack-Signature": "v0=" + "a" * 64,
+        },
+        "negative timestamp": {
+            "X-Slack-Request-Timestamp": "-5",
+            "X-Slack-Signature": "v0=" + "a" * 64,
+        },
+        "wrong version prefix": {
+            "X-Slack-Request-Timestamp": now,
+            "X-Slack-Signature": "v1=" + _sign(BODY, now)[3:],
+        },
+        "truncated signature": {
+            "X-Slack-Request-Timestamp": now,
+            "X-Slack-Signature": _sign(BODY, now)[:40],
+        },
+        "empty values": {"X-Slack-Request-Timestamp": "", "X-Slack-Signature": ""},
+    }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_bad_signatures_get_401_and_reach_no_listener(harness: Harness, case: str) -> None:
-    headers = {"Content-Type": "application/json", **CASES[case]}
+    headers = {"Content-Type": "application/json", **_cases()[case]}
     response = harness.driver.post_raw(BODY, headers)
     assert response.status_code == 401, response.text
     harness.settle()
