@@ -298,7 +298,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
             if not claimed:
                 return None
             outcomes = gateway.apply_in(s, _items(claimed), proposal_id=proposal_id)
-            return _settle(s, run, claimed, outcomes)
+            return _settle(s, run, claimed, outcomes, locked=True)
     if store.is_postgres:
         # The claimed rows stay locked during the call: no other worker sends them meanwhile.
         with store.session() as s:
@@ -307,7 +307,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
                 return None
             reply = _call(gateway, proposal_id, claimed)
             if not isinstance(reply, GatewayError):
-                return _settle(s, run, claimed, reply)
+                return _settle(s, run, claimed, reply, locked=True)
             _note_failure(s, claimed, reply)
         raise reply
     # SQLite: do not hold the database write lock while waiting on the network.
@@ -318,7 +318,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
     reply = _call(gateway, proposal_id, claimed)
     with store.session() as s:
         if not isinstance(reply, GatewayError):
-            return _settle(s, run, claimed, reply)
+            return _settle(s, run, claimed, reply, locked=False)
         _note_failure(s, claimed, reply)
     raise reply
 
@@ -350,13 +350,21 @@ def _settle(
     run: _Run,
     claimed: Sequence[_Claimed],
     outcomes: Sequence[BatchOutcome],
+    *,
+    locked: bool,
 ) -> _BatchStats:
-    """Mark the batch in the ledger and write its strikes, reasons and audit events, once."""
-    # Another worker may have settled some of these rows since we read them (SQLite path).
-    still_pending = set(
-        session.scalars(
-            select(LedgerRow.id).where(
-                LedgerRow.id.in_([c.id for c in claimed]), LedgerRow.status == PENDING
+    """Mark the batch in the ledger and write its strikes, reasons and audit events, once.
+
+    `locked`: the rows were claimed in this same transaction (row locks on Postgres, the write
+    lock on SQLite), so they are still pending; otherwise re-read which ones still are.
+    """
+    ids = [c.id for c in claimed]
+    still_pending = (
+        set(ids)
+        if locked
+        else set(
+            session.scalars(
+                select(LedgerRow.id).where(LedgerRow.id.in_(ids), LedgerRow.status == PENDING)
             )
         )
     )
