@@ -119,10 +119,17 @@ class Context:
     work: Path
     corpus: Path = PLATFORM_CORPUS
     query_sizes: list[int] | None = None  # overrides the mode's sizes (the smoke test's tiny run)
+    subprocesses: bool = (
+        True  # measurements that start Warden's own processes (off in the smoke test)
+    )
     _raw: RawModel | None = None
     _embedder: Embedder | None = None
     _client: Any = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    deadline: float | None = None  # time.monotonic() by which the whole run should be done
+
+    def time_left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
     @property
     def raw(self) -> RawModel:

@@ -24,9 +24,11 @@ class ScriptFailed(WardenError):
     """A measurement script exited badly or printed no JSON."""
 
 
-def run_json(args: list[str], *, timeout_s: float) -> tuple[Any, float]:
+def run_json(
+    args: list[str], *, timeout_s: float, env: dict[str, str] | None = None
+) -> tuple[Any, float]:
     """Run `python -m ...args` from the repo; return its JSON output and wall seconds."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**(env if env is not None else os.environ), "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     try:
         done = subprocess.run(

@@ -43,6 +43,11 @@ def profile(fn: Callable[[], object], repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         fn()
     profiler.stop()
+    return summarise(profiler)
+
+
+def summarise(profiler: Any) -> dict[str, Any]:
+    """Self time of a finished profile, by component and by function."""
     root = profiler.last_session.root_frame() if profiler.last_session else None
     by_bucket: dict[str, float] = defaultdict(float)
     by_function: dict[str, float] = defaultdict(float)

@@ -76,6 +76,7 @@ def ctx(tmp_path: Path) -> Context:
         work=tmp_path / "work",
         corpus=corpus,
         query_sizes=[250, 500],
+        subprocesses=False,
         _raw=HashRaw(),  # type: ignore[arg-type]
         _embedder=HashEmbedder(),
     )
