@@ -282,9 +282,13 @@ class HttpGateway:
         backoff_s: float = 0.2,
         max_backoff_s: float = 5.0,
         max_retry_after_s: float = 30.0,
+        batch_endpoint: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
+        # Without a batch endpoint, a batch is sent one action per request (each with its
+        # own Idempotency-Key header), for APIs that only take single actions.
+        self.batch_endpoint = batch_endpoint
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -325,6 +329,8 @@ class HttpGateway:
     def apply_batch(self, items: Sequence[GatewayItem], *, proposal_id: str) -> list[BatchOutcome]:
         if not items:
             return []
+        if not self.batch_endpoint:
+            return [self._apply_one(item, proposal_id) for item in items]
         body = {
             "proposal_id": proposal_id,
             "items": [
@@ -351,6 +357,15 @@ class HttpGateway:
                 f"(first missing key: {missing[0]}); the batch will be retried."
             )
         return [by_key[i.idempotency_key] for i in items]
+
+    def _apply_one(self, item: GatewayItem, proposal_id: str) -> BatchOutcome:
+        try:
+            receipt = self.apply(
+                item.action, idempotency_key=item.idempotency_key, proposal_id=proposal_id
+            )
+        except GatewayRejected as exc:
+            return BatchOutcome(idempotency_key=item.idempotency_key, error=str(exc))
+        return BatchOutcome(idempotency_key=item.idempotency_key, receipt=receipt)
 
     def _post(self, path: str, body: object, *, idempotency_key: str | None) -> dict[str, object]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}

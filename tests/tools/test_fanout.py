@@ -169,11 +169,19 @@ def test_a_change_after_a_partial_run_is_refused_on_resume(
     assert len(platform.receipts(proposal.id)) == 5
 
 
-def _http_gateway(api: EnforcementApiStandIn, attempts: int = 10) -> HttpGateway:
+def _http_gateway(
+    api: EnforcementApiStandIn, attempts: int = 10, *, batch_endpoint: bool = True
+) -> HttpGateway:
     client = httpx.Client(
         base_url=api.url, headers={"Authorization": f"Bearer {api.token}"}, timeout=0.3
     )
-    return HttpGateway(client, max_attempts=attempts, backoff_s=0.001, sleep=lambda _s: None)
+    return HttpGateway(
+        client,
+        max_attempts=attempts,
+        backoff_s=0.001,
+        sleep=lambda _s: None,
+        batch_endpoint=batch_endpoint,
+    )
 
 
 def test_remote_gateway_under_faults_lands_the_intended_set_exactly(
@@ -193,6 +201,20 @@ def test_remote_gateway_under_faults_lands_the_intended_set_exactly(
     assert result.status == ProposalStatus.EXECUTED
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 150)
     assert set(api.applied) == {idempotency_key(proposal.id, a) for a in proposal.actions}
+
+
+def test_one_request_per_action_with_its_own_key_header_under_faults(
+    sqlite_store: Store, catalogue: Catalogue
+) -> None:
+    proposal = seed_approved_proposal(sqlite_store, catalogue, n=40)
+    plan = FaultPlan(rate=0.3, seed=9, stall_s=0.4)
+    with EnforcementApiStandIn(faults=plan) as api:
+        gateway = _http_gateway(api, batch_endpoint=False)
+        result = execute(sqlite_store, gateway, proposal.id, catalogue=catalogue, batch_size=10)
+    counts = tally(sqlite_store, proposal, remote_applied=api.applications)
+    assert result.status == ProposalStatus.EXECUTED
+    assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 40)
+    assert gateway.attempts > 40  # one request per action, plus the retries the faults caused
 
 
 def test_unavailable_platform_pauses_and_a_rerun_resumes_without_duplicates(
@@ -221,8 +243,9 @@ def test_unavailable_platform_pauses_and_a_rerun_resumes_without_duplicates(
     assert (counts.lost, counts.duplicated) == (0, 0)
 
 
+@pytest.mark.parametrize("batch_endpoint", [True, False])
 def test_actions_the_platform_refuses_fail_the_proposal_and_are_reported(
-    sqlite_store: Store, catalogue: Catalogue
+    sqlite_store: Store, catalogue: Catalogue, batch_endpoint: bool
 ) -> None:
     store = sqlite_store
     proposal = seed_approved_proposal(store, catalogue, n=6)
@@ -236,7 +259,8 @@ def test_actions_the_platform_refuses_fail_the_proposal_and_are_reported(
             return super().deliver(key, item)
 
     with Forgetful() as api:
-        result = execute(store, _http_gateway(api), proposal.id, catalogue=catalogue)
+        gateway = _http_gateway(api, batch_endpoint=batch_endpoint)
+        result = execute(store, gateway, proposal.id, catalogue=catalogue)
     assert (result.status, result.applied, result.failed) == (ProposalStatus.FAILED, 4, 2)
     with store.session() as s:
         failed = s.scalars(
