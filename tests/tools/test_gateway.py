@@ -179,3 +179,20 @@ def test_http_gateway_fault_storm_applies_the_intended_set_exactly() -> None:
     )
     assert not lost and not extra and api.duplicated == 0
     assert sum(api.injected.values()) > 0
+
+
+def test_build_gateway_picks_the_configured_platform(engine: Engine) -> None:
+    from tools.gateway import build_gateway
+    from warden.errors import ConfigError
+    from warden.settings import Settings
+
+    assert isinstance(build_gateway(Settings(), engine), LocalPlatform)
+    with EnforcementApiStandIn(token="s3cret") as api:
+        settings = Settings(WARDEN_ENFORCEMENT_API_URL=api.url, WARDEN_ENFORCEMENT_API_KEY="s3cret")
+        gateway = build_gateway(settings, engine)
+        assert isinstance(gateway, HttpGateway)
+        receipt = gateway.apply(_action(1), idempotency_key="k", proposal_id="p1")
+        gateway.close()
+    assert receipt.receipt_id == api.applied["k"]["receipt_id"]
+    with pytest.raises(ConfigError, match="WARDEN_ENFORCEMENT_API_KEY"):
+        build_gateway(Settings(WARDEN_ENFORCEMENT_API_URL=api.url), engine)
