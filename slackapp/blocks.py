@@ -191,7 +191,8 @@ def _strike_line(effect: StrikeEffect) -> str:
 # -- cards -------------------------------------------------------------------------------------
 def answer_blocks(answer: PolicyAnswer, *, thread_id: str, question: str) -> list[Block]:
     blocks: list[Block] = []
-    if answer.mode == "excerpts":
+    # Excerpts must be labelled as such; the agent usually says so in its first line already.
+    if answer.mode == "excerpts" and "excerpt" not in answer.text.split("\n", 1)[0].lower():
         blocks.append(
             context(
                 ":page_facing_up: *Policy excerpts* (no-LLM mode): "
@@ -234,7 +235,8 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
     sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in rec.section_ids[:8]) or "—"
     action = rec.action.value.replace("_", " ") if rec.action else "no action"
     blocks: list[Block] = [header(f"Recommendation · case {rec.case_id}")]
-    if rec.mode == "rules":
+    # A rules-based draft must say so; skip our banner when the agent's note already does.
+    if rec.mode == "rules" and "rules" not in (rec.note or "").lower():
         blocks.append(
             context(
                 ":clipboard: *Draft from the policy catalogue's rules* (no LLM): low confidence, "

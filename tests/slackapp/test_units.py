@@ -133,3 +133,27 @@ def test_status_lists_what_waits_for_the_user(harness: Harness) -> None:
 def test_health_endpoint_needs_no_signature(harness: Harness) -> None:
     response = httpx.get(harness.server.endpoint.replace("/slack/events", "/healthz"))
     assert response.status_code == 200
+
+
+def test_excerpts_and_rules_drafts_are_always_labelled_once() -> None:
+    from agent.interface import PolicyAnswer
+    from slackapp.blocks import answer_blocks
+
+    bare = render_text(
+        answer_blocks(
+            PolicyAnswer(text="[HA-2.1] quoted text", citations=[], mode="excerpts"),
+            thread_id="C:1",
+            question="q",
+        )
+    )
+    assert bare.count("excerpt") == 1
+    labelled = render_text(
+        answer_blocks(
+            PolicyAnswer(
+                text="Policy excerpts (quoted):\n[HA-2.1] x", citations=[], mode="excerpts"
+            ),
+            thread_id="C:1",
+            question="q",
+        )
+    )
+    assert labelled.lower().count("excerpts") == 1
