@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +32,9 @@ Mode = Literal["dense", "hybrid"]
 DEFAULT_MODE: Mode = "hybrid"  # measured: see `warden retrieval-eval`
 RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very first ranks
 CANDIDATES = 30  # per side, before fusion
+SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
+OVERFETCH = 4  # on a large index, fetch at least this many times k unfiltered, filter here
+MAX_FETCH = 3000  # beyond this a filtered Chroma query is cheaper than over-fetching
 GENERATION_CHECK_S = 10.0  # how often a long-lived retriever looks for another process's ingest
 # Generations written by ingests in this process: a retriever sees its own process's writes at once.
 LOCAL_GENERATIONS: dict[str, str] = {}
@@ -157,8 +161,11 @@ class LexicalIndex:
         # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
         self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
         self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
-        self.policy = np.array([str(m.get("policy_id", "")) for m in metadatas], dtype=object)
-        self.version = np.array([str(m.get("policy_version", "")) for m in metadatas], dtype=object)
+        # Policy ids and versions as integer codes: comparing ints is vectorised, strings are not.
+        self._policy_codes, self.policy = _codes(str(m.get("policy_id", "")) for m in metadatas)
+        self._version_codes, self.version = _codes(
+            str(m.get("policy_version", "")) for m in metadatas
+        )
 
     @classmethod
     def from_collection(cls, coll: Any) -> LexicalIndex:
@@ -210,18 +217,28 @@ class LexicalIndex:
             return None
         return cls(data["ids"], data["metadatas"], data["documents"], model)
 
+    def position(self, chunk_id: str) -> int | None:
+        return self._position.get(chunk_id)
+
     def search(
-        self, query: str, k: int, mask: np.ndarray[Any, np.dtype[np.bool_]] | None
+        self,
+        query: str,
+        k: int,
+        mask: np.ndarray[Any, np.dtype[np.bool_]] | None,
+        *,
+        allowed: int | None = None,
     ) -> list[tuple[int, float]]:
         """Top-k (row, BM25 score) among rows allowed by `mask`."""
         tokens = tokenize(query)
         if not self.ids or not tokens:
             return []
-        allowed = int(mask.sum()) if mask is not None else len(self.ids)
+        if allowed is None:
+            allowed = int(mask.sum()) if mask is not None else len(self.ids)
         k = min(k, allowed)
         if k <= 0:
             return []
-        weight = mask.astype(np.float32) if mask is not None else None
+        everything = mask is None or allowed == len(self.ids)
+        weight = None if everything or mask is None else mask.astype(np.float32)
         rows, scores = self.model.retrieve(
             [tokens], k=k, show_progress=False, n_threads=1, weight_mask=weight
         )
@@ -238,12 +255,18 @@ class LexicalIndex:
         if approved_only:
             keep &= self.approved
         if version is not None:
-            keep &= self.version == version
+            keep &= self.version == self._version_codes.get(version, -1)
         else:
             keep &= self.current
         if policy is not None:
-            keep &= self.policy == policy
+            keep &= self.policy == self._policy_codes.get(policy, -1)
         return keep
+
+
+def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
+    codes: dict[str, int] = {}
+    column = [codes.setdefault(value, len(codes)) for value in values]
+    return codes, np.asarray(column, dtype=np.int32)
 
 
 class Retriever:
@@ -309,15 +332,66 @@ class Retriever:
         """`search` with the query already embedded (used by batch callers and the evaluator)."""
         mode = mode or self.mode
         pool = max(k, CANDIDATES) if mode == "hybrid" else k
-        dense = self._dense(vector, pool, _where(policy, version, approved_only))
-        if mode == "dense":
-            return dense[:k]
         lexical = self.lexical()
         mask = lexical.mask(policy=policy, version=version, approved_only=approved_only)
-        sparse = lexical.search(query, pool, mask)
+        allowed = int(mask.sum())
+        if allowed == 0:
+            return []
+        dense = self._dense(vector, pool, _where(policy, version, approved_only), lexical, mask)
+        if mode == "dense":
+            return dense[:k]
+        sparse = lexical.search(query, pool, mask, allowed=allowed)
         return _fuse(dense, sparse, lexical, k)
 
-    def _dense(self, vector: list[float], k: int, where: dict[str, Any] | None) -> list[Hit]:
+    def _dense(
+        self,
+        vector: list[float],
+        k: int,
+        where: dict[str, Any],
+        lexical: LexicalIndex,
+        mask: np.ndarray[Any, np.dtype[np.bool_]],
+    ) -> list[Hit]:
+        """Nearest chunks among those `mask` allows.
+
+        Chroma's metadata filter makes a query scan every row (a second or more at 100k chunks),
+        so it is used only when it is needed and cheap: a filter that every chunk passes is
+        dropped, and on a large index the nearest neighbours are fetched unfiltered (over-fetching)
+        and filtered here, falling back to Chroma's filter only when too few pass.
+        """
+        total = len(lexical.ids)
+        allowed = int(mask.sum())
+        if allowed == total:
+            return [hit for _, hit in self._query(vector, k, None)]
+        if total <= SMALL_INDEX:
+            return [hit for _, hit in self._query(vector, k, where)]
+        # Fetch enough unfiltered neighbours that about 2k of them should pass the filter.
+        wanted = min(total, max(k * OVERFETCH, 2 * k * total // allowed), MAX_FETCH)
+        result = self.collection.query(
+            query_embeddings=np.asarray([vector], dtype=np.float32),
+            n_results=wanted,
+            include=["distances"],
+        )
+        kept = [
+            (str(cid), float(dist))
+            for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
+            if (row := lexical.position(str(cid))) is not None and bool(mask[row])
+        ][:k]
+        if len(kept) < min(k, allowed):
+            return [hit for _, hit in self._query(vector, k, where)]
+        got = self.collection.get(ids=[cid for cid, _ in kept], include=["documents", "metadatas"])
+        found = {
+            str(cid): (str(doc or ""), dict(meta or {}))
+            for cid, doc, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            )
+        }
+        return [
+            _hit(found[cid][1], found[cid][0], 1.0 - dist) for cid, dist in kept if cid in found
+        ]
+
+    def _query(
+        self, vector: list[float], k: int, where: dict[str, Any] | None
+    ) -> list[tuple[str, Hit]]:
         result = self.collection.query(
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=k,
@@ -329,8 +403,8 @@ class Retriever:
         metas = (result["metadatas"] or [[]])[0]
         dists = (result["distances"] or [[]])[0]
         return [
-            _hit(dict(meta or {}), str(doc or ""), 1.0 - float(dist))
-            for _, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
+            (str(cid), _hit(dict(meta or {}), str(doc or ""), 1.0 - float(dist)))
+            for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
         ]
 
     def lexical(self) -> LexicalIndex:
@@ -361,7 +435,7 @@ class Retriever:
             return index
 
 
-def _where(policy: str | None, version: str | None, approved_only: bool) -> dict[str, Any] | None:
+def _where(policy: str | None, version: str | None, approved_only: bool) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     if version is not None:
         clauses.append({"policy_version": version})

@@ -93,3 +93,27 @@ def test_platform_question_phrases_are_in_exactly_one_passage() -> None:
         holders = [c for c in chunks if question.phrase in c.text]
         assert len(holders) == 1, f"{question.id}: phrase in {len(holders)} passages"
         assert holders[0].source == question.source, question.id
+
+
+def test_large_index_path_filters_like_chroma(
+    policy_retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The over-fetch-then-filter path (used on big indexes) returns what Chroma's filter does."""
+    import knowledge.retrieval
+
+    question = "slur in a comment about someone's religion"
+    vector = policy_retriever.embedder.embed_query(question)
+    cases: list[tuple[str | None, str | None]] = [("HA", None), ("HA", "2"), (None, None)]
+    for policy, version in cases:
+        expected = policy_retriever.search_vector(
+            question, vector, 5, mode="dense", policy=policy, version=version
+        )
+        monkeypatch.setattr(knowledge.retrieval, "SMALL_INDEX", 0)
+        got = policy_retriever.search_vector(
+            question, vector, 5, mode="dense", policy=policy, version=version
+        )
+        monkeypatch.setattr(knowledge.retrieval, "SMALL_INDEX", 5000)
+        assert [(h.section_id, h.policy_version) for h in got] == [
+            (h.section_id, h.policy_version) for h in expected
+        ], (policy, version)
+        assert got and all(h.approved for h in got)
