@@ -15,65 +15,9 @@ SECTION_REF = re.compile(r"\[\s*([A-Z]{2,4}-\d+(?:\.\d+)*)\s*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "such",
-        "that",
-        "the",
-        "their",
-        "them",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "any",
-        "not",
-        "no",
-    ]
+    "a an and are as at be been but by can do does for from has have how i if in into is it its "  # noqa: SIM905
+    "of on or our so such that the their them there these they this to was we what when where "
+    "which who why will with would you your about any not no".split()
 )
 EXCERPT_CHARS = 420
 
@@ -86,7 +30,19 @@ class Retrieval:
     confidence: float
 
 
-def _search(deps: Deps, query: str, k: int, policy: str | None) -> tuple[list[Any], float]:
+def embed(deps: Deps, query: str) -> list[float] | None:
+    """The query vector, when the retriever exposes its embedder (so one vector serves many
+    searches); None means "let `search` embed it"."""
+    embedder = getattr(deps.retriever, "embedder", None)
+    if embedder is None or getattr(deps.retriever, "search_vector", None) is None:
+        return None
+    vector: list[float] = embedder.embed_query(query)
+    return vector
+
+
+def _search(
+    deps: Deps, query: str, k: int, policy: str | None, vector: list[float] | None
+) -> tuple[list[Any], float]:
     """Hits in the retriever's own ranking, and the best dense similarity as confidence.
 
     A hybrid retriever ranks by fused rank (RRF), which says nothing about absolute relevance;
@@ -94,20 +50,27 @@ def _search(deps: Deps, query: str, k: int, policy: str | None) -> tuple[list[An
     the same query vector (no second embedding).
     """
     retriever: Any = deps.retriever
-    embedder = getattr(retriever, "embedder", None)
-    search_vector = getattr(retriever, "search_vector", None)
-    if embedder is None or search_vector is None:
+    vector = vector if vector is not None else embed(deps, query)
+    if vector is None:
         hits = list(retriever.search(query, k, policy=policy, approved_only=True))
         return hits, max((float(h.score) for h in hits), default=0.0)
-    vector = embedder.embed_query(query)
-    hits = search_vector(query, vector, k, policy=policy, approved_only=True)
-    dense = search_vector(query, vector, 1, policy=policy, approved_only=True, mode="dense")
+    hits = retriever.search_vector(query, vector, k, policy=policy, approved_only=True)
+    dense = retriever.search_vector(
+        query, vector, 1, policy=policy, approved_only=True, mode="dense"
+    )
     return list(hits), float(dense[0].score) if dense else 0.0
 
 
-def retrieve(deps: Deps, query: str, *, k: int = 6, policy: str | None = None) -> Retrieval:
+def retrieve(
+    deps: Deps,
+    query: str,
+    *,
+    k: int = 6,
+    policy: str | None = None,
+    vector: list[float] | None = None,
+) -> Retrieval:
     """Approved sections for `query`, one per section id (best chunk), best first."""
-    hits, confidence = _search(deps, query, k, policy)
+    hits, confidence = _search(deps, query, k, policy, vector)
     best: dict[str, Retrieved] = {}
     for hit in hits:
         if not hit.approved:

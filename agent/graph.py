@@ -15,6 +15,7 @@ each is a fixed sequence with at most one model call (plus one repair for a reco
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -58,6 +59,7 @@ class Node(Protocol):
     def __call__(self, state: State, *, runtime: Runtime[Context]) -> dict[str, Any]: ...
 
 
+ESCALATE_WORDS = re.compile(r"\b(please|escalate|escalation|this|it|to|policy)\b", re.I)
 JOBS: dict[Intent, str] = {
     Intent.ASK: "answer",
     Intent.RECOMMEND: "recommend",
@@ -187,6 +189,7 @@ def build_graph(
             "response": result.model_copy(update={"usage": Usage(**usage)}).model_dump(mode="json"),
             "hits": _dump_hits(sections),
             "usage": usage,
+            "last_question": request.text,
         }
 
     @_refusing
@@ -206,8 +209,12 @@ def build_graph(
     @_refusing
     def escalate(state: State, *, runtime: Runtime[Context]) -> dict[str, Any]:
         request = WardenRequest.model_validate(state["request"])
+        text = request.text
+        if request.case_id is None and len(ESCALATE_WORDS.sub("", text).split()) < 3:
+            # "escalate" said in reply to an answer escalates the question that was asked.
+            text = f"{text}: {state.get('last_question', '')}".strip(": ")
         result, sections, spent = escalate_job.escalate(
-            deps, case_id=request.case_id, text=request.text, user_id=request.user_id
+            deps, case_id=request.case_id, text=text, user_id=request.user_id
         )
         usage = _usage(state, spent)
         return {

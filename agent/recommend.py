@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from agent.citations import (
     cited_only,
+    embed,
     inline_refs,
     retrieve,
     sections_for_prompt,
@@ -51,15 +52,22 @@ def content_query(case: Case) -> str:
 def case_sections(deps: Deps, case: Case) -> tuple[list[Retrieved], float]:
     """Sections for this case: retrieval over its content, plus the sections its signals name.
 
-    Returns them best first with the content retrieval's confidence (0-1).
+    Returns them best first with the content retrieval's confidence (0-1). The content is
+    embedded once; a signal's section is first looked for with that same vector inside its
+    policy, and only searched by its title (a second embedding) when that misses.
     """
-    by_content = retrieve(deps, content_query(case))
+    query = content_query(case)
+    vector = embed(deps, query)
+    by_content = retrieve(deps, query, vector=vector)
     found = {s.section_id: s for s in by_content.sections}
     for match in deps.catalogue.match_signals(case.signals)[:SIGNAL_SECTIONS]:
         if match.section_id in found:
             continue
-        title = deps.catalogue.section(match.section_id).title
-        for s in retrieve(deps, title, k=4, policy=match.policy_id).sections:
+        within = retrieve(deps, query, k=8, policy=match.policy_id, vector=vector).sections
+        if not any(s.section_id == match.section_id for s in within):
+            title = deps.catalogue.section(match.section_id).title
+            within = retrieve(deps, title, k=4, policy=match.policy_id).sections
+        for s in within:
             if s.section_id == match.section_id:
                 found[s.section_id] = s
     ranked = sorted(found.values(), key=lambda s: s.score, reverse=True)

@@ -85,6 +85,8 @@ class Warden:
             },
             _config(thread),
             context=context,
+            # The pause must be on disk before anyone is told a proposal awaits approval.
+            durability="sync",
         )
         waiting = self._waiting(thread)
         if waiting is None:  # pragma: no cover - the graph always pauses on a fresh proposal
@@ -131,7 +133,10 @@ class Warden:
             )
         context = Context(progress=progress, now=now)
         state = self.graph.invoke(
-            Command(resume=decision.model_dump(mode="json")), _config(thread), context=context
+            Command(resume=decision.model_dump(mode="json")),
+            _config(thread),
+            context=context,
+            durability="sync",
         )
         snapshot = self.graph.get_state(_config(thread))
         if snapshot.interrupts:

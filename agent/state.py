@@ -52,5 +52,8 @@ class State(InputState, total=False):
     awaiting: bool
     """True in an approval thread: the run goes straight to the approval interrupt."""
 
+    last_question: str
+    """The last policy question asked in this conversation (a bare "escalate" escalates it)."""
+
     proposals_opened: list[str]
     """Ids of proposals created in this conversation (kept across turns, for `pending`)."""

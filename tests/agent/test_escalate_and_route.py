@@ -53,6 +53,16 @@ def test_policy_question_escalation(make_warden: Any) -> None:
     assert "Policy question from <@U-spec>" in out.escalation.summary
 
 
+def test_bare_escalate_after_an_answer_escalates_that_question(make_warden: Any) -> None:
+    warden = make_warden()
+    first = warden.handle(req(text="is a meme calling immigrants vermin a HA violation?"))
+    assert isinstance(first, PolicyAnswer)
+    out = warden.handle(req(text="escalate"))
+    assert isinstance(out, EscalationOpened), out
+    assert out.escalation.policy_id == "HA"
+    assert "immigrants vermin" in out.escalation.summary
+
+
 def test_escalation_needs_something_to_route(make_warden: Any) -> None:
     out = make_warden().handle(req(intent=Intent.ESCALATE, text=""))
     assert isinstance(out, Refusal) and "escalate" in out.reason

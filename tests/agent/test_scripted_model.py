@@ -149,6 +149,14 @@ def test_invalid_twice_falls_back_to_rules_with_a_note(make_warden: Any, bad: An
     assert out.section_ids == ["HA-2.1"]  # from the catalogue's signal rule
 
 
+def test_structured_reply_as_a_tool_call_is_accepted(make_warden: Any) -> None:
+    call = {"name": "recommendation", "args": rec_reply(action="limit_distribution"), "id": "c1"}
+    model = ScriptedChatModel().enqueue(AIMessage(content="", tool_calls=[call]))
+    out = make_warden(model).handle(req(intent=Intent.RECOMMEND, case_id="case-1001"))
+    assert isinstance(out, Recommendation) and out.mode == "llm"
+    assert out.action is ActionType.LIMIT_DISTRIBUTION
+
+
 def test_model_down_gives_rules_recommendation(make_warden: Any) -> None:
     model = ScriptedChatModel().enqueue(
         openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1/v1"))
