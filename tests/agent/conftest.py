@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 MakeWarden = Callable[..., "Warden"]
 
 
-class AllowAllGates:
-    """Marker passed as `gates` in tests that need a proposal to be postable."""
-
-
 @pytest.fixture(scope="session")
 def sample_store_template(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Path:
     """The sample data loaded ONCE into a SQLite file; each test gets a copy (fast, isolated)."""
