@@ -300,7 +300,7 @@ def _ensure_policies(ctx: Context, collection: str) -> None:
         settings.policies_dirs,
         settings=settings,
         client=ctx.client,
-        embedder=ctx.embedder,
+        embedder=ctx.cached_embedder,
         collection=collection,
     )
 

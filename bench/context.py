@@ -111,6 +111,28 @@ class RawModel:
         return row
 
 
+class DocumentCache:
+    """Warden's embedder with passages cached by text, for collections built from the same
+    files (each policy chunk is embedded once per run). Queries are never cached: their
+    embedding is part of every timed query."""
+
+    def __init__(self, inner: Embedder) -> None:
+        from knowledge.index import embedder_name
+
+        self.inner = inner
+        self.name = embedder_name(inner)
+        self._vectors: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo:
+            self._vectors.update(zip(todo, self.inner.embed_documents(todo), strict=True))
+        return [self._vectors[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
 @dataclass
 class Context:
     """Run-wide state handed to every section."""
@@ -161,6 +183,14 @@ class Context:
 
             self._client = build_chroma_client(self.index_settings)
         return self._client
+
+    @property
+    def cached_embedder(self) -> DocumentCache:
+        """`embedder` with passages cached across collections (never used for timed ingests)."""
+        if "doc_cache" not in self.cache:
+            self.cache["doc_cache"] = DocumentCache(self.embedder)
+        cached: DocumentCache = self.cache["doc_cache"]
+        return cached
 
     def settings(self, name: str, **overrides: Any) -> Settings:
         """Settings with a private data folder under the run's scratch folder."""

@@ -33,7 +33,9 @@ class TimedEmbedder:
 
     @property
     def name(self) -> str:
-        return self.inner.name
+        from knowledge.index import embedder_name
+
+        return embedder_name(self.inner)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         started = time.perf_counter()

@@ -51,17 +51,21 @@ def summarise(profiler: Any) -> dict[str, Any]:
     root = profiler.last_session.root_frame() if profiler.last_session else None
     by_bucket: dict[str, float] = defaultdict(float)
     by_function: dict[str, float] = defaultdict(float)
-    stack = [root] if root is not None else []
+    # A built-in (C) function's time belongs to the Python code that called it: torch's
+    # `linear` to the model, `Bindings.query` to Chroma.
+    stack: list[tuple[Any, str]] = [(root, "")] if root is not None else []
     while stack:
-        frame = stack.pop()
-        stack.extend(frame.children)
+        frame, owner = stack.pop()
+        path = str(frame.file_path or "")
+        if path and not path.startswith("<"):
+            owner = path
+        stack.extend((child, owner) for child in frame.children)
         if frame.is_synthetic:
             continue
         own = float(frame.total_self_time)
         if own <= 0:
             continue
-        path = str(frame.file_path or "")
-        by_bucket[bucket(path)] += own
+        by_bucket[bucket(owner)] += own
         by_function[f"{frame.function} ({frame.file_path_short}:{frame.line_no})"] += own
     total = sum(by_bucket.values()) or 1.0
     return {

@@ -21,7 +21,7 @@ def run(ctx: Context) -> Section:
     # Quick mode skips the large third-party corpus (the smoke test must stay fast).
     platform = None if ctx.quick or not ctx.corpus.is_dir() else ctx.corpus
     report = evaluate.run(
-        ctx.index_settings, embedder=ctx.embedder, client=ctx.client, platform_dir=platform
+        ctx.index_settings, embedder=ctx.cached_embedder, client=ctx.client, platform_dir=platform
     )
     default = report.default_mode
     table = []

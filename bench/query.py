@@ -57,6 +57,8 @@ class SyntheticParts:
 
 def synthetic_parts(ctx: Context, max_chunks: int) -> SyntheticParts:
     """The sentence pool (embedded for real, once per run), its mixture embedder and the files."""
+    from knowledge.index import embedder_name
+
     key = f"synthetic:{max_chunks}"
     if key not in ctx.cache:
         pool = sentence_pool(25 if ctx.quick else 40)
@@ -67,7 +69,7 @@ def synthetic_parts(ctx: Context, max_chunks: int) -> SyntheticParts:
         mixture = MixtureEmbedder(
             dict(zip(pool.all, vectors, strict=True)),
             query_embedder=ctx.embedder.embed_query,
-            name=ctx.embedder.name,
+            name=embedder_name(ctx.embedder),
         )
         corpus = write_corpus(
             ctx.work / f"synthetic-{max_chunks}", pool, max_chunks, per_file=PER_FILE

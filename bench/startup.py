@@ -205,7 +205,7 @@ def run(ctx: Context) -> Section:
         settings.policies_dirs,
         settings=settings,
         client=ctx.client,
-        embedder=ctx.embedder,
+        embedder=ctx.cached_embedder,
         collection=COLLECTION,
     )
     repeats = 1 if ctx.quick else 3
