@@ -115,8 +115,13 @@ def structured_call(
     usage = _usage_of(raw)
     raw_text = str(getattr(raw, "content", "") or "")
     if raw is not None and getattr(raw, "tool_calls", None):
-        # Some OpenAI-compatible servers answer structured output with a tool call.
-        out = {"raw": raw, "parsed": raw.tool_calls[0]["args"], "parsing_error": None}
+        # Some OpenAI-compatible servers answer structured output with a tool call; only a call
+        # named after the schema counts. Any other tool is refused, never read as data.
+        call = raw.tool_calls[0]
+        if call["name"] != name:
+            problem = f"the reply called tool {call['name']!r}; only {name!r} is accepted"
+            return Reply(None, problem, False, raw_text, usage)
+        out = {"raw": raw, "parsed": call["args"], "parsing_error": None}
     if isinstance(out, dict) and out.get("parsing_error") is not None:
         return Reply(
             None, f"reply is not valid JSON: {out['parsing_error']}"[:300], False, raw_text, usage

@@ -157,6 +157,16 @@ def test_structured_reply_as_a_tool_call_is_accepted(make_warden: Any) -> None:
     assert out.action is ActionType.LIMIT_DISTRIBUTION
 
 
+def test_a_tool_call_to_any_other_tool_is_refused(make_warden: Any) -> None:
+    bad = {"name": "suspend_accounts", "args": rec_reply(action="remove"), "id": "c1"}
+    model = ScriptedChatModel().enqueue(
+        AIMessage(content="", tool_calls=[bad]), AIMessage(content="", tool_calls=[bad])
+    )
+    out = make_warden(model).handle(req(intent=Intent.RECOMMEND, case_id="case-1001"))
+    assert isinstance(out, Recommendation) and out.mode == "rules"
+    assert out.note and "suspend_accounts" in out.note
+
+
 def test_model_down_gives_rules_recommendation(make_warden: Any) -> None:
     model = ScriptedChatModel().enqueue(
         openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1/v1"))
