@@ -43,6 +43,8 @@ from tools.store import Store
 
 STRESS = os.environ.get("WARDEN_STRESS") == "1"
 TOTAL, KILLS = (1000, 20) if STRESS else (300, 5)
+# Kill points are random but reproducible; WARDEN_KILL_SEED=N explores other ones.
+SEED = int(os.environ.get("WARDEN_KILL_SEED", "1"))
 pytestmark = pytest.mark.timeout(900 if STRESS else 240)
 
 
@@ -102,14 +104,17 @@ def run_with_kills(
 ) -> int:
     """Kill a fanout child `kills` times at random progress points, then let one finish."""
     rng = random.Random(seed)
-    # Progress points to kill at; the first kill lands during start-up (before any batch).
-    points = [0, *sorted(rng.sample(range(1, total), kills - 1))]
     engine = make_engine(url)
     killed = 0
     try:
-        for n, point in enumerate(points):
-            if applied_count(engine, proposal_id) >= total:
+        for n in range(kills):
+            done = applied_count(engine, proposal_id)
+            if done >= total:
                 break
+            # The next kill point: a random distance ahead, sized so every kill still lands
+            # before the end; the first kill lands during start-up, before any batch.
+            step = rng.randint(1, max(1, 2 * (total - done) // (kills - n + 1)))
+            point = 0 if n == 0 else done + step
             child = _spawn(
                 url,
                 proposal_id,
@@ -120,7 +125,7 @@ def run_with_kills(
             )
             deadline = time.monotonic() + 120
             if point == 0:
-                time.sleep(rng.uniform(0.05, 1.0))
+                time.sleep(rng.uniform(0.0, 0.05))
             while (
                 child.alive()
                 and applied_count(engine, proposal_id) < point
@@ -152,6 +157,8 @@ def run_with_kills(
 def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
     store: Store, catalogue: Catalogue, tmp_path: Path, platform: str
 ) -> None:
+    if platform == "http" and store.is_postgres and not STRESS:
+        pytest.skip("fast run: HTTP on Postgres is covered in process; WARDEN_STRESS=1 kills it")
     url = store.engine.url.render_as_string(hide_password=False)
     proposal = seed_approved_proposal(store, catalogue, n=TOTAL)
     api: EnforcementApiStandIn | None = None
@@ -169,7 +176,7 @@ def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
             kills=KILLS,
             total=TOTAL,
             api_url=api.url if api else None,
-            seed=len(platform),
+            seed=SEED + len(platform),
         )
     finally:
         if api is not None:
@@ -181,7 +188,7 @@ def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
     else:
         counts = tally(store, proposal)
     label = f"kill -9 {platform} {store.engine.dialect.name}"
-    print(f"\n{counts.line(label)} kills={killed}")
+    print(f"\n{counts.line(label)} kills={killed} seed={SEED}")
     assert killed >= KILLS - 1, "too few kills landed before the fanout finished"
     assert counts.proposal_status == ProposalStatus.EXECUTED
     assert (counts.lost, counts.duplicated) == (0, 0)
