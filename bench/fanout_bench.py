@@ -155,6 +155,7 @@ def _worker(url: str, proposal_id: str, batch: int, name: str, ready: Any, go: A
             catalogue=catalogue,
             batch_size=batch,
             worker_id=name,
+            progress=lambda _p: None,  # as in Slack: the per-batch progress query is included
         )
     except ApprovalError:
         pass  # started after the others finished: nothing left for it

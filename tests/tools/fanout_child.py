@@ -151,6 +151,9 @@ def tally(
     from tools.fanout import idempotency_key
 
     intended = {idempotency_key(proposal.id, a) for a in proposal.actions}
+    struck = {
+        idempotency_key(proposal.id, a) for a in proposal.actions if a.action == ActionType.STRIKE
+    }
     with store.session() as s:
         ledger = set(
             s.scalars(
@@ -210,7 +213,10 @@ def tally(
         tried=len(intended),
         ledger_applied=len(ledger & intended),
         platform_applied=len(applied & intended),
-        lost=len(intended - applied) + len(intended - ledger) + len(intended - statements),
+        lost=len(intended - applied)
+        + len(intended - ledger)
+        + len(intended - statements)
+        + len(struck - set(strike_keys)),
         duplicated=duplicated,
         redelivered=sum(n - 1 for n in deliveries.values() if n > 1),
         audit_applied_events=sum(n for k, n in audit.items() if k in intended),

@@ -38,7 +38,7 @@ from tests.tools.fanout_child import (
 from tools import audit
 from tools.db import make_engine
 from tools.fanout import status
-from tools.models import ProposalStatus
+from tools.models import ActionType, ProposalStatus
 from tools.store import Store
 
 STRESS = os.environ.get("WARDEN_STRESS") == "1"
@@ -198,6 +198,21 @@ def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
         # Platform write and ledger commit together: a killed batch leaves no delivery behind.
         assert counts.redelivered == 0
     assert audit.verify(store).ok
+
+
+def test_kill_9_during_a_strike_proposal_adds_each_strike_once(
+    sqlite_store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    n = 120
+    proposal = seed_approved_proposal(store, catalogue, n=n, action=ActionType.STRIKE)
+    url = store.engine.url.render_as_string(hide_password=False)
+    killed = run_with_kills(url, proposal.id, tmp_path, kills=3, total=n, seed=SEED, batch_size=10)
+    counts = tally(store, proposal)
+    print(f"\n{counts.line('kill -9 strikes sqlite')} kills={killed} seed={SEED}")
+    assert killed >= 2
+    assert (counts.lost, counts.duplicated, counts.strikes) == (0, 0, n)
+    assert counts.proposal_status == ProposalStatus.EXECUTED
 
 
 @pytest.mark.postgres
