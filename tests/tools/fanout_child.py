@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, insert, select
@@ -224,6 +224,12 @@ def tally(
         strikes=len(strike_keys),
         proposal_status=store.get_proposal(proposal.id).status,
     )
+
+
+def show(capsys: Any, line: str) -> None:
+    """Print a counts line into the normal test output (no `-s` needed)."""
+    with capsys.disabled():
+        print(f"\n{line.strip()}", flush=True)
 
 
 def applied_count(engine: Engine, proposal_id: str) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from knowledge.catalogue import Catalogue
 from tests.fakes.enforcement_api import EnforcementApiStandIn, FaultPlan
-from tests.tools.fanout_child import APPROVERS, seed_approved_proposal, tally
+from tests.tools.fanout_child import APPROVERS, seed_approved_proposal, show, tally
 from tools import audit, proposals, reasons
 from tools.fanout import execute, idempotency_key, status
 from tools.fanout_tables import APPLIED, FAILED, PENDING, LedgerRow
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_happy_path_applies_every_action_once_and_reports_progress(
-    store: Store, catalogue: Catalogue
+    store: Store, catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     proposal = seed_approved_proposal(store, catalogue, n=230)
     seen: list[FanoutProgress] = []
@@ -44,7 +44,7 @@ def test_happy_path_applies_every_action_once_and_reports_progress(
     assert [p.applied for p in seen] == [50, 100, 150, 200, 230, 230]
     assert seen[-1].done and not any(p.done for p in seen[:-1])
     counts = tally(store, proposal)
-    print("\n" + counts.line(f"fanout happy {store.engine.dialect.name}"))
+    show(capsys, counts.line(f"fanout happy {store.engine.dialect.name}"))
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 230)
     assert counts.audit_applied_events == counts.statements == 230
     sor = reasons.get_statement(store, idempotency_key(proposal.id, proposal.actions[0]))
@@ -185,7 +185,7 @@ def _http_gateway(
 
 
 def test_remote_gateway_under_faults_lands_the_intended_set_exactly(
-    store: Store, catalogue: Catalogue
+    store: Store, catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     proposal = seed_approved_proposal(store, catalogue, n=150)
     plan = FaultPlan(rate=0.35, seed=5, stall_s=0.4)
@@ -194,9 +194,10 @@ def test_remote_gateway_under_faults_lands_the_intended_set_exactly(
     counts = tally(
         store, proposal, remote_applied=api.applications, remote_deliveries=api.deliveries
     )
-    print(
-        f"\n{counts.line('fanout http ' + store.engine.dialect.name)} "
-        f"faults={sum(api.injected.values())}"
+    show(
+        capsys,
+        f"{counts.line('fanout http ' + store.engine.dialect.name)} "
+        f"faults={sum(api.injected.values())}",
     )
     assert result.status == ProposalStatus.EXECUTED
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 150)

@@ -33,6 +33,7 @@ from tests.tools.fanout_child import (
     applied_count,
     forked_worker,
     seed_approved_proposal,
+    show,
     tally,
 )
 from tools import audit
@@ -155,7 +156,11 @@ def run_with_kills(
 
 @pytest.mark.parametrize("platform", ["local", "http"])
 def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
-    store: Store, catalogue: Catalogue, tmp_path: Path, platform: str
+    store: Store,
+    catalogue: Catalogue,
+    tmp_path: Path,
+    platform: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     if platform == "http" and store.is_postgres and not STRESS:
         pytest.skip("fast run: HTTP on Postgres is covered in process; WARDEN_STRESS=1 kills it")
@@ -188,7 +193,7 @@ def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
     else:
         counts = tally(store, proposal)
     label = f"kill -9 {platform} {store.engine.dialect.name}"
-    print(f"\n{counts.line(label)} kills={killed} seed={SEED}")
+    show(capsys, f"{counts.line(label)} kills={killed} seed={SEED}")
     assert killed >= KILLS - 1, "too few kills landed before the fanout finished"
     assert counts.proposal_status == ProposalStatus.EXECUTED
     assert (counts.lost, counts.duplicated) == (0, 0)
@@ -201,7 +206,7 @@ def test_kill_9_at_random_points_then_resume_loses_and_duplicates_nothing(
 
 
 def test_kill_9_during_a_strike_proposal_adds_each_strike_once(
-    sqlite_store: Store, catalogue: Catalogue, tmp_path: Path
+    sqlite_store: Store, catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = sqlite_store
     n = 120
@@ -209,7 +214,7 @@ def test_kill_9_during_a_strike_proposal_adds_each_strike_once(
     url = store.engine.url.render_as_string(hide_password=False)
     killed = run_with_kills(url, proposal.id, tmp_path, kills=3, total=n, seed=SEED, batch_size=10)
     counts = tally(store, proposal)
-    print(f"\n{counts.line('kill -9 strikes sqlite')} kills={killed} seed={SEED}")
+    show(capsys, f"{counts.line('kill -9 strikes sqlite')} kills={killed} seed={SEED}")
     assert killed >= 2
     assert (counts.lost, counts.duplicated, counts.strikes) == (0, 0, n)
     assert counts.proposal_status == ProposalStatus.EXECUTED
@@ -217,7 +222,7 @@ def test_kill_9_during_a_strike_proposal_adds_each_strike_once(
 
 @pytest.mark.postgres
 def test_three_workers_on_postgres_one_killed_share_the_work_exactly_once(
-    pg_url: str, catalogue: Catalogue, tmp_path: Path
+    pg_url: str, catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = Store.open(pg_url)
     try:
@@ -260,9 +265,10 @@ def test_three_workers_on_postgres_one_killed_share_the_work_exactly_once(
             )
         counts = tally(store, proposal)
         by_worker = status(store, proposal.id).workers
-        print(
-            f"\n{counts.line('3 workers postgres')} victim_killed={victim_alive} "
-            f"by_worker={by_worker}"
+        show(
+            capsys,
+            f"{counts.line('3 workers postgres')} victim_killed={victim_alive} "
+            f"by_worker={by_worker}",
         )
         assert counts.proposal_status == ProposalStatus.EXECUTED
         assert (counts.lost, counts.duplicated, counts.redelivered) == (0, 0, 0)

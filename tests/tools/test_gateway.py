@@ -15,6 +15,7 @@ from tests.fakes.enforcement_api import (
     EnforcementApiStandIn,
     FaultPlan,
 )
+from tests.tools.fanout_child import show
 from tools.db import Base, make_engine
 from tools.fanout_tables import FANOUT_TABLES
 from tools.gateway import (
@@ -160,7 +161,9 @@ def test_http_gateway_refusals_are_not_retried() -> None:
     assert set(api.applied) == {"ok"}
 
 
-def test_http_gateway_fault_storm_applies_the_intended_set_exactly() -> None:
+def test_http_gateway_fault_storm_applies_the_intended_set_exactly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     intended = [GatewayItem(action=_action(i), idempotency_key=f"p1:{i}") for i in range(300)]
     plan = FaultPlan(rate=0.3, seed=11, stall_s=0.3)
     with EnforcementApiStandIn(faults=plan) as api:
@@ -172,10 +175,11 @@ def test_http_gateway_fault_storm_applies_the_intended_set_exactly() -> None:
             gateway.apply(item.action, idempotency_key=item.idempotency_key, proposal_id="p1")
     lost = {i.idempotency_key for i in intended} - set(api.applied)
     extra = set(api.applied) - {i.idempotency_key for i in intended}
-    print(
-        f"\n[gateway storm] tried={len(intended)} requests={api.requests} "
+    show(
+        capsys,
+        f"[gateway storm] tried={len(intended)} requests={api.requests} "
         f"faults={dict(api.injected)} redelivered={api.redelivered} "
-        f"lost={len(lost)} extra={len(extra)} duplicated={api.duplicated}"
+        f"lost={len(lost)} extra={len(extra)} duplicated={api.duplicated}",
     )
     assert not lost and not extra and api.duplicated == 0
     assert sum(api.injected.values()) > 0
