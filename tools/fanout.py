@@ -18,6 +18,7 @@ turns. The last worker to find no pending row left marks the proposal executed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
 
 ProgressCallback = Callable[[FanoutProgress], None]
+MAX_KEY_LENGTH = 255  # the ledger's and the platform's key columns
 
 
 class FanoutResult(BaseModel):
@@ -120,8 +122,16 @@ def default_worker_id() -> str:
 
 
 def idempotency_key(proposal_id: str, action: PlannedAction) -> str:
-    """The key that makes applying this action of this proposal a second time a no-op."""
-    return f"{proposal_id}:{action.key}"
+    """The key that makes applying this action of this proposal a second time a no-op.
+
+    Readable (`proposal:target_type:target_id:action`) when it is short printable ASCII, as
+    an HTTP header and the ledger column need; otherwise a stable digest of the same parts.
+    """
+    key = f"{proposal_id}:{action.key}"
+    if len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable():
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{proposal_id[:100]}:sha256:{digest}"
 
 
 def _now() -> datetime:

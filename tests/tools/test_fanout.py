@@ -13,7 +13,7 @@ from tools import audit, proposals, reasons
 from tools.fanout import execute, idempotency_key, status
 from tools.fanout_tables import APPLIED, FAILED, PENDING, LedgerRow
 from tools.gateway import GatewayUnavailable, HttpGateway, LocalPlatform
-from tools.models import ActionType, FanoutProgress, ProposalStatus
+from tools.models import ActionType, FanoutProgress, PlannedAction, ProposalStatus
 from tools.store import Store
 from tools.tables import AccountRow, ProposalRow
 from warden.errors import ApprovalError
@@ -281,3 +281,20 @@ def test_status_of_a_proposal_that_never_ran(sqlite_store: Store, catalogue: Cat
     fresh = status(sqlite_store, proposal.id)
     assert (fresh.applied, fresh.pending, fresh.started_at) == (0, 4, None)
     assert APPLIED != PENDING
+
+
+def test_idempotency_keys_are_stable_header_safe_and_distinct() -> None:
+    plain = PlannedAction(
+        target_type="content", target_id="pin-1", action=ActionType.REMOVE, section_id="HA-2.3"
+    )
+    assert idempotency_key("prop_1", plain) == "prop_1:content:pin-1:remove"
+    odd = [
+        plain.model_copy(update={"target_id": "pin-ü-1"}),
+        plain.model_copy(update={"target_id": "pin-ü-2"}),
+        plain.model_copy(update={"target_id": "x" * 300}),
+        plain.model_copy(update={"target_id": "pin\r\nX-Injected: 1"}),
+    ]
+    keys = [idempotency_key("prop_1", a) for a in odd]
+    assert keys == [idempotency_key("prop_1", a) for a in odd]  # stable across runs
+    assert len(set(keys)) == len(keys)
+    assert all(k.isascii() and k.isprintable() and len(k) <= 255 for k in keys)
