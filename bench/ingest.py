@@ -49,8 +49,8 @@ class TimedEmbedder:
         return self.inner.embed_query(text)
 
 
-def subset(corpus: Path, quick: bool) -> list[Path]:
-    """Smallest files first: one in quick mode, else until about SUBSET_CHUNKS chunks."""
+def subset(corpus: Path, target_chunks: int) -> list[Path]:
+    """Smallest files first, until about `target_chunks` chunks (at least one file)."""
     from knowledge.parsing import chunk_document, parse_file
 
     files = sorted(
@@ -62,9 +62,19 @@ def subset(corpus: Path, quick: bool) -> list[Path]:
     for file in files:
         chosen.append(file)
         chunks += len(chunk_document(parse_file(file, file.name)))
-        if quick or chunks >= SUBSET_CHUNKS:
+        if chunks >= target_chunks:
             break
     return chosen
+
+
+def corpus_texts(files: list[Path]) -> list[str]:
+    from knowledge.parsing import chunk_document, iter_files, parse_file
+
+    return [
+        chunk.embed_text
+        for f, src in iter_files(files)
+        for chunk in chunk_document(parse_file(f, src))
+    ]
 
 
 def run(ctx: Context) -> Section:
@@ -77,25 +87,46 @@ def run(ctx: Context) -> Section:
     from knowledge.embeddings import BATCH_SIZE
     from knowledge.index import ingest, prepare
 
+    # The machine's embedding rate right now decides how much corpus fits the run's budget.
+    all_texts = corpus_texts([ctx.corpus])
+    probe = all_texts[:32]
+    started = time.perf_counter()
+    ctx.raw.encode(probe)
+    rate = len(probe) / (time.perf_counter() - started)
+    section.data["probe_chunks_per_s"] = round(rate, 1)
+    whole_s = len(all_texts) / rate + 30  # + process start and model load
+    if ctx.quick:
+        pair_chunks = 1
+    else:  # four passes (raw, ingest, twice) in at most a tenth of the time left
+        pair_chunks = int(max(40, min(SUBSET_CHUNKS, rate * ctx.time_left() * 0.1 / 4)))
+    files = subset(ctx.corpus, pair_chunks)
     if ctx.subprocesses:
         # First, before this process opens the index: `warden ingest` of the whole corpus in its
         # own process (peak RSS for item 8), into the collection the quality section evaluates,
-        # so the corpus is embedded once per run.
+        # so the corpus is embedded once per run. Only the subset when the whole would take
+        # more than a third of the time left (then the quality section says so).
         from bench.startup import ingest_cli
 
-        whole = [ctx.corpus] if not ctx.quick else subset(ctx.corpus, True)
+        whole = [ctx.corpus]
+        if ctx.quick or whole_s > ctx.time_left() / 3:
+            whole = files
+            ctx.cache["platform_skipped"] = (
+                f"the whole corpus ({len(all_texts)} chunks at {rate:.1f} chunks/s measured at "
+                f"the start) would not fit the run's budget"
+                if not ctx.quick
+                else "quick mode"
+            )
         ctx.cache["ingest_cli"] = cli = ingest_cli(ctx, whole, PLATFORM_COLLECTION)
         report = cli["report"]
         section.data["cli"] = {k: v for k, v in cli.items() if k != "report"} | {
             "report": {k: v for k, v in report.items() if k != "warnings"}
         }
         section.notes.append(
-            f"`warden ingest {ctx.corpus.name if not ctx.quick else cli['label']} --json` in its "
+            f"`warden ingest {cli['label']} --json` in its "
             f"own process: {report['chunks']} chunks, {report['added']} embedded, "
             f"{report['seconds']} s inside ingest (including the model load), "
             f"{cli['seconds']:.0f} s for the whole command."
         )
-    files = subset(ctx.corpus, ctx.quick)
     repeats = 2
     settings = ctx.index_settings
     started = time.perf_counter()
@@ -151,9 +182,9 @@ def run(ctx: Context) -> Section:
     }
     section.notes.append(
         f"{n} chunks from {len(files)} file(s) of {ctx.corpus.name} (mean {chars:.0f} "
-        f"characters embedded per chunk; the smallest files, about {SUBSET_CHUNKS} chunks, so "
-        f"both passes fit the run's budget); best of {repeats} passes each, alternating, raw "
-        "first. "
+        "characters embedded per chunk; the smallest files, as many as four passes fit in a "
+        f"tenth of the run's budget at the {rate:.1f} chunks/s measured first, at most "
+        f"{SUBSET_CHUNKS}); best of {repeats} passes each, alternating, raw first. "
         f"Embedding took {100 * max(embed_share):.0f}% of the ingest's time; parsing and "
         f"chunking alone took {prepare_s:.2f} s; the rest is Chroma writes and the BM25 index."
     )
