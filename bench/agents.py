@@ -333,7 +333,7 @@ def time_outside_model(ctx: Context) -> Section:
     retriever = _retriever(ctx, AGENT_COLLECTION)
     chunks = int(retriever.collection.count())
     agents = build_agents(ctx, retriever, "time")
-    per_job = 3 if ctx.quick else 25
+    per_job = 3 if ctx.quick else (25 if ctx.time_left() > 700 else 10)
     reqs = requests(ctx, agents.store, per_job)
     # Query embedding single-threaded, as in the query section (see its thread experiment).
     with torch_threads(1):

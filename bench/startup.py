@@ -208,7 +208,7 @@ def run(ctx: Context) -> Section:
         embedder=ctx.cached_embedder,
         collection=COLLECTION,
     )
-    repeats = 1 if ctx.quick else 3
+    repeats = 1 if ctx.quick or ctx.time_left() < 300 else 3
     timeout = 90.0 if ctx.quick else 180.0
     warden_s: list[float] = []
     bare_s: list[float] = []
