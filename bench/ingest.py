@@ -158,7 +158,7 @@ def run(ctx: Context) -> Section:
     ingest_rate = n / min(ingest_times)
     ratio = ingest_rate / raw_rate
     chars = sum(len(t) for t in texts) / max(n, 1)
-    section.data = {
+    section.data |= {
         "files": [f.name for f in files],
         "chunks": n,
         "mean_embed_text_chars": round(chars),
