@@ -21,12 +21,11 @@ BATCH_SIZE = 64
 
 @runtime_checkable
 class Embedder(Protocol):
-    """What the index and the retriever need from an embedding model."""
+    """What the index and the retriever need from an embedding model.
 
-    @property
-    def name(self) -> str:
-        """Model identity; stored on the collection so mixed vectors are refused."""
-        ...
+    Implementations may also expose `name` (the model's identity): it is stored on the
+    collection so vectors from two different models are never mixed in one index.
+    """
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages in batches; one normalised vector per text."""

@@ -11,8 +11,6 @@ flagged `is_current=False`, so `search(..., version="2")` still finds them.
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import time
 import uuid
@@ -30,8 +28,6 @@ from warden.errors import ConfigError, InputError, PolicyError, WardenError
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
     from warden.settings import Settings
-
-log = logging.getLogger(__name__)
 
 GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
@@ -88,10 +84,11 @@ def build_chroma_client(settings: Settings) -> Any:
 
 def open_collection(client: Any, name: str, embedder: Embedder, *, create: bool = True) -> Any:
     """Get (or create) a cosine-space collection and check it was built with this embedder."""
+    model = embedder_name(embedder)
     if create:
         collection = client.get_or_create_collection(
             name=name,
-            metadata={"hnsw:space": "cosine", EMBEDDER_KEY: embedder.name},
+            metadata={"hnsw:space": "cosine", EMBEDDER_KEY: model},
             embedding_function=None,
         )
     else:
@@ -102,12 +99,17 @@ def open_collection(client: Any, name: str, embedder: Embedder, *, create: bool 
                 f"No index named {name!r}; run `warden ingest PATH --collection {name}` first."
             ) from exc
     built_with = (collection.metadata or {}).get(EMBEDDER_KEY)
-    if built_with and built_with != embedder.name:
+    if built_with and built_with != model:
         raise ConfigError(
             f"Collection {name!r} was built with embeddings from {built_with!r} but "
-            f"{embedder.name!r} is configured; re-ingest into a new collection or switch back."
+            f"{model!r} is configured; re-ingest into a new collection or switch back."
         )
     return collection
+
+
+def embedder_name(embedder: Embedder) -> str:
+    """The model's name; test doubles that only implement the two embed methods get their type."""
+    return str(getattr(embedder, "name", None) or type(embedder).__name__)
 
 
 def collection_generation(collection: Any) -> str:
@@ -174,11 +176,13 @@ def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], 
         )
     documents: list[Document] = []
     errors: list[str] = []
+    policy_errors = False
     for file, source in files:
         try:
             documents.append(parse_file(file, source))
         except WardenError as exc:
             errors.append(str(exc))
+            policy_errors = policy_errors or isinstance(exc, PolicyError)
         except OSError as exc:
             errors.append(f"{file}: cannot be read: {exc}")
     seen: dict[str, Path] = {}
@@ -190,7 +194,7 @@ def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], 
             )
         seen[doc.doc_key] = doc.path
     if errors:
-        kind = PolicyError if any("front matter" in e for e in errors) else InputError
+        kind = PolicyError if policy_errors else InputError
         raise kind("Nothing was ingested; fix these files first:\n" + "\n".join(errors))
     warnings: list[str] = []
     prepared: list[Prepared] = []
@@ -335,14 +339,35 @@ def lexical_dir(settings: Settings, collection: str) -> Path:
     return settings.home / "lexical" / collection
 
 
+PAGE = 5000  # rows per `get`: one unpaged get of a large collection exceeds SQLite's limits
+
+
+def fetch_all(
+    coll: Any, *, where: dict[str, Any] | None = None, documents: bool = False
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """Every (id, metadata, document) matching `where`, read in pages."""
+    include = ["metadatas", "documents"] if documents else ["metadatas"]
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    docs: list[str] = []
+    offset = 0
+    while True:
+        page = coll.get(where=where, include=include, limit=PAGE, offset=offset)
+        ids.extend(str(cid) for cid in page["ids"])
+        metas.extend(dict(meta or {}) for meta in page["metadatas"] or [])
+        if documents:
+            docs.extend(str(doc or "") for doc in page["documents"] or [])
+        if len(page["ids"]) < PAGE:
+            return ids, metas, docs
+        offset += PAGE
+
+
 def _existing(coll: Any, doc_keys: list[str]) -> dict[str, dict[str, Any]]:
     """Stored chunk id -> metadata for the given documents."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(doc_keys), 100):
-        keys = doc_keys[start : start + 100]
-        result = coll.get(where={"doc_key": {"$in": keys}}, include=["metadatas"])
-        for cid, meta in zip(result["ids"], result["metadatas"] or [], strict=False):
-            found[cid] = dict(meta or {})
+        ids, metas, _ = fetch_all(coll, where={"doc_key": {"$in": doc_keys[start : start + 100]}})
+        found.update(zip(ids, metas, strict=True))
     return found
 
 
@@ -391,9 +416,7 @@ def settle_versions(coll: Any, policy_ids: Sequence[str]) -> None:
     folders, or one that contradicts the catalogue) can never supersede an approved version.
     """
     for policy_id in policy_ids:
-        result = coll.get(where={"policy_id": policy_id}, include=["metadatas"])
-        ids: list[str] = result["ids"]
-        metas: list[dict[str, Any]] = [dict(m or {}) for m in result["metadatas"] or []]
+        ids, metas, _ = fetch_all(coll, where={"policy_id": policy_id})
         if not ids:
             continue
         approved_versions = {str(m["policy_version"]) for m in metas if m.get("approved")}
@@ -418,8 +441,3 @@ def bump_generation(coll: Any) -> str:
     metadata[GENERATION_KEY] = generation
     coll.modify(metadata=metadata)
     return generation
-
-
-def describe(report: IngestReport) -> str:
-    """One human line per fact, for the CLI."""
-    return json.dumps(report.model_dump(), indent=2)

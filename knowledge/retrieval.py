@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from knowledge.index import build_chroma_client, collection_generation, lexical_dir, open_collection
+from knowledge.index import (
+    build_chroma_client,
+    collection_generation,
+    fetch_all,
+    lexical_dir,
+    open_collection,
+)
 
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
@@ -171,10 +177,7 @@ class LexicalIndex:
     def from_collection(cls, coll: Any) -> LexicalIndex:
         import bm25s
 
-        result = coll.get(include=["documents", "metadatas"])
-        ids: list[str] = list(result["ids"])
-        metas = [dict(m or {}) for m in result["metadatas"] or []]
-        docs = [str(d or "") for d in result["documents"] or []]
+        ids, metas, docs = fetch_all(coll, documents=True)
         corpus = [
             tokenize(f"{m.get('doc_title', '')} {m.get('title', '')} {d}")
             for m, d in zip(metas, docs, strict=True)

@@ -33,8 +33,7 @@ def app(
     approved = tmp_path / "approved"
     approved.mkdir()
     shutil.copy(POLICIES_DIR / "community" / "hateful-activities.md", approved)
-    # a JSON list: pydantic-settings parses list fields from the environment as JSON
-    monkeypatch.setenv("WARDEN_POLICIES_DIRS", json.dumps([str(approved)]))
+    monkeypatch.setenv("WARDEN_POLICIES_DIRS", str(approved))
     get_settings.cache_clear()
     builds: list[int] = []
 
@@ -97,7 +96,7 @@ def test_search_human_output_and_policy_filters(app: typer.Typer) -> None:
     result = runner.invoke(app, ["search", "meme comparing a group to rats"])
     assert result.exit_code == 0 and "No passages match" in result.output
 
-    approved = Path(json.loads(os.environ["WARDEN_POLICIES_DIRS"])[0])
+    approved = Path(os.environ["WARDEN_POLICIES_DIRS"])
     result = runner.invoke(app, ["ingest", str(approved)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["search", "meme comparing a group to rats", "--policy", "HA"])

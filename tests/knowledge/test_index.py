@@ -288,3 +288,25 @@ def test_collection_built_with_another_embedder_is_refused(
     other = OpenAIEmbedder(embeddings_url, "stand-in-64")
     with pytest.raises(ConfigError, match="built with embeddings from 'all-MiniLM-L6-v2'"):
         ingest([folder], settings=settings, client=client, embedder=other, collection="emb")
+
+
+def test_reads_large_collections_in_pages(
+    tmp_path: Path,
+    settings: Settings,
+    client: Any,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import knowledge.index
+
+    monkeypatch.setattr(knowledge.index, "PAGE", 2)  # SQLite refuses one huge unpaged read
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    guidelines(folder, SECTIONS)
+    ingest([folder], settings=settings, client=client, embedder=embedder, collection="pages")
+    again = ingest(
+        [folder], settings=settings, client=client, embedder=embedder, collection="pages"
+    )
+    assert again.unchanged == 3 and again.added == 0
+    retriever = build_retriever(settings, embedder=embedder, client=client, collection="pages")
+    assert len(retriever.lexical().ids) == 3
