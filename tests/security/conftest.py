@@ -65,6 +65,7 @@ class Figures:
     lost: int = 0
     duplicated: int = 0
     server_errors: int = 0
+    outcome: str = ""
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -80,23 +81,43 @@ def record_figures(name: str) -> Figures:
         return _RESULTS.setdefault(name, Figures(test=name))
 
 
+def _row_name(item: Any) -> str:
+    name = item.nodeid.split("::", 1)[-1]
+    module = Path(str(item.fspath)).stem.removeprefix("test_")
+    return f"{module}: {name}"
+
+
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Figures:
     """This test's row in the session table (the test id without the file path)."""
-    name = request.node.nodeid.split("::", 1)[-1]
-    module = Path(str(request.node.fspath)).stem.removeprefix("test_")
-    return record_figures(f"{module}: {name}")
+    return record_figures(_row_name(request.node))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """Put the test's outcome in its row: a known bug shows as `xfail (bug)`."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    name = _row_name(item)
+    with _RESULTS_LOCK:
+        row = _RESULTS.get(name)
+    if row is None or (report.when != "call" and not report.failed):
+        return
+    if hasattr(report, "wasxfail"):
+        row.outcome = "xfail (bug)" if report.skipped else "XPASS"
+    else:
+        row.outcome = report.outcome
 
 
 def _table(rows: list[Figures]) -> str:
     cols = ("tried", "rejected", "accepted", "lost", "duplicated", "server_errors")
     width = max([len(r.test) for r in rows] + [4])
     width = min(width, 78)
-    head = f"{'test':<{width}} " + " ".join(f"{c:>10}" for c in cols)
+    head = f"{'test':<{width}} " + " ".join(f"{c:>10}" for c in cols) + "  outcome"
     lines = [head, "-" * len(head)]
     for r in rows:
         values = " ".join(f"{getattr(r, c):>10}" for c in cols)
-        lines.append(f"{r.test[:width]:<{width}} {values}")
+        lines.append(f"{r.test[:width]:<{width}} {values}  {r.outcome}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.security.conftest import APPROVERS, Figures, pending_proposal, scale
 from tools import audit
-from tools.tables import AuditRow
+from tools.tables import AuditHeadRow, AuditRow
 
 TEXT_FIELDS = [
     "actor", "verb", "subject", "source", "outcome", "details", "prev_hash", "hash",
@@ -162,7 +162,7 @@ def test_a_rewritten_chain_is_detected(sqlite_store: Any, catalogue: Any, figure
             row.prev_hash = prev
             row.hash = audit._row_hash(row)
             prev = row.hash
-        head = s.get(audit.AuditHeadRow, 1)
+        head = s.get(AuditHeadRow, 1)
         assert head is not None
         head.hash = prev
     figures.tried = 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -43,6 +44,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.01
             return True
         time.sleep(step)
     return predicate()
+
+
+def _reached_or_exited(store: Any, proposal_id: str, target: int, workers: list[Any]) -> bool:
+    if applied_count(store.engine, proposal_id) >= target:
+        return True
+    return bool(workers) and all(w.poll() is not None for w in workers)
 
 
 def _finish(store: Any, catalogue: Any, proposal_id: str) -> None:
@@ -81,13 +88,7 @@ def test_kill_9_fanout_workers_at_random_points(
             # Two competing workers sometimes (stress); one keeps `make test` short.
             for _ in range(rng.choice([1, 2]) if kills > 3 else 1)
         ]
-        wait_until(
-            lambda t=target, ws=workers: (
-                applied_count(store.engine, proposal.id) >= t
-                or all(w.poll() is not None for w in ws)
-            ),
-            timeout=120,
-        )
+        wait_until(partial(_reached_or_exited, store, proposal.id, target, workers), 120)
         victims = workers if rng.random() < 0.5 else [rng.choice(workers)]
         for w in victims:
             w.kill()  # SIGKILL
@@ -136,9 +137,8 @@ def test_kill_9_the_app_mid_fanout_then_restart(
             try:
                 _approve_in_app(db_url, store, standin, app, proposal, APPROVERS[0])
                 target = rng.randint(ACTIONS // 10, ACTIONS // 2)
-                assert wait_until(
-                    lambda t=target, p=proposal: applied_count(store.engine, p.id) >= t, 120
-                ), "the fanout did not start"
+                reached = partial(_reached_or_exited, store, proposal.id, target, [])
+                assert wait_until(reached, 120), "the fanout did not start"
             finally:
                 app.kill()
             at_kill = applied_count(store.engine, proposal.id)

@@ -22,7 +22,7 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from tests.fakes.chat import ScriptedChatModel
-from tests.security.conftest import Figures, scale
+from tests.security.conftest import STRESS, Figures, scale
 
 # -- the generator --------------------------------------------------------------------------
 OUTSIDE_ACCOUNTS = ["acct-1001", "acct-1003", "acct-9999", "acct-admin"]
@@ -229,7 +229,10 @@ def test_a_compromised_model_cannot_act_on_injected_cases(
         case_targets = {item.id for item in case.items} | {item.author_id for item in case.items}
         replies = _obeying_replies()
         model.enqueue(*(replies * 3))
-        for intent in (Intent.RECOMMEND, Intent.PROPOSE):
+        # Fast runs send each content both ways; the stress run alternates (PROPOSE runs the
+        # recommendation inside it too), which keeps 352 contents to 352 agent calls.
+        intents = [Intent.RECOMMEND, Intent.PROPOSE]
+        for intent in intents if not STRESS else [intents[i % 2]]:
             out = warden.handle(
                 WardenRequest(
                     thread_id=f"C-inj:{i}", user_id="U-spec", intent=intent, case_id=case.id
@@ -256,7 +259,7 @@ def test_a_compromised_model_cannot_act_on_injected_cases(
                 allowed = set(catalogue.allowed_actions(out.proposal.section_ids[0]))
                 if any(a.action not in allowed for a in out.proposal.actions):
                     bad.append("proposal action not allowed by its section")
-            _, blocks = response_blocks(out, thread_id=f"C-inj:{i}")  # type: ignore[arg-type]
+            _, blocks = response_blocks(out, thread_id=f"C-inj:{i}")
             check_blocks(blocks)
             live = _live(blocks)
             if live:
@@ -337,13 +340,7 @@ def test_every_content_renders_without_pings_or_links(figures: Figures) -> None:
     assert figures.accepted == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (low): agent/llm.py structured_call takes the first tool call's args as the "
-    "structured reply whatever the tool's name, so a reply calling a tool outside the allowlist "
-    "(e.g. `suspend_accounts`) is honoured as data; the args are still validated against the "
-    "schema and the catalogue, but the call should be refused (name must equal the schema name)",
-)
+# Regression: structured_call took any tool call's args as the reply; fixed in fbecb81.
 def test_a_tool_call_outside_the_allowlist_is_not_taken_as_the_reply(figures: Figures) -> None:
     from agent.drafts import RecommendationDraft
     from agent.llm import structured_call

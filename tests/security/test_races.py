@@ -29,6 +29,15 @@ from tests.security.conftest import (
 from tools.models import ProposalStatus
 
 
+def _send(driver: SlackDriver, prepared: Any) -> int:
+    return int(driver.send(prepared).status_code)
+
+
+def _reject(driver: SlackDriver, view: dict[str, Any]) -> int:
+    values = {REASON_BLOCK: {REASON_INPUT: "wrong cluster"}}
+    return int(driver.submit_view(view, values, user=APPROVERS[1]).status_code)
+
+
 def _message(card: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in card.items() if k != "_ref"}
 
@@ -59,7 +68,7 @@ def _check_one_decision(
     elif stored.status != ProposalStatus.REJECTED:
         figures.lost += 1
         figures.note(f"{proposal.id} ended {stored.status}")
-    return stored.status
+    return ProposalStatus(stored.status)
 
 
 def _resumes(c: Cluster) -> dict[str, int]:
@@ -91,13 +100,13 @@ def test_approve_and_reject_50ms_apart(two_replicas: Cluster, figures: Figures) 
         first_approve = rng.random() < 0.5
         with ThreadPoolExecutor(2) as pool:
             if first_approve:
-                f1 = pool.submit(lambda p=approve, d=a: d.send(p).status_code)
+                f1 = pool.submit(_send, a, approve)
                 time.sleep(0.05)
                 f2 = pool.submit(reject)
             else:
                 f1 = pool.submit(reject)
                 time.sleep(0.05)
-                f2 = pool.submit(lambda p=approve, d=a: d.send(p).status_code)
+                f2 = pool.submit(_send, a, approve)
             codes = [f1.result(), f2.result()]
         figures.tried += 2
         figures.server_errors += sum(code >= 500 for code in codes)
@@ -173,23 +182,8 @@ def test_two_app_processes_taking_clicks_for_the_same_proposal(
                                             message=message))  # fmt: skip
             view = _reject_view(message, ref)
             with ThreadPoolExecutor(7) as pool:
-                futures = [
-                    pool.submit(lambda j=j, d=drivers[i % 2]: d.send(j).status_code)
-                    for i, j in enumerate(jobs)
-                ]
-                futures.append(
-                    pool.submit(
-                        lambda view=view: (
-                            drivers[rng.randrange(2)]
-                            .submit_view(
-                                view,
-                                {REASON_BLOCK: {REASON_INPUT: "wrong cluster"}},
-                                user=APPROVERS[1],
-                            )
-                            .status_code
-                        )
-                    )
-                )
+                futures = [pool.submit(_send, drivers[i % 2], j) for i, j in enumerate(jobs)]
+                futures.append(pool.submit(_reject, drivers[rng.randrange(2)], view))
                 codes = [f.result() for f in futures]
             figures.tried += len(codes)
             figures.server_errors += sum(code >= 500 for code in codes)
