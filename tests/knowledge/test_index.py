@@ -310,3 +310,18 @@ def test_reads_large_collections_in_pages(
     assert again.unchanged == 3 and again.added == 0
     retriever = build_retriever(settings, embedder=embedder, client=client, collection="pages")
     assert len(retriever.lexical().ids) == 3
+
+
+def test_query_embedding_matches_document_embedding_and_restores_threads(
+    embedder: Embedder,
+) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    text = "a credible threat to hurt a named teacher"
+    query = embedder.embed_query(text)
+    [document] = embedder.embed_documents([text])
+    assert torch.get_num_threads() == before
+    assert len(query) == 384
+    assert abs(sum(x * x for x in query) - 1.0) < 1e-4
+    assert max(abs(a - b) for a, b in zip(query, document, strict=True)) < 1e-4
