@@ -20,6 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="the store's SQLAlchemy URL")
     parser.add_argument("--standin", required=True, help="the Slack Web API stand-in URL")
     parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument(
+        "--sweep", action="store_true", help="run the reminder loop, as `warden serve` does"
+    )
+    parser.add_argument(
+        "--clock-offset-s",
+        type=float,
+        default=0.0,
+        help="the app's clock runs this far ahead (so a crash looks long past to the sweep)",
+    )
     args = parser.parse_args(argv)
 
     from tests.security.conftest import VAR, app_settings
@@ -65,16 +74,25 @@ def main(argv: list[str] | None = None) -> int:
                 failed=result.failed,
             )
 
+    from datetime import UTC, datetime, timedelta
+
+    from slackapp.reminders import ReminderLoop
+
+    offset = timedelta(seconds=args.clock_offset_s)
     app = build_app(
         app_settings(args.standin),
         warden=ChildWarden(store, catalogue),
         store=store,
         progress_interval_s=0.5,
+        clock=lambda: datetime.now(UTC) + offset,
     )
     server = start_in_thread(app.asgi())
+    loop = ReminderLoop(app.runtime, app.client, interval_s=1.0).start() if args.sweep else None
     print(f"READY {server.port}", flush=True)
     # Serve until the parent kills us (kill -9 in the crash tests) or closes stdin.
     sys.stdin.read()
+    if loop is not None:
+        loop.stop()
     server.stop()
     app.drain(30)
     app.close()

@@ -491,14 +491,16 @@ class AppProcess:
                 self.kill()
 
 
-def spawn_app(db_url: str, standin_url: str, *, batch_size: int = 5) -> AppProcess:
+def spawn_app(
+    db_url: str, standin_url: str, *, batch_size: int = 5, extra: tuple[str, ...] = ()
+) -> AppProcess:
     """Start an app process over the store; wait (bounded) for it to listen."""
     import subprocess
     import sys
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.security.app_child", "--url", db_url,
-         "--standin", standin_url, "--batch-size", str(batch_size)],
+         "--standin", standin_url, "--batch-size", str(batch_size), *extra],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True,
     )  # fmt: skip

@@ -217,17 +217,13 @@ def test_a_restart_while_an_approval_is_pending_invents_nothing(
     assert (figures.lost, figures.duplicated) == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP: nothing resumes a fanout interrupted by an app crash. After kill -9 mid-fanout "
-    "the proposal stays `executing` until an operator resumes it (the refusal text points at "
-    "`warden fanout run`, which warden/cli.py registers as tools.fanout_cli but that module "
-    "does not exist yet). Suggested fix: on start-up (and in the reminder loop) resume proposals "
-    "left executing with tools.fanout.execute, which is already idempotent and multi-worker",
-)
+# Regression: nothing resumed a fanout a crash interrupted until the reminder sweep learnt to
+# (a135f28). The restarted app runs the sweep as `warden serve` does, with its clock moved past
+# the sweep's 2-minute staleness wait.
 def test_a_restarted_app_finishes_an_interrupted_fanout_by_itself(
     sqlite_store: Any, catalogue: Any, figures: Figures
 ) -> None:
+    from slackapp.ledger import Post, SlackLedger
     from slackapp.standin import StandIn
     from tools.fanout import execute
     from tools.gateway import LocalPlatform
@@ -236,6 +232,10 @@ def test_a_restarted_app_finishes_an_interrupted_fanout_by_itself(
     db_url = str(store.engine.url)
     standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
     proposal = seed_approved_proposal(store, catalogue, n=ACTIONS)
+    ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
+    SlackLedger(store.engine).remember_post(
+        "proposal", proposal.id, Post(CHANNEL, ts, f"{CHANNEL}:{ts}")
+    )
     figures.tried = ACTIONS
 
     def crash(_progress: Any) -> None:
@@ -246,15 +246,17 @@ def test_a_restarted_app_finishes_an_interrupted_fanout_by_itself(
             execute(store, LocalPlatform(store.engine), proposal.id, catalogue=catalogue,
                     batch_size=10, progress=crash)  # fmt: skip
         assert store.get_proposal(proposal.id).status == ProposalStatus.EXECUTING
-        restarted = spawn_app(db_url, standin.url)
+        restarted = spawn_app(db_url, standin.url, extra=("--sweep", "--clock-offset-s", "600"))
         try:
             done = wait_until(
-                lambda: store.get_proposal(proposal.id).status == ProposalStatus.EXECUTED, 8, 0.2
+                lambda: store.get_proposal(proposal.id).status == ProposalStatus.EXECUTED, 120, 0.2
             )
         finally:
             restarted.stop()
         figures.accepted = applied_count(store.engine, proposal.id)
-        figures.lost = ACTIONS - figures.accepted
+        final = store.get_proposal(proposal.id)
+        figures.lost, figures.duplicated = landed(store, final)
     finally:
         standin.stop()
-    assert done
+    assert done, "the restarted app did not finish the interrupted fanout"
+    assert (figures.lost, figures.duplicated) == (0, 0)
