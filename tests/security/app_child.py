@@ -3,7 +3,7 @@
 `python -m tests.security.app_child --url DB_URL --standin SLACK_API_URL` builds the real app
 (`slackapp.app.build_app`) over the store with the Slack tests' scripted agent (real proposals and
 a real fanout on the local platform, `batch_size` actions per batch), listens on a free loopback
-port and prints `READY <port>`. Its logs go to var/security-child-<pid>.log for the secret scan.
+port and prints `READY <port>`. Its logs go to var/security-child-<session>-<pid>.log (scanned).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from tests.security.conftest import VAR, app_settings
+    from tests.security.conftest import app_settings, session_log
 
-    log_path = Path(VAR) / f"security-child-{os.getpid()}.log"
+    log_path = session_log("child", os.getpid())
     handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)

@@ -29,6 +29,16 @@ REPO = Path(__file__).resolve().parents[2]
 VAR = REPO / "var"
 FIGURES_JSON = VAR / "security-figures.json"
 SUITE_LOG = VAR / "security-suite.log"
+# One tag per pytest session, inherited by the app processes it starts, so that two sessions
+# running at once (make test and make stress) never scan or delete each other's logs.
+SESSION = os.environ.setdefault("WARDEN_SECURITY_SESSION", f"{os.getpid()}")
+
+
+def session_log(kind: str, pid: int | None = None) -> Path:
+    """This session's log file of one kind (`suite`, or `child` with the child's pid)."""
+    suffix = f"-{pid}" if pid is not None else ""
+    return VAR / f"security-{kind}-{SESSION}{suffix}.log"
+
 
 # Distinctive fakes: if any of these strings shows up in a log, an audit row, a prompt or a
 # report, something printed a secret. None of them is a real credential.
@@ -129,11 +139,9 @@ _handler: logging.Handler | None = None
 def pytest_configure(config: pytest.Config) -> None:
     global _handler
     VAR.mkdir(exist_ok=True)
-    for old in VAR.glob("security-*.log"):
-        old.unlink()
     # Append mode: uvicorn's logging.config.dictConfig closes every existing handler when a
     # server starts, and only a handler not opened with "w" reopens on the next record.
-    _handler = logging.FileHandler(SUITE_LOG, mode="a", encoding="utf-8")
+    _handler = logging.FileHandler(session_log("suite"), mode="a", encoding="utf-8")
     _handler.setLevel(logging.DEBUG)
     _handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(_handler)
@@ -165,16 +173,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         rows = list(_RESULTS.values())
     if not rows:
         return
-    log_text = "".join(
-        path.read_text(encoding="utf-8", errors="replace")
-        for path in sorted(VAR.glob("security-*.log"))
-    )
+    own = sorted(VAR.glob(f"security-*-{SESSION}*.log"))
+    log_text = "".join(path.read_text(encoding="utf-8", errors="replace") for path in own)
+    # Keep the last session's log under a fixed name for reading; drop this session's files.
+    SUITE_LOG.write_text(log_text, encoding="utf-8")
+    for path in own:
+        path.unlink()
     found = scan_for_secrets(log_text)
     scan = record_figures("secrets: every log record of the session")
     scan.tried = len(log_text.splitlines())
     scan.accepted = len(found)
     if found:
-        scan.note(f"fake secrets found in {VAR}/security-*.log: {len(found)} distinct")
+        scan.note(f"fake secrets found in the session's logs ({SUITE_LOG}): {len(found)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     rows = sorted(_RESULTS.values(), key=lambda r: r.test)
     FIGURES_JSON.write_text(
