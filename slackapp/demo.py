@@ -6,6 +6,12 @@ Sets up a fresh WARDEN_HOME (var/demo), ingests the policies, loads the sample c
 the real app in HTTP mode (uvicorn on loopback) against `slackapp.standin`, then plays what
 specialists and approvers would do in Slack, signing every request as Slack does, and prints
 what they would see. No-LLM mode unless --llm (and OPENAI_BASE_URL) is given.
+
+The bulk proposal goes through the real automation gate (tools/gates.yaml keeps HA in shadow
+mode until a stored evaluation passes): before it, the policy on-call runs the evaluation
+harness (the code path of `warden eval`, no-LLM) on Warden's own labelled set
+tools/sample/labelled/ha_eval.jsonl, and switches HA to `propose` with `tools.gates.set_mode`,
+which refuses unless the stored figures meet the gate's thresholds.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,8 @@ ANA, BEN, CHIDI = "UANA00001", "UBEN00001", "UCHIDI001"
 CASE = "case-1001"
 CLUSTER = "cl-hs-0417"
 QUESTION = "does a meme comparing an ethnic group to rats violate Hateful Activities?"
+OWNER = "UOWNER001"
+EVAL_SET = ROOT / "tools" / "sample" / "labelled" / "ha_eval.jsonl"
 
 
 def _name(user: str) -> str:
@@ -183,17 +193,17 @@ def run(home: Path, *, llm: bool = False) -> int:
             f"  sample loaded: {sample.cases} cases, {sample.accounts} accounts, "
             f"{sample.clusters} detector clusters"
         )
+        # The real gates, as `warden serve` loads them: HA stays in shadow mode until a stored
+        # evaluation passes (step 4 of the story runs one).
         gates = gates_module.load_gates(settings.gates_file)
-        gate = gates_module.check(store, gates, "HA", 400)
-        # The real gate keeps HA in shadow mode until an evaluation passes; a fresh demo folder
-        # has none, so the demo runs the agent without the gate to show the approval flow.
         backend = ToolsBackend(
-            store, catalogue, gateway=build_gateway(settings, store.engine), gates=None
+            store, catalogue, gateway=build_gateway(settings, store.engine), gates=gates
         )
         warden = build_warden(
             settings,
             store=store,
             catalogue=catalogue,
+            gates=gates,
             backend=backend,
             retriever=build_retriever(settings, embedder=embedder),
         )
@@ -207,7 +217,7 @@ def run(home: Path, *, llm: bool = False) -> int:
         t = Transcript(standin)
         t.seen = len(standin.calls)
         try:
-            _story(t, driver, slack, standin, gate.reason)
+            _story(t, driver, slack, standin, lambda: _open_gate(t, settings, store, gates))
         finally:
             driver.close()
             server.stop()
@@ -219,7 +229,145 @@ def run(home: Path, *, llm: bool = False) -> int:
     return 0
 
 
-def _story(t: Transcript, driver: Any, slack: Any, standin: Any, gate_reason: str) -> None:
+def _shown(path: Path | str) -> str:
+    """A path as a reader would type it from the repository root."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Embed the evaluation's queries on one CPU thread, as `warden eval` does.
+
+    One short query per case: several intra-op threads only contend on a small machine.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _open_gate(t: Transcript, settings: Any, store: Any, gates: Any) -> bool:
+    """Try to switch HA to propose, run the evaluation, try again. True when the gate opened.
+
+    Nothing here is staged: the first attempt is refused by `set_mode` itself (a fresh folder
+    has no evaluation), the figures are whatever the harness measures, and the second attempt
+    is again `set_mode`'s own check against the thresholds of the gates file.
+    """
+    rule = gates.rule("HA")
+    t.say(
+        f"    (note) gates file {_shown(gates.source)}: HA is in {rule.mode.value} mode, so a "
+        "proposal would only be\n"
+        "           recorded, not posted for approval. Switching to propose needs a stored "
+        "evaluation\n"
+        f"           with precision >= {rule.min_precision:.2f} on >= {rule.min_support} "
+        "labelled HA positives."
+    )
+    if _switch_to_propose(t, store, gates, first=True):
+        return True
+    _evaluate_ha(t, settings, store)
+    return _switch_to_propose(t, store, gates, first=False)
+
+
+def _switch_to_propose(t: Transcript, store: Any, gates: Any, *, first: bool) -> bool:
+    """`warden gates set HA propose`, through the real check; the transcript says what happened."""
+    from tools.gates import GateClosed, GateMode, set_mode
+
+    t.person(OWNER, "$ warden gates set HA propose")
+    try:
+        decision = set_mode(store, gates, "HA", GateMode.PROPOSE, actor=OWNER)
+    except GateClosed as exc:
+        t.say(f"    {exc}")
+        if not first:
+            t.say(
+                "    (note) the measured figures do not meet the gate's thresholds, so HA stays "
+                "in shadow mode:\n"
+                "           the proposal below is recorded in shadow, not posted for approval."
+            )
+        return False
+    t.say(f"    Done: HA is in propose mode. {decision.reason}")
+    t.say(
+        f"    (note) HA proposals of up to {decision.rule.max_batch_size} actions are now posted "
+        "for human approval;\n"
+        "           nothing is ever executed without the approvers."
+    )
+    return True
+
+
+def _evaluate_ha(t: Transcript, settings: Any, store: Any) -> Any:
+    """`warden eval` on Warden's own labelled HA set: the real harness, stored. Returns the run."""
+    from ops.evaluate import agent_recommender, evaluate, save_run
+    from ops.loaders import load_dataset
+    from ops.mappings import detect_mapping
+
+    mapping = detect_mapping(EVAL_SET)
+    rows = load_dataset(EVAL_SET, mapping)
+    positives = sum(1 for r in rows if r.label("HA"))
+    t.person(OWNER, f"$ warden eval {_shown(EVAL_SET)}")
+    # Always no-LLM, as `warden eval` without OPENAI_BASE_URL: the catalogue's signal rules
+    # decide, so the figures are the same on every run of the demo.
+    no_llm = settings.model_copy(update={"openai_base_url": None})
+    recommend, mode, model = agent_recommender(no_llm, store)
+    t.say(
+        f"    {len(rows)} labelled cases: {positives} violating HA, {len(rows) - positives} "
+        "non-violating look-alikes\n"
+        f"    (news, education, counter-speech, reclaimed use, satire); {mode} mode, no LLM"
+    )
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if done % 96 == 0 or done == len(rows):
+            t.say(f"    … {done}/{len(rows)} cases")
+
+    with _one_torch_thread():
+        run = evaluate(
+            rows,
+            recommend,
+            dataset=EVAL_SET.name,
+            mapping=mapping.name,
+            mode=mode,
+            model=model,
+            progress=progress,
+        )
+    save_run(store, run)
+    ha = run.metrics.policy("HA")
+    outcomes = run.metrics.outcomes
+    t.say(f"    │ run {run.id} stored ({run.seconds:.0f} s)")
+    t.say(
+        f"    │ HA precision {_figure(ha.precision)} · recall {_figure(ha.recall)} · "
+        f"support {ha.support} labelled positives"
+    )
+    t.say(
+        f"    │ the rules would act on {ha.predicted} cases: {ha.tp} violations, {ha.fp} "
+        "look-alikes (false positives)"
+    )
+    t.say(
+        f"    │ {ha.fn} violations not acted on: answered borderline (left to a specialist) "
+        "or escalated"
+    )
+    t.say(
+        f"    │ all answers: {outcomes.get('violating', 0)} violating, "
+        f"{outcomes.get('abstained', 0)} borderline, {outcomes.get('escalated', 0)} escalated, "
+        f"{outcomes.get('not_violating', 0)} not violating"
+    )
+    return run
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _story(
+    t: Transcript, driver: Any, slack: Any, standin: Any, open_gate: Callable[[], bool]
+) -> None:
     def settle() -> None:
         if not slack.drain(120):
             raise RuntimeError("the app did not finish its work within 2 minutes")
@@ -244,22 +392,25 @@ def _story(t: Transcript, driver: Any, slack: Any, standin: Any, gate_reason: st
     )
     settle()
 
-    t.step(f"4. A bulk proposal for detector cluster {CLUSTER}")
-    t.say(f"    (note) automation gate for HA says: {gate_reason}")
-    t.say("    (note) the demo runs the agent without the gate so the approval flow can be shown;")
-    t.say("           in production the policy team's evaluation decides (`warden gates`).")
+    t.step("4. Before automating HA: the gate asks for an evaluation")
+    opened = open_gate()
+
+    t.step(f"5. A bulk proposal for detector cluster {CLUSTER}")
     t.person(ANA, f"/warden propose {CLUSTER} remove")
     driver.command(f"propose {CLUSTER} remove", user=ANA, channel=CHANNEL)
     settle()
+    if not opened:
+        t.say("\n(The gate stayed closed, so there is no proposal to approve; the demo ends here.)")
+        return
     card = _card(standin, "Proposal ")
     value = _button(card, APPROVE)
 
-    t.step("5. The requester tries to approve her own proposal")
+    t.step("6. The requester tries to approve her own proposal")
     t.person(ANA, "clicks [ Approve ] (and confirms)")
     driver.click(APPROVE, value, user=ANA, channel=CHANNEL, message=card)
     settle()
 
-    t.step("6. An approver sees it in App Home, then approves")
+    t.step("7. An approver sees it in App Home, then approves")
     t.person(BEN, "opens Warden's App Home")
     driver.home_opened(user=BEN)
     settle()
@@ -267,17 +418,17 @@ def _story(t: Transcript, driver: Any, slack: Any, standin: Any, gate_reason: st
     driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=card)
     settle()
 
-    t.step("7. Second approver: the proposal executes, with progress")
+    t.step("8. Second approver: the proposal executes, with progress")
     t.person(CHIDI, "clicks [ Approve ] (and confirms)")
     driver.click(APPROVE, value, user=CHIDI, channel=CHANNEL, message=card)
     settle()
 
-    t.step("8. A stale click after execution")
+    t.step("9. A stale click after execution")
     t.person(BEN, "clicks [ Approve ] again on an old copy of the card")
     driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=card)
     settle()
 
-    t.step("9. App Home afterwards")
+    t.step("10. App Home afterwards")
     t.person(BEN, "opens Warden's App Home")
     driver.home_opened(user=BEN)
     settle()
