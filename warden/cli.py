@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 
@@ -35,13 +36,7 @@ CLI_MODULES = (
 def _register() -> None:
     # Each package's cli module imports its heavy dependencies lazily inside commands.
     for name in CLI_MODULES:
-        try:
-            module = __import__(name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 def main() -> None:
