@@ -159,6 +159,14 @@ def _warden_grounded(job: str, response: Any, catalogue: Catalogue) -> bool:
     return bool(kind == "proposal" or (kind == "refusal" and _gate_refusal(response.reason)))
 
 
+def _outcome(response: Any) -> str:
+    if response.kind != "refusal":
+        return str(response.kind)
+    if _gate_refusal(response.reason):
+        return "refusal by the automation gate"
+    return f"refusal: {response.reason[:50]}"
+
+
 def _gate_refusal(reason: str) -> bool:
     lowered = reason.lower()
     return any(w in lowered for w in ("shadow mode", "automation is off", "gate", "evaluation"))
@@ -219,7 +227,7 @@ def run_warden(
                 sum(c.prompt_tokens for c in calls),
                 sum(c.completion_tokens for c in calls),
                 _warden_grounded(job, response, catalogue),
-                response.kind + (f": {response.reason[:60]}" if response.kind == "refusal" else ""),
+                _outcome(response),
             )
         )
     return runs

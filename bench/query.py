@@ -151,10 +151,11 @@ def run(ctx: Context) -> Section:
         f"alone and {last['peer_median_ms']} ms for langchain-chroma; dense "
         f"{last['warden_dense_median_ms']} ms, hybrid {last['warden_hybrid_median_ms']} ms.",
     ]
+    default_label, one_label = experiment
     section.notes.append(
         "Query-time embedding runs with one torch thread for every path (floor, Warden, peer). "
-        f"Measured first in this run: one query embedding took {experiment} (median ms) with "
-        "the default thread count and with one thread."
+        f"Measured first in this run: one query embedding took {experiment[default_label]} ms "
+        f"(median) with the {default_label} and {experiment[one_label]} ms with one thread."
     )
     section.notes.append(
         f"Synthetic corpus: {len(pool.all)} policy-like sentences embedded for real "
