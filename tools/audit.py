@@ -141,6 +141,20 @@ def _event(row: AuditRow) -> AuditEvent:
 
 def append_many(session: Session, specs: list[EventSpec]) -> list[AuditEvent]:
     """Append events inside the caller's transaction (they commit or vanish with it)."""
+    rows = _append_rows(session, specs)
+    return [
+        AuditEvent.model_validate({**row, "details": spec.details})
+        for row, spec in zip(rows, specs, strict=True)
+    ]
+
+
+def append_batch(session: Session, specs: list[EventSpec]) -> int:
+    """`append_many` for bulk callers (the fanout) that do not read the events back: the same
+    rows, chain and lock, without building an `AuditEvent` per row. Returns the count."""
+    return len(_append_rows(session, specs))
+
+
+def _append_rows(session: Session, specs: list[EventSpec]) -> list[dict[str, Any]]:
     if not specs:
         return []
     if session.get_bind().dialect.name == "postgresql":
@@ -171,17 +185,14 @@ def append_many(session: Session, specs: list[EventSpec]) -> list[AuditEvent]:
         }
         values["hash"] = prev = event_hash(**values)
         rows.append(values)
-    # Core executemany: the ORM's per-object bookkeeping was most of the cost of a batch.
-    session.execute(insert(AuditRow), rows)
+    # Core executemany on the table: the ORM's per-row bookkeeping was most of a batch's cost.
+    session.execute(insert(AuditRow.__table__), rows)  # type: ignore[arg-type]
     if head is None:
         session.add(AuditHeadRow(id=1, seq=seq, hash=prev))
     else:
         head.seq, head.hash = seq, prev
     session.flush()
-    return [
-        AuditEvent.model_validate({**row, "details": spec.details})
-        for row, spec in zip(rows, specs, strict=True)
-    ]
+    return rows
 
 
 def append(store: Store, spec: EventSpec, *, session: Session | None = None) -> AuditEvent:
