@@ -177,8 +177,11 @@ class LocalPlatform:
                 receipts[stored.idempotency_key] = _receipt(stored, replayed=True)
         self._change_state(session, dialect, [i for i in items if i.idempotency_key in new_keys])
         return [
-            BatchOutcome(
-                idempotency_key=item.idempotency_key, receipt=receipts[item.idempotency_key]
+            # Built from values this method just wrote: no per-item validation needed.
+            BatchOutcome.model_construct(
+                idempotency_key=item.idempotency_key,
+                receipt=receipts[item.idempotency_key],
+                error=None,
             )
             for item in items
         ]
@@ -225,7 +228,8 @@ class LocalPlatform:
 
 
 def _receipt_of(row: dict[str, Any], *, replayed: bool) -> GatewayReceipt:
-    return GatewayReceipt(
+    # The row was built by `apply_in` from already-validated items: skip re-validation.
+    return GatewayReceipt.model_construct(
         idempotency_key=row["idempotency_key"],
         receipt_id=row["receipt_id"],
         target_type=row["target_type"],
