@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from tools import proposals, reasons, strikes
-from tools.audit import EventSpec, append_many
+from tools.audit import EventSpec, append_batch
 from tools.cases import ensure_account
 from tools.fanout_tables import (
     APPLIED,
@@ -283,7 +283,8 @@ def _claim(session: Session, proposal_id: str, batch_size: int) -> list[_Claimed
             id=r.id,
             key=r.idempotency_key,
             attempts=r.attempts,
-            action=PlannedAction(
+            # The ledger holds values validated when it was written from the approved proposal.
+            action=PlannedAction.model_construct(
                 target_type=r.target_type,
                 target_id=r.target_id,
                 action=ActionType(r.action),
@@ -334,7 +335,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
 
 
 def _items(claimed: Sequence[_Claimed]) -> list[GatewayItem]:
-    return [GatewayItem(action=c.action, idempotency_key=c.key) for c in claimed]
+    return [GatewayItem.model_construct(action=c.action, idempotency_key=c.key) for c in claimed]
 
 
 def _call(
@@ -353,6 +354,21 @@ def _note_failure(session: Session, claimed: Sequence[_Claimed], exc: GatewayErr
         .where(LedgerRow.id.in_([c.id for c in claimed]), LedgerRow.status == PENDING)
         .values(attempts=LedgerRow.attempts + 1, last_error=str(exc)[:1000])
     )
+
+
+_LEDGER = LedgerRow.__table__
+# One Core UPDATE by primary key, run as an executemany: no ORM bookkeeping per ledger row.
+_LEDGER_UPDATE = (
+    update(_LEDGER)  # type: ignore[arg-type]
+    .where(_LEDGER.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        receipt_id=bindparam("b_receipt_id"),
+        applied_at=bindparam("b_applied_at"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_last_error"),
+    )
+)
 
 
 def _settle(
@@ -384,31 +400,22 @@ def _settle(
     for claim, outcome in zip(claimed, outcomes, strict=True):
         if claim.id not in still_pending:
             continue
-        if outcome.receipt is not None:
-            updates.append(
-                {
-                    "id": claim.id,
-                    "status": APPLIED,
-                    "receipt_id": outcome.receipt.receipt_id,
-                    "worker_id": run.worker,
-                    "applied_at": now,
-                    "attempts": claim.attempts + 1,
-                    "last_error": None,
-                }
-            )
-        else:
-            updates.append(
-                {
-                    "id": claim.id,
-                    "status": FAILED,
-                    "worker_id": run.worker,
-                    "attempts": claim.attempts + 1,
-                    "last_error": (outcome.error or "refused by the platform")[:1000],
-                }
-            )
+        applied_here = outcome.receipt is not None
+        updates.append(
+            {
+                "b_id": claim.id,
+                "b_status": APPLIED if applied_here else FAILED,
+                "b_receipt_id": outcome.receipt.receipt_id if outcome.receipt else None,
+                "b_applied_at": now if applied_here else None,
+                "b_attempts": claim.attempts + 1,
+                "b_last_error": None
+                if applied_here
+                else (outcome.error or "refused by the platform")[:1000],
+            }
+        )
         done.append((claim, outcome))
     if updates:
-        session.execute(update(LedgerRow), updates)
+        session.execute(_LEDGER_UPDATE.values(worker_id=run.worker), updates)
     applied = [(c, o) for c, o in done if o.receipt is not None]
     return _BatchStats(
         applied=len(applied),
@@ -457,6 +464,7 @@ def _record_effects(
                 proposal_hash=proposal.action_hash,
                 now=now,
                 session=session,
+                defer_audit=events,
             )
             if result.suspended:
                 suspended.append(action.target_id)
@@ -484,7 +492,7 @@ def _record_effects(
             session=session,
         )
     # Audit last: on Postgres its lock serialises workers, so hold it for as short as possible.
-    append_many(session, events)
+    append_batch(session, events)
     return tuple(suspended)
 
 
