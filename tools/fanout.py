@@ -435,12 +435,38 @@ def _record_effects(
     suspended: list[str] = []
     actor = f"fanout:{run.worker}"
     approvers = [a.approver_id for a in proposal.approvals]
-    events: list[EventSpec] = []
+    # One list of audit events per claim, so the batch's events keep the claims' order.
+    slots: list[list[EventSpec]] = []
     explained: list[tuple[PlannedAction, str]] = []
+    strike_run: list[tuple[list[EventSpec], _Claimed]] = []
+
+    def apply_strike_run() -> None:
+        # Consecutive strikes go to `apply_strikes` together; a suspension in between ends
+        # the run first, so every strike sees the account status it would have seen alone.
+        if not strike_run:
+            return
+        results = strikes.apply_strikes(
+            run.store,
+            run.catalogue,
+            [(c.action, c.key) for _slot, c in strike_run],
+            actor=actor,
+            source="fanout",
+            proposal_hash=proposal.action_hash,
+            now=now,
+            session=session,
+        )
+        for (slot, claim), (result, strike_events) in zip(strike_run, results, strict=True):
+            slot[:0] = strike_events
+            if result.suspended:
+                suspended.append(claim.action.target_id)
+        strike_run.clear()
+
     for claim, outcome in done:
         action = claim.action
+        slot: list[EventSpec] = []
+        slots.append(slot)
         if outcome.receipt is None:
-            events.append(
+            slot.append(
                 _event(
                     proposal,
                     claim,
@@ -454,24 +480,12 @@ def _record_effects(
             )
             continue
         if action.action == ActionType.STRIKE:
-            result = strikes.apply_strike(
-                run.store,
-                run.catalogue,
-                action,
-                action_key=claim.key,
-                actor=actor,
-                source="fanout",
-                proposal_hash=proposal.action_hash,
-                now=now,
-                session=session,
-                defer_audit=events,
-            )
-            if result.suspended:
-                suspended.append(action.target_id)
+            strike_run.append((slot, claim))
         elif action.action == ActionType.SUSPEND:
+            apply_strike_run()
             ensure_account(session, action.target_id).status = "suspended"
         explained.append((action, claim.key))
-        events.append(
+        slot.append(
             _event(
                 proposal,
                 claim,
@@ -483,6 +497,8 @@ def _record_effects(
                 {"receipt_id": outcome.receipt.receipt_id, "replayed": outcome.receipt.replayed},
             )
         )
+    apply_strike_run()
+    events = [event for slot in slots for event in slot]
     if explained:
         reasons.issue_statements(
             run.store,

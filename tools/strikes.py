@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from tools.audit import EventSpec, append_many
 from tools.cases import ensure_account
+from tools.fanout_tables import conflict_insert
 from tools.models import ActionType, PlannedAction, Strike, StrikeEffect
 from tools.store import Store, strike_from_row, utc, utcnow
 from tools.tables import AccountRow, StrikeRow
 from warden.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from knowledge.catalogue import Catalogue
+    from knowledge.catalogue import Catalogue, PolicyEntry, SectionEntry
 
 
 def active_weight(
@@ -362,3 +364,202 @@ def overturn(
             )
         append_many(s, events)
         return strike_from_row(row)
+
+
+def apply_strikes(
+    store: Store,
+    catalogue: Catalogue,
+    items: Sequence[tuple[PlannedAction, str]],
+    *,
+    actor: str = "warden",
+    source: str = "fanout",
+    proposal_hash: str | None = None,
+    now: datetime | None = None,
+    session: Session | None = None,
+) -> list[tuple[StrikeOutcome, list[EventSpec]]]:
+    """`apply_strike` for a batch of (action, action key), with a few set-based statements.
+
+    Outcomes and audit events are the ones calling `apply_strike` once per item, in order,
+    would give (standing carries over from one item to the next); the events are returned per
+    item, never appended, so the caller appends them with its own, last. Idempotent by key: a
+    key already struck (before, by a concurrent worker, or earlier in `items`) adds nothing.
+    """
+    now = utc(now or utcnow())
+    resolved = []
+    for action, key in items:
+        if action.action != ActionType.STRIKE or action.target_type != "account":
+            raise InputError(f"{action.key}: only a strike on an account adds a strike")
+        section = catalogue.section(action.section_id)
+        resolved.append((action, key, section, catalogue.policy(section.policy_id)))
+    if not resolved:
+        return []
+    with store.use(session) as s:
+        account_ids = list(dict.fromkeys(action.target_id for action, *_ in resolved))
+        # Read after autoflush: an account the caller suspended earlier in this transaction
+        # shows as suspended, as `apply_strike`'s per-row read would see it.
+        statuses: dict[str, str] = {
+            account_id: status
+            for account_id, status in s.execute(
+                select(AccountRow.id, AccountRow.status).where(AccountRow.id.in_(account_ids))
+            )
+        }
+        for account_id in account_ids:
+            if account_id not in statuses:
+                statuses[account_id] = ensure_account(s, account_id).status
+        keys = [key for _a, key, _s, _p in resolved]
+        struck = {
+            row.source_action_key: row
+            for row in s.scalars(select(StrikeRow).where(StrikeRow.source_action_key.in_(keys)))
+        }
+        weights = _active_weights(s, catalogue, resolved, now)
+        new_rows: dict[str, dict[str, object]] = {}
+        for action, key, section, policy in resolved:
+            if key in struck or key in new_rows or section.strike_weight == 0:
+                continue
+            new_rows[key] = {
+                "id": f"stk_{uuid.uuid4().hex[:16]}",
+                "account_id": action.target_id,
+                "policy_id": policy.id,
+                "section_id": section.id,
+                "weight": section.strike_weight,
+                "issued_at": now,
+                "expires_at": now + timedelta(days=policy.strikes.expiry_days),
+                "source_action_key": key,
+                "overturned": False,
+            }
+        created: set[str] = set()
+        if new_rows:
+            # ON CONFLICT DO NOTHING instead of a savepoint per row: a concurrent worker that
+            # struck the same key first keeps its strike and ours is simply not created.
+            stmt = (
+                conflict_insert(s.get_bind().dialect.name, StrikeRow.__table__)  # type: ignore[arg-type]
+                .on_conflict_do_nothing(index_elements=["source_action_key"])
+                .returning(StrikeRow.source_action_key)
+            )
+            created = {str(k) for k in s.scalars(stmt, list(new_rows.values()))}
+            lost = [k for k in new_rows if k not in created]
+            if lost:
+                struck.update(
+                    (row.source_action_key, row)
+                    for row in s.scalars(
+                        select(StrikeRow).where(StrikeRow.source_action_key.in_(lost))
+                    )
+                )
+        out: list[tuple[StrikeOutcome, list[EventSpec]]] = []
+        made: dict[str, Strike] = {}
+        for action, key, section, policy in resolved:
+            rules = policy.strikes
+            account_id = action.target_id
+            before = weights.get((account_id, policy.id), 0)
+            if key not in created:
+                row = struck.get(key)
+                out.append(
+                    (
+                        StrikeOutcome(
+                            strike=strike_from_row(row) if row is not None else made.get(key),
+                            created=False,
+                            effect=StrikeEffect(
+                                account_id=account_id,
+                                active_before=before,
+                                added=0,
+                                active_after=before,
+                                window_days=rules.window_days,
+                            ),
+                        ),
+                        [],
+                    )
+                )
+                continue
+            created.discard(key)  # a repeated key later in `items` is a replay
+            strike = made[key] = Strike.model_validate(new_rows[key])
+            after = before + strike.weight
+            weights[(account_id, policy.id)] = after
+            crossed = rules.crossed(before, after)
+            events = [
+                EventSpec(
+                    actor=actor,
+                    verb="strike.applied",
+                    subject=f"account:{account_id}",
+                    source=source,
+                    outcome="applied",
+                    policy_id=policy.id,
+                    section_id=section.id,
+                    policy_version=policy.version,
+                    proposal_hash=proposal_hash,
+                    details={
+                        "strike_id": strike.id,
+                        "action_key": key,
+                        "weight": strike.weight,
+                        "active_before": before,
+                        "active_after": after,
+                        "threshold_crossed": crossed.value if crossed else None,
+                    },
+                    at=now,
+                )
+            ]
+            suspended = False
+            if crossed == ActionType.SUSPEND and statuses.get(account_id) == "active":
+                # Rare (a threshold crossed): the ORM row, so the caller's session sees it.
+                account = s.get(AccountRow, account_id)
+                assert account is not None
+                account.status = statuses[account_id] = "suspended"
+                suspended = True
+                events.append(
+                    EventSpec(
+                        actor=actor,
+                        verb="account.suspended",
+                        subject=f"account:{account_id}",
+                        source=source,
+                        outcome="suspended",
+                        policy_id=policy.id,
+                        section_id=section.id,
+                        policy_version=policy.version,
+                        proposal_hash=proposal_hash,
+                        details={"reason": f"{after} strikes in {rules.window_days} days"},
+                        at=now,
+                    )
+                )
+            effect = StrikeEffect(
+                account_id=account_id,
+                active_before=before,
+                added=strike.weight,
+                active_after=after,
+                window_days=rules.window_days,
+                threshold_crossed=crossed,
+            )
+            out.append(
+                (
+                    StrikeOutcome(strike=strike, created=True, effect=effect, suspended=suspended),
+                    events,
+                )
+            )
+        return out
+
+
+def _active_weights(
+    session: Session,
+    catalogue: Catalogue,
+    resolved: Sequence[tuple[PlannedAction, str, SectionEntry, PolicyEntry]],
+    now: datetime,
+) -> dict[tuple[str, str], int]:
+    """`active_weight` of every (account, policy) in a batch: one grouped query per policy."""
+    accounts: dict[str, set[str]] = defaultdict(set)
+    for action, _key, _section, policy in resolved:
+        accounts[policy.id].add(action.target_id)
+    weights: dict[tuple[str, str], int] = {}
+    for policy_id, account_ids in accounts.items():
+        window = catalogue.strike_policy(policy_id).window_days
+        rows = session.execute(
+            select(StrikeRow.account_id, func.coalesce(func.sum(StrikeRow.weight), 0))
+            .where(
+                StrikeRow.account_id.in_(account_ids),
+                StrikeRow.policy_id == policy_id,
+                StrikeRow.overturned.is_(False),
+                StrikeRow.issued_at > now - timedelta(days=window),
+                StrikeRow.issued_at <= now,
+                StrikeRow.expires_at > now,
+            )
+            .group_by(StrikeRow.account_id)
+        )
+        weights.update(((account_id, policy_id), int(total)) for account_id, total in rows)
+    return weights
