@@ -122,7 +122,7 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
 def _table(rows: list[Figures]) -> str:
     cols = ("tried", "rejected", "accepted", "lost", "duplicated", "server_errors")
     width = max([len(r.test) for r in rows] + [4])
-    width = min(width, 78)
+    width = min(width, 120)
     head = f"{'test':<{width}} " + " ".join(f"{c:>10}" for c in cols) + "  outcome"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -183,6 +183,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     scan = record_figures("secrets: every log record of the session")
     scan.tried = len(log_text.splitlines())
     scan.accepted = len(found)
+    scan.outcome = "failed" if found else "passed"
     if found:
         scan.note(f"fake secrets found in the session's logs ({SUITE_LOG}): {len(found)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

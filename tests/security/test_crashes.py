@@ -84,7 +84,8 @@ def test_kill_9_fanout_workers_at_random_points(
         # Leave room for the kills still to come, so every kill lands mid-run.
         target = done + max(1, rng.randint(1, max(1, left // (kills - k + 1))))
         workers = [
-            spawn_fanout_worker(db_url, proposal.id, batch_size=rng.choice([5, 10, 20]))
+            # Small batches: the kill lands close to its target even when polling lags.
+            spawn_fanout_worker(db_url, proposal.id, batch_size=rng.choice([2, 5]))
             # Two competing workers sometimes (stress); one keeps `make test` short.
             for _ in range(rng.choice([1, 2]) if kills > 3 else 1)
         ]
@@ -97,14 +98,18 @@ def test_kill_9_fanout_workers_at_random_points(
                 w.kill()
             w.wait(timeout=30)
         points.append(applied_count(store.engine, proposal.id))
-    figures.note(f"{store.engine.dialect.name}: applied count at each kill: {points}")
+    mid_run = sum(0 < p < ACTIONS for p in points)
+    figures.note(f"{store.engine.dialect.name}: {mid_run} of {len(points)} kills mid-run; "
+                 f"applied count at each kill: {points}")  # fmt: skip
     _finish(store, catalogue, proposal.id)
     final = store.get_proposal(proposal.id)
     figures.lost, figures.duplicated = landed(store, final)
     figures.accepted = applied_count(store.engine, proposal.id)
     assert final.status == ProposalStatus.EXECUTED
     assert (figures.lost, figures.duplicated) == (0, 0)
-    assert any(0 < p < ACTIONS for p in points), "no kill landed mid-run"
+    # How many kills land mid-run depends on the machine's load (the figures note says); one is
+    # enough for the exactly-once check to mean something.
+    assert mid_run >= 1, f"no kill landed mid-run: {points}"
     assert _audit_ok(store)
 
 
