@@ -25,6 +25,7 @@ from slackapp.blocks import (
 )
 from slackapp.escape import escape_untrusted
 from slackapp.runtime import DecisionLike, Runtime
+from tools.fanout import status as fanout_status
 from tools.models import BlastRadius, FanoutProgress, ProposalStatus
 from warden.errors import ApprovalError, NotFoundError, WardenError
 from warden.settings import Settings
@@ -152,6 +153,16 @@ class StoreDecider:
         return result
 
 
+FINAL_STATUSES = frozenset(
+    {
+        ProposalStatus.EXECUTED,
+        ProposalStatus.FAILED,
+        ProposalStatus.REJECTED,
+        ProposalStatus.EXPIRED,
+    }
+)
+
+
 class ProgressUpdater:
     """Shows fanout progress on the card with chat.update, at most once per `interval_s`."""
 
@@ -242,7 +253,26 @@ class ProposalCard:
         )
 
     def update(self, **kwargs: Any) -> None:
-        blocks = self.blocks(**kwargs)
+        self._send(self.blocks(**kwargs))
+        if kwargs.get("outcome") is None:
+            self._redraw_if_finished()
+
+    def _redraw_if_finished(self) -> None:
+        # Another replica may have drawn the final state while this update was in flight; the
+        # last update Slack receives must show the outcome, so redraw it from the store.
+        proposal = self.rt.store.get_proposal(self.ref.proposal_id)
+        if proposal.status not in FINAL_STATUSES:
+            return
+        counts = fanout_status(self.rt.store, proposal.id)
+        outcome = ProposalOutcome(
+            proposal_id=proposal.id,
+            status=proposal.status,
+            applied=counts.applied,
+            failed=counts.failed,
+        )
+        self._send(self.blocks(outcome=outcome))
+
+    def _send(self, blocks: list[Block]) -> None:
         check_blocks(blocks)
         try:
             self.client.chat_update(
