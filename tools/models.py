@@ -6,9 +6,20 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Ids address stored rows: never empty, no control characters (NUL breaks Postgres text).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Classifier scores are probabilities; a score outside 0..1 would meet every threshold.
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("contains a NUL byte")
+    return value
 
 
 class ActionType(StrEnum):
@@ -32,19 +43,23 @@ class Frozen(BaseModel):
 class ContentItem(Frozen):
     """One piece of content under review: untrusted, never instructions."""
 
-    id: str
+    id: Id
     kind: Literal["pin", "comment", "board", "profile", "message", "ad", "listing"] = "pin"
-    author_id: str
+    author_id: Id
     text: str | None = None
     media_url: str | None = None
     media_description: str | None = None
     created_at: datetime | None = None
 
+    _text_has_no_nul = field_validator("text", "media_url", "media_description")(_no_nul)
+
 
 class UserReport(Frozen):
-    reporter_id: str
+    reporter_id: Id
     reason: str
     created_at: datetime | None = None
+
+    _reason_has_no_nul = field_validator("reason")(_no_nul)
 
 
 class CaseStatus(StrEnum):
@@ -56,11 +71,11 @@ class CaseStatus(StrEnum):
 class Case(Frozen):
     """A moderation case: content, who posted it, who reported it, what detectors said."""
 
-    id: str
+    id: Id
     opened_at: datetime
     items: list[ContentItem] = Field(min_length=1)
     reports: list[UserReport] = Field(default_factory=list)
-    signals: dict[str, float] = Field(default_factory=dict, description="classifier -> score")
+    signals: dict[str, Score] = Field(default_factory=dict, description="classifier -> score")
     source: str = "user_report"
     status: CaseStatus = CaseStatus.OPEN
     vendor_team: str | None = Field(None, description="BPO team that handled it, if any")
