@@ -26,6 +26,7 @@ from knowledge.parsing import Chunk, Document, chunk_document, iter_files, parse
 from warden.errors import ConfigError, InputError, PolicyError, WardenError
 
 if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
     from knowledge.embeddings import Embedder
     from warden.settings import Settings
 
@@ -223,15 +224,13 @@ def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], 
 def _catalogue_check(
     documents: list[Document], settings: Settings, warnings: list[str]
 ) -> dict[Path, list[str]]:
-    """Cross-check current Warden policy documents with the catalogue; problems per file."""
-    policy_docs = [
+    """Cross-check approved Warden policy documents with the catalogue; problems per file."""
+    approved_policies = [
         doc
         for doc in documents
-        if doc.front_matter is not None
-        and not OLDER_VERSION_FILE.search(doc.path.name)
-        and is_under(doc.path, settings.policies_dirs)
+        if doc.front_matter is not None and is_under(doc.path, settings.policies_dirs)
     ]
-    if not policy_docs:
+    if not approved_policies:
         return {}
     from knowledge.catalogue import check_document, load_catalogue
 
@@ -239,12 +238,37 @@ def _catalogue_check(
         catalogue = load_catalogue(settings.catalogue_dir)
     except PolicyError as exc:
         warnings.append(f"The catalogue could not be loaded, policies stored as unapproved: {exc}")
-        return {doc.path: [str(exc)] for doc in policy_docs}
-    return {
-        doc.path: problems
-        for doc in policy_docs
-        if (problems := check_document(catalogue, doc.path))
-    }
+        return {doc.path: [str(exc)] for doc in approved_policies}
+    found: dict[Path, list[str]] = {}
+    for doc in approved_policies:
+        if OLDER_VERSION_FILE.search(doc.path.name):
+            problems = _archived_version_problems(doc, catalogue)
+        else:
+            problems = check_document(catalogue, doc.path)
+        if problems:
+            found[doc.path] = problems
+    return found
+
+
+def _archived_version_problems(doc: Document, catalogue: Catalogue) -> list[str]:
+    """An archived-version file must hold a version older than the catalogue's current one.
+
+    The catalogue describes only the current version, so archived files are not section-checked;
+    without this rule a file named like an old version could claim a newer version and become
+    the current policy.
+    """
+    if doc.front_matter is None:
+        return []
+    policy_id, version = doc.front_matter.id, str(doc.front_matter.version)
+    if policy_id not in catalogue.policies:
+        return [f"policy {policy_id} is not in the catalogue"]
+    current = str(catalogue.policies[policy_id].version)
+    if version_key(version) >= version_key(current):
+        return [
+            f"archived-version file claims version {version}, not older than the "
+            f"catalogue's current version {current}"
+        ]
+    return []
 
 
 # --------------------------------------------------------------------------- ingest

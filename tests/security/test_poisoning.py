@@ -201,15 +201,7 @@ def test_planted_documents_are_flagged_and_never_cited(
     assert flagged == claims_policy, report.warnings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: knowledge/index.py _catalogue_check skips every file named like an older "
-    "version (`<slug>.vN.md`) and settle_versions then makes the highest approved version "
-    "current, so `hateful-activities.v9.md` claiming version 9 inside an approved folder is "
-    "approved, becomes the current HA and is cited. Fix: an older-version file must carry a "
-    "version lower than the catalogue's (as catalogue.check_against_documents already checks) "
-    "or be stored unapproved; and never let a non-catalogue version become current",
-)
+# Found by this suite: an archived-version file claiming a newer version became current.
 def test_an_archived_name_with_a_newer_version_is_not_cited(
     tmp_path: Path, poison_embedder: Any, figures: Figures
 ) -> None:
