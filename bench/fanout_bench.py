@@ -31,9 +31,11 @@ shared 2-core machine (1-minute load 6-10 throughout), actions/s (ratio to raw i
   before 4       550 (0.036)     416 (0.101)     719 (0.174)     664 (0.161)
   after 1      1,653 (0.032)     652 (0.074)   1,128 (0.128)   1,105 (0.126)
   after 2        999 (0.039)     499 (0.076)     329 (0.050)     581 (0.088)
+  after 3        686 (0.052)     367 (0.164)     632 (0.283)     522 (0.233)
 
-SQLite roughly doubles; on Postgres the load noise is larger than the change (its time goes to
-round trips and the audit lock). The raw-insert rate moves as much between runs, so compare
+SQLite: median 615 -> 999 actions/s. Postgres: the load noise is as large as the change (its
+time goes to round trips and the audit lock); medians x1 556 -> 499, x2 492 -> 632, x4 392 ->
+581. The raw-insert rate moves as much between runs, so compare
 ratios with care. Less noisy, in-process CPU time of one SQLite fanout (`execute` only):
 removals 1,980-2,490 -> 2,960-3,480 actions per CPU-second; strikes (600 accounts) 213-249 ->
 1,706-1,737 actions per CPU-second, wall 34-76 -> 366-585 actions/s.
