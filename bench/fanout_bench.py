@@ -34,7 +34,7 @@ shared 2-core machine (1-minute load 6-10 throughout), actions/s (ratio to raw i
   after 3        686 (0.052)     367 (0.164)     632 (0.283)     522 (0.233)
 
 SQLite: median 615 -> 999 actions/s. Postgres: the load noise is as large as the change (its
-time goes to round trips and the audit lock); medians x1 556 -> 499, x2 492 -> 632, x4 392 ->
+time goes to round trips and the audit lock); medians x1 562 -> 499, x2 492 -> 632, x4 392 ->
 581. The raw-insert rate moves as much between runs, so compare
 ratios with care. Less noisy, in-process CPU time of one SQLite fanout (`execute` only):
 removals 1,980-2,490 -> 2,960-3,480 actions per CPU-second; strikes (600 accounts) 213-249 ->
