@@ -523,14 +523,17 @@ def spawn_app(
     return AppProcess(proc, int(line.split()[1]))
 
 
-def spawn_fanout_worker(db_url: str, proposal_id: str, *, batch_size: int = 10) -> Any:
+def spawn_fanout_worker(
+    db_url: str, proposal_id: str, *, batch_size: int = 10, batch_pause_s: float = 0.0
+) -> Any:
     """`tests/tools/fanout_child.py`: one fanout worker process (what `warden fanout run` does)."""
     import subprocess
     import sys
 
     return subprocess.Popen(
         [sys.executable, "-m", "tests.tools.fanout_child", "--url", db_url,
-         "--proposal", proposal_id, "--batch-size", str(batch_size)],
+         "--proposal", proposal_id, "--batch-size", str(batch_size),
+         "--batch-pause-s", str(batch_pause_s)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -85,7 +85,10 @@ def test_kill_9_fanout_workers_at_random_points(
         target = done + max(1, rng.randint(1, max(1, left // (kills - k + 1))))
         workers = [
             # Small batches: the kill lands close to its target even when polling lags.
-            spawn_fanout_worker(db_url, proposal.id, batch_size=rng.choice([2, 5]))
+            # A short pause between batches keeps a fast fanout from finishing between polls.
+            spawn_fanout_worker(
+                db_url, proposal.id, batch_size=rng.choice([2, 5]), batch_pause_s=0.005
+            )
             # Two competing workers sometimes (stress); one keeps `make test` short.
             for _ in range(rng.choice([1, 2]) if kills > 3 else 1)
         ]

@@ -252,8 +252,15 @@ def run_worker(
     api_url: str | None = None,
     batch_size: int = 20,
     worker_id: str | None = None,
+    batch_pause_s: float = 0.0,
 ) -> int:
-    """One fanout worker: its own engine, the local platform or the enforcement API."""
+    """One fanout worker: its own engine, the local platform or the enforcement API.
+
+    `batch_pause_s` slows the worker between batches so a test's kill can land mid-run even
+    when a fast fanout on a busy machine would otherwise finish between two polls.
+    """
+    import time
+
     import httpx
 
     from knowledge.catalogue import load_catalogue
@@ -279,6 +286,7 @@ def run_worker(
             catalogue=load_catalogue(),
             batch_size=batch_size,
             worker_id=worker_id,
+            progress=(lambda _progress: time.sleep(batch_pause_s)) if batch_pause_s else None,
         )
     except ApprovalError:
         # A worker that starts after the others finished finds the proposal executed: fine.
@@ -310,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-url", default=None, help="enforcement API; local platform if unset")
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--worker-id", default=None)
+    parser.add_argument("--batch-pause-s", type=float, default=0.0)
     args = parser.parse_args(argv)
     return run_worker(
         args.url,
@@ -317,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         api_url=args.api_url,
         batch_size=args.batch_size,
         worker_id=args.worker_id,
+        batch_pause_s=args.batch_pause_s,
     )
 
 
