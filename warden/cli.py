@@ -13,6 +13,7 @@ from warden.errors import WardenError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     name="warden",
@@ -41,7 +42,11 @@ def _register() -> None:
 
 def main() -> None:
     """Run the CLI; Warden errors become one clear line and exit code 2."""
-    logging.basicConfig(level=os.environ.get("WARDEN_LOG_LEVEL", "WARNING"))
+    level = os.environ.get("WARDEN_LOG_LEVEL", "WARNING")
+    logging.basicConfig(level=level)
+    # Some libraries (bm25s) set their own loggers to DEBUG; the handler's level keeps them quiet.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     _register()
     try:
         app()
