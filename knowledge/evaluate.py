@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from warden.errors import InputError
+from warden.settings import shared_dir
 
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
 WARDEN_QUESTIONS = QUESTIONS_DIR / "warden_questions.jsonl"
 PLATFORM_QUESTIONS = QUESTIONS_DIR / "platform_questions.jsonl"
-PLATFORM_CORPUS = Path("/work/shared/corpora/platform-guidelines")
+PLATFORM_CORPUS = shared_dir() / "corpora" / "platform-guidelines"
 MODES: tuple[Mode, ...] = ("dense", "hybrid")
 DEPTH = 10  # MRR is computed over the first 10 hits; recall at 1 and 5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,11 @@ from warden.errors import ConfigError
 
 PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "secret", "todo"}
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    """Third-party material beside the checkout (`../shared`: corpora, datasets, Slack specs)."""
+    return Path(os.environ.get("WARDEN_SHARED_DIR", PACKAGE_ROOT.parent / "shared"))
 
 
 def _is_placeholder(value: SecretStr | None) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from knowledge.parsing import MAX_CHARS, chunk_document, iter_files, parse_file
 from warden.errors import InputError, PolicyError
+from warden.settings import shared_dir
 
 FRONT = """---
 id: ZZ
@@ -220,7 +221,7 @@ def test_iter_files_walks_folders_and_refuses_unknown_types(tmp_path: Path) -> N
         iter_files([tmp_path / "missing"])
 
 
-PLATFORM = Path("/work/shared/corpora/platform-guidelines")
+PLATFORM = shared_dir() / "corpora" / "platform-guidelines"
 
 
 @pytest.mark.skipif(not PLATFORM.is_dir(), reason="platform guidelines corpus not present")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from warden.settings import shared_dir
+
 if TYPE_CHECKING:
     from knowledge.retrieval import Retriever
 
@@ -72,7 +74,7 @@ def test_tokenizer_folds_endings_and_drops_stop_words() -> None:
     assert tokenize("The threats and threatening posts") == ["threat", "threaten", "post"]
 
 
-PLATFORM = Path("/work/shared/corpora/platform-guidelines")
+PLATFORM = shared_dir() / "corpora" / "platform-guidelines"
 
 
 @pytest.mark.skipif(not PLATFORM.is_dir(), reason="platform guidelines corpus not present")

@@ -11,13 +11,14 @@ import pytest
 
 from tools.gates import GateClosed
 from warden.errors import InputError
+from warden.settings import shared_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from click.testing import Result
 
-HATECHECK = Path("/work/shared/datasets/hatecheck_test_suite_cases.csv")
+HATECHECK = shared_dir() / "datasets" / "hatecheck_test_suite_cases.csv"
 
 
 @pytest.fixture

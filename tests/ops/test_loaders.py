@@ -12,8 +12,9 @@ from ops.loaders import load_dataset
 from ops.mappings import OWN, detect_mapping, load_mapping
 from tools.models import ActionType
 from warden.errors import InputError
+from warden.settings import shared_dir
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = shared_dir() / "datasets"
 
 
 def write_moderation(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
