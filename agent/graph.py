@@ -7,8 +7,9 @@ A proposal is created in the conversation's thread, then waits in its own approv
 (`<thread>/proposal/<id>`, started by `Warden`), so the conversation goes on while it waits and
 several proposals can wait in one conversation.
 
-A Slack command arrives with its intent and skips routing; free text is routed by the model when
-there is one (one small structured call) and by rules otherwise. No job runs a tool-calling loop:
+A Slack command arrives with its intent and skips routing; free text the rules can read without
+doubt (`route_if_clear`) is routed by them, the rest by the model when there is one (one small
+structured call) and by rules otherwise. No job runs a tool-calling loop:
 each is a fixed sequence with at most one model call (plus one repair for a recommendation).
 """
 
@@ -35,7 +36,7 @@ from agent.drafts import RouteDraft
 from agent.interface import Intent, Refusal, Usage, WardenRequest
 from agent.llm import add_usage, model_name, structured_call
 from agent.prompts import ROUTER_SYSTEM
-from agent.router import Route, accept_model_route, route_by_rules
+from agent.router import Route, accept_model_route, route_by_rules, route_if_clear
 from agent.state import Retrieved, State
 from agent.untrusted import sanitize
 from warden.errors import InputError, WardenError
@@ -135,6 +136,8 @@ def build_graph(
             chosen = Route(request.intent, request.case_id, request.cluster_id)
         elif deps.model is None:
             chosen = route_by_rules(request.text)
+        elif (clear := route_if_clear(request.text)) is not None:
+            chosen = clear  # the rules are certain: the router's model call would add nothing
         else:
             reply = structured_call(
                 deps.model,

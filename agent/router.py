@@ -1,4 +1,9 @@
-"""Routing free text to one of the four jobs: by the model when there is one, else by rules."""
+"""Routing free text to one of the four jobs.
+
+Rules first: a message the rules can read without doubt (a plain question naming no case or
+cluster, or "recommend|escalate|propose <id>") is routed without a model call, which saves one
+call per request. Everything else goes to the model when there is one, else to the rules.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,14 @@ _ESCALATE = re.compile(r"\b(escalat\w*|send (?:it|this) to policy|page on-?call)
 _RECOMMEND = re.compile(
     r"\b(recommend\w*|what should we do|verdict|which action|how should (?:we|i) action)\b", re.I
 )
+_QUESTION_START = re.compile(
+    r"^(?:what|how|is|are|does|do|did|can|could|should|would|will|may|must|when|where|which|"
+    r"who|why)\b",
+    re.I,
+)
+_MIN_DESCRIPTION_WORDS = 4
+# An explicit command: the verb first (after an optional "please"), then the id.
+_COMMAND = re.compile(r"^(?:please\s+)?(recommend|escalate|propose)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,57 @@ def extract_ids(text: str) -> tuple[str | None, str | None]:
         else:
             case_id = case_id or token
     return case_id, cluster_id
+
+
+def _id_tokens(text: str) -> list[str]:
+    """Every id-like token in the text, section ids left out."""
+    tokens = (match.group(0).strip("-_") for match in _ID_TOKEN.finditer(text))
+    return [token for token in tokens if not _SECTION_ID.match(token)]
+
+
+def route_if_clear(text: str) -> Route | None:
+    """The route when the rules can decide without doubt; None when only a model can.
+
+    Clear means one of:
+    - a question (ends with "?" or opens with a question word) or a description of content
+      (four words or more), naming no case or cluster and asking for no recommendation,
+      escalation or proposal: ask;
+    - "recommend <case>", "escalate <case>", "propose <case or cluster>": the verb first, exactly
+      one id in the message, and no other job's words.
+    Anything else ("what should we do with case-1?", "bulk remove cl-1", "escalate this") is left
+    to the model, so the rules never guess where a model would read the message differently.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return None
+    ids = _id_tokens(stripped)
+    jobs = {
+        intent
+        for intent, pattern in (
+            (Intent.PROPOSE, _PROPOSE),
+            (Intent.ESCALATE, _ESCALATE),
+            (Intent.RECOMMEND, _RECOMMEND),
+        )
+        if pattern.search(stripped)
+    }
+    if not ids:
+        # Without an id only ask or escalate is possible, and nothing here asks to escalate. A
+        # specialist often describes the content instead of asking ("pin selling followers, 1k
+        # for 5 bucks"): that is a policy question too. Short replies ("yes please") are not.
+        is_question = stripped.endswith("?") or bool(_QUESTION_START.match(stripped))
+        described = len(stripped.split()) >= _MIN_DESCRIPTION_WORDS
+        return Route(Intent.ASK) if (is_question or described) and not jobs else None
+    command = _COMMAND.match(stripped)
+    if command is None or len(set(ids)) != 1:
+        return None
+    intent = Intent(command.group(1).lower())
+    if jobs != {intent}:
+        return None
+    case_id, cluster_id = extract_ids(stripped)
+    if intent is Intent.PROPOSE:
+        return Route(intent, case_id, cluster_id)
+    # Recommendations and escalations are about a case; a cluster id there needs a reader.
+    return Route(intent, case_id) if case_id and not cluster_id else None
 
 
 def route_by_rules(text: str) -> Route:

@@ -100,7 +100,8 @@ def test_routing_and_answer_with_tool_call_reply(standin: OpenAIStandIn, make_wa
     )
     warden = make_warden(chat_model(standin))
     out = warden.handle(
-        WardenRequest(thread_id="C:2", user_id="U1", text="is calling a nationality rats HA?")
+        # Too short for the rules to call it a question, so the model routes it (agent.router).
+        WardenRequest(thread_id="C:2", user_id="U1", text="nationality rats, HA")
     )
     assert isinstance(out, PolicyAnswer) and out.mode == "llm"
     assert [c.section_id for c in out.citations] == ["HA-2.1"]
