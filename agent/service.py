@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 RESPONSE: TypeAdapter[WardenResponse] = TypeAdapter(WardenResponse)
 Progress = Callable[[FanoutProgress], None]
+# A tiny query that exercises what the first real question would otherwise pay for.
+WARM_UP_QUERY = "hate speech"
 
 
 def approval_thread(thread_id: str, proposal_id: str) -> str:
@@ -53,10 +56,34 @@ class Warden:
         *,
         closers: list[Any] | None = None,
         model_name: str | None = None,
+        retriever: Any = None,
     ) -> None:
         self.graph = graph
         self.model_name = model_name
+        self.retriever = retriever
         self._closers = closers or []
+
+    def warm_up(self) -> threading.Thread:
+        """Load the embedding model and the retriever's indexes in a background thread.
+
+        The first question otherwise pays for it (measured ~25 s), long after Slack's 3 s ack.
+        Returns at once; requests arriving meanwhile are served as usual (the embedder and the
+        lexical index load under their own locks, so they wait for the load instead of racing it).
+        """
+        thread = threading.Thread(target=self._warm, name="warden-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self) -> None:
+        search = getattr(self.retriever, "search", None)
+        if search is None:
+            return
+        try:
+            search(WARM_UP_QUERY, k=1)
+        except Exception:  # warming is an optimisation: the first real question reports the error
+            log.exception("warming the retriever failed; the first question will load it")
+        else:
+            log.info("retriever warm: embedding model and indexes loaded")
 
     def handle(self, request: WardenRequest, *, now: datetime | None = None) -> WardenResponse:
         """Run one turn; a proposal comes back as `ProposalPending`, paused for a decision."""
@@ -212,7 +239,7 @@ def build_warden(
         vision=settings.llm_vision,
         proposal_ttl=timedelta(minutes=settings.proposal_ttl_minutes),
     )
-    return Warden(graph, closers=closers, model_name=model_name(model))
+    return Warden(graph, closers=closers, model_name=model_name(model), retriever=retriever)
 
 
 def _load_gates(settings: Settings) -> Any:

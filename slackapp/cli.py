@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
         store = build_store(settings)
         warden = build_warden(settings, store=store)
         slack = build_app(settings, warden=warden, store=store)
+        # Load the embedding model now, in the background, not on the first question; nothing
+        # waits for it, so events arriving meanwhile are still acked at once.
+        warden.warm_up()
         reminders = ReminderLoop(slack.runtime, slack.client, interval_s=reminder_interval).start()
         try:
             if http:
