@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
 .PHONY: install demo test bench stress lint clean
 
