@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -74,58 +75,64 @@ def _refuse_malformed(
         tell_user(client, channel, user, "That button is not one Warden posted; nothing was done.")
 
 
+def _submit_request(
+    rt: Runtime,
+    client: Any,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    *,
+    ref_model: type[M],
+    verb: str,
+    job: str,
+    build: Callable[[M, str], WardenRequest],
+) -> None:
+    """Parse a card button's value and run the agent request it stands for, after the ack."""
+    ref = _parse(ref_model, action.get("value"))
+    if ref is None:
+        rt.pool.submit(
+            "refuse", _refuse_malformed, rt, client, body, verb=verb, value=action.get("value")
+        )
+        return
+    channel, _, thread_ts = _where(body)
+    request = build(ref, body["user"]["id"])
+    rt.pool.submit(job, run_request, rt, client, request, channel=channel, thread_ts=thread_ts)
+
+
 def register(app: App, rt: Runtime) -> None:
     @app.action(APPLY)
     def apply(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        ref = _parse(CaseRef, action.get("value"))
-        if ref is None:
-            rt.pool.submit(
-                "refuse",
-                _refuse_malformed,
-                rt,
-                client,
-                body,
-                verb="case.apply",
-                value=action.get("value"),
-            )
-            return
-        channel, _, thread_ts = _where(body)
-        request = WardenRequest(
-            thread_id=ref.thread_id,
-            user_id=body["user"]["id"],
-            intent=Intent.PROPOSE,
-            case_id=ref.case_id,
-            action=ActionType(ref.action) if ref.action else None,
-        )
-        rt.pool.submit(
-            "apply", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        _submit_request(
+            rt,
+            client,
+            body,
+            action,
+            ref_model=CaseRef,
+            verb="case.apply",
+            job="apply",
+            build=lambda ref, user: WardenRequest(
+                thread_id=ref.thread_id,
+                user_id=user,
+                intent=Intent.PROPOSE,
+                case_id=ref.case_id,
+                action=ActionType(ref.action) if ref.action else None,
+            ),
         )
 
     @app.action(ESCALATE_CASE)
     def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        ref = _parse(CaseRef, action.get("value"))
-        if ref is None:
-            rt.pool.submit(
-                "refuse",
-                _refuse_malformed,
-                rt,
-                client,
-                body,
-                verb="case.escalate",
-                value=action.get("value"),
-            )
-            return
-        channel, _, thread_ts = _where(body)
-        request = WardenRequest(
-            thread_id=ref.thread_id,
-            user_id=body["user"]["id"],
-            intent=Intent.ESCALATE,
-            case_id=ref.case_id,
-        )
-        rt.pool.submit(
-            "escalate", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        _submit_request(
+            rt,
+            client,
+            body,
+            action,
+            ref_model=CaseRef,
+            verb="case.escalate",
+            job="escalate",
+            build=lambda ref, user: WardenRequest(
+                thread_id=ref.thread_id, user_id=user, intent=Intent.ESCALATE, case_id=ref.case_id
+            ),
         )
 
     @app.action(ESCALATE_QUESTION)
@@ -133,27 +140,17 @@ def register(app: App, rt: Runtime) -> None:
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
     ) -> None:
         ack()
-        ref = _parse(QuestionRef, action.get("value"))
-        if ref is None:
-            rt.pool.submit(
-                "refuse",
-                _refuse_malformed,
-                rt,
-                client,
-                body,
-                verb="question.escalate",
-                value=action.get("value"),
-            )
-            return
-        channel, _, thread_ts = _where(body)
-        request = WardenRequest(
-            thread_id=ref.thread_id,
-            user_id=body["user"]["id"],
-            intent=Intent.ESCALATE,
-            text=ref.question,
-        )
-        rt.pool.submit(
-            "escalate", run_request, rt, client, request, channel=channel, thread_ts=thread_ts
+        _submit_request(
+            rt,
+            client,
+            body,
+            action,
+            ref_model=QuestionRef,
+            verb="question.escalate",
+            job="escalate",
+            build=lambda ref, user: WardenRequest(
+                thread_id=ref.thread_id, user_id=user, intent=Intent.ESCALATE, text=ref.question
+            ),
         )
 
     @app.action(APPROVE)
