@@ -177,56 +177,26 @@ def apply_strike(
             )
         after = before + row.weight
         crossed = rules.crossed(before, after)
-        effect = StrikeEffect(
-            account_id=account_id,
-            active_before=before,
-            added=row.weight,
-            active_after=after,
-            window_days=rules.window_days,
-            threshold_crossed=crossed,
-        )
-        events = [
-            EventSpec(
-                actor=actor,
-                verb="strike.applied",
-                subject=f"account:{account_id}",
-                source=source,
-                outcome="applied",
-                policy_id=policy.id,
-                section_id=section.id,
-                policy_version=policy.version,
-                proposal_hash=proposal_hash,
-                details={
-                    "strike_id": row.id,
-                    "action_key": action_key,
-                    "weight": row.weight,
-                    "active_before": before,
-                    "active_after": after,
-                    "threshold_crossed": crossed.value if crossed else None,
-                },
-                at=now,
-            )
-        ]
         suspended = False
         account = s.get(AccountRow, account_id)
         if crossed == ActionType.SUSPEND and account is not None and account.status == "active":
             account.status = "suspended"
             suspended = True
-            events.append(
-                EventSpec(
-                    actor=actor,
-                    verb="account.suspended",
-                    subject=f"account:{account_id}",
-                    source=source,
-                    outcome="suspended",
-                    policy_id=policy.id,
-                    section_id=section.id,
-                    policy_version=policy.version,
-                    proposal_hash=proposal_hash,
-                    details={"reason": f"{after} strikes in {rules.window_days} days"},
-                    at=now,
-                )
-            )
+        effect, events = _new_strike_record(
+            strike_id=row.id,
+            action_key=action_key,
+            weight=row.weight,
+            account_id=account_id,
+            section=section,
+            policy=policy,
+            before=before,
+            crossed=crossed,
+            suspended=suspended,
+            actor=actor,
+            source=source,
+            proposal_hash=proposal_hash,
+            now=now,
+        )
         if defer_audit is not None:
             defer_audit.extend(events)
         else:
@@ -234,6 +204,70 @@ def apply_strike(
         return StrikeOutcome(
             strike=strike_from_row(row), created=True, effect=effect, suspended=suspended
         )
+
+
+def _new_strike_record(
+    *,
+    strike_id: str,
+    action_key: str,
+    weight: int,
+    account_id: str,
+    section: SectionEntry,
+    policy: PolicyEntry,
+    before: int,
+    crossed: ActionType | None,
+    suspended: bool,
+    actor: str,
+    source: str,
+    proposal_hash: str | None,
+    now: datetime,
+) -> tuple[StrikeEffect, list[EventSpec]]:
+    """The effect and audit events of one new strike (and the suspension it caused, if any)."""
+    after = before + weight
+    window_days = policy.strikes.window_days
+    common = {
+        "actor": actor,
+        "subject": f"account:{account_id}",
+        "source": source,
+        "policy_id": policy.id,
+        "section_id": section.id,
+        "policy_version": policy.version,
+        "proposal_hash": proposal_hash,
+        "at": now,
+    }
+    events = [
+        EventSpec(
+            verb="strike.applied",
+            outcome="applied",
+            details={
+                "strike_id": strike_id,
+                "action_key": action_key,
+                "weight": weight,
+                "active_before": before,
+                "active_after": after,
+                "threshold_crossed": crossed.value if crossed else None,
+            },
+            **common,
+        )
+    ]
+    if suspended:
+        events.append(
+            EventSpec(
+                verb="account.suspended",
+                outcome="suspended",
+                details={"reason": f"{after} strikes in {window_days} days"},
+                **common,
+            )
+        )
+    effect = StrikeEffect(
+        account_id=account_id,
+        active_before=before,
+        added=weight,
+        active_after=after,
+        window_days=window_days,
+        threshold_crossed=crossed,
+    )
+    return effect, events
 
 
 def _suspend_standing(
@@ -475,28 +509,6 @@ def apply_strikes(
             after = before + strike.weight
             weights[(account_id, policy.id)] = after
             crossed = rules.crossed(before, after)
-            events = [
-                EventSpec(
-                    actor=actor,
-                    verb="strike.applied",
-                    subject=f"account:{account_id}",
-                    source=source,
-                    outcome="applied",
-                    policy_id=policy.id,
-                    section_id=section.id,
-                    policy_version=policy.version,
-                    proposal_hash=proposal_hash,
-                    details={
-                        "strike_id": strike.id,
-                        "action_key": key,
-                        "weight": strike.weight,
-                        "active_before": before,
-                        "active_after": after,
-                        "threshold_crossed": crossed.value if crossed else None,
-                    },
-                    at=now,
-                )
-            ]
             suspended = False
             if crossed == ActionType.SUSPEND and statuses.get(account_id) == "active":
                 # Rare (a threshold crossed): the ORM row, so the caller's session sees it.
@@ -504,28 +516,20 @@ def apply_strikes(
                 assert account is not None
                 account.status = statuses[account_id] = "suspended"
                 suspended = True
-                events.append(
-                    EventSpec(
-                        actor=actor,
-                        verb="account.suspended",
-                        subject=f"account:{account_id}",
-                        source=source,
-                        outcome="suspended",
-                        policy_id=policy.id,
-                        section_id=section.id,
-                        policy_version=policy.version,
-                        proposal_hash=proposal_hash,
-                        details={"reason": f"{after} strikes in {rules.window_days} days"},
-                        at=now,
-                    )
-                )
-            effect = StrikeEffect(
+            effect, events = _new_strike_record(
+                strike_id=strike.id,
+                action_key=key,
+                weight=strike.weight,
                 account_id=account_id,
-                active_before=before,
-                added=strike.weight,
-                active_after=after,
-                window_days=rules.window_days,
-                threshold_crossed=crossed,
+                section=section,
+                policy=policy,
+                before=before,
+                crossed=crossed,
+                suspended=suspended,
+                actor=actor,
+                source=source,
+                proposal_hash=proposal_hash,
+                now=now,
             )
             out.append(
                 (
