@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="the store's SQLAlchemy URL")
     parser.add_argument("--standin", required=True, help="the Slack Web API stand-in URL")
     parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument(
+        "--batch-pause-s",
+        type=float,
+        default=0.0,
+        help="pause between batches, so a test's kill lands mid-fanout on a fast machine",
+    )
     parser.add_argument(
         "--sweep", action="store_true", help="run the reminder loop, as `warden serve` does"
     )
@@ -50,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.open(args.url, migrate=False)
     catalogue = load_catalogue()
 
+    def paced(progress):  # type: ignore[no-untyped-def]
+        if not args.batch_pause_s:
+            return progress
+
+        def report(update):  # type: ignore[no-untyped-def]
+            if progress is not None:
+                progress(update)
+            time.sleep(args.batch_pause_s)
+
+        return report
+
     class ChildWarden(ScriptedWarden):
         """The Slack tests' agent stand-in, with a configurable fanout batch size."""
 
@@ -63,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 LocalPlatform(store.engine),
                 decision.proposal_id,
                 catalogue=catalogue,
-                progress=progress,
+                progress=paced(progress),
                 batch_size=args.batch_size,
             )
             return ProposalOutcome(

@@ -141,7 +141,8 @@ def test_kill_9_the_app_mid_fanout_then_restart(
         for _ in range(rounds):
             proposal = pending_proposal(store, catalogue, n=ACTIONS)
             figures.tried += ACTIONS
-            app = spawn_app(db_url, standin.url, batch_size=2)
+            # A short pause between batches keeps a fast fanout from finishing between polls.
+            app = spawn_app(db_url, standin.url, batch_size=2, extra=("--batch-pause-s", "0.005"))
             try:
                 _approve_in_app(db_url, store, standin, app, proposal, APPROVERS[0])
                 target = rng.randint(ACTIONS // 10, ACTIONS // 2)
