@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from agent.deps import ClusterLike, FanoutSummary, GateVerdict
+from knowledge.vocabulary import ActionType
 from tools.models import (
-    ActionType,
     BlastRadius,
     Case,
     Escalation,

@@ -208,7 +208,7 @@ def _decide(session: Session, thread: str, response: Any) -> None:
 def _parse_chat(line: str, thread: str, user: str) -> Any:
     """Turn a chat line into a WardenRequest (slash commands set the intent)."""
     from agent.interface import Intent, WardenRequest
-    from tools.models import ActionType
+    from knowledge.vocabulary import ActionType
 
     if not line.startswith("/"):
         return WardenRequest(thread_id=thread, user_id=user, text=line)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from knowledge.vocabulary import ActionType
 from tools.models import (
-    ActionType,
     BlastRadius,
     Case,
     Escalation,

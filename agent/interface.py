@@ -7,14 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.models import (
-    ActionType,
-    BlastRadius,
-    Escalation,
-    Proposal,
-    ProposalStatus,
-    StrikeEffect,
-)
+from knowledge.vocabulary import ActionType
+from tools.models import BlastRadius, Escalation, Proposal, ProposalStatus, StrikeEffect
 
 
 class Intent(StrEnum):

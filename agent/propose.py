@@ -19,14 +19,8 @@ from agent.interface import Decision, ProposalOutcome, ProposalPending, Refusal,
 from agent.prompts import PROMPT_VERSION
 from agent.recommend import recommend
 from agent.state import Retrieved
-from tools.models import (
-    ACCOUNT_ACTIONS,
-    ActionType,
-    FanoutProgress,
-    Proposal,
-    ProposalStatus,
-    action_list_hash,
-)
+from knowledge.vocabulary import ACCOUNT_ACTIONS, ActionType
+from tools.models import FanoutProgress, Proposal, ProposalStatus, action_list_hash
 from warden.errors import InputError
 
 # A fanout may be resumed after a crash mid-run, and an executed proposal is reported, not re-run.

@@ -28,7 +28,8 @@ from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
 from agent.state import Retrieved
 from agent.targets import case_targets
 from agent.untrusted import mark_untrusted, sanitize
-from tools.models import ActionType, Case
+from knowledge.vocabulary import ActionType
+from tools.models import Case
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue

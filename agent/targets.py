@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tools.models import ACCOUNT_ACTIONS, ActionType, Case, PlannedAction
+from knowledge.vocabulary import ACCOUNT_ACTIONS, ActionType
+from tools.models import Case, PlannedAction
 
 
 def planned_actions(

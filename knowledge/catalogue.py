@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from knowledge.parsing import split_front_matter
-from tools.models import LADDER, ActionType, Priority
+from knowledge.vocabulary import LADDER, PRIORITY_ORDER, ActionType, Priority, Severity
 from warden.errors import NotFoundError, PolicyError
 from warden.settings import PACKAGE_ROOT, get_settings
 
@@ -40,20 +40,6 @@ POLICY_ID = re.compile(r"^[A-Z]{2,4}$")
 # Older versions of a document live next to the current one as `<slug>.v<N>.md`.
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.md$")
 HEADING = re.compile(r"^(#{1,6})\s+(\S+)\s*(.*?)\s*#*\s*$")
-
-
-class Severity(StrEnum):
-    """Severity tiers, most severe first."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        """Higher is more severe (critical = 3)."""
-        return {"critical": 3, "high": 2, "medium": 1, "low": 0}[self.value]
 
 
 class SectionKind(StrEnum):
@@ -66,7 +52,6 @@ class SectionKind(StrEnum):
 
 # Only these kinds describe content that can be actioned; an exception never carries an action.
 ACTIONABLE_KINDS = frozenset({SectionKind.VIOLATION, SectionKind.BORDERLINE})
-PRIORITY_ORDER: tuple[Priority, ...] = (Priority.P0, Priority.P1, Priority.P2, Priority.P3)
 
 
 class _Strict(BaseModel):

@@ -13,8 +13,9 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from knowledge.vocabulary import ActionType
 from ops.mappings import OWN_FORMAT, Mapping
-from tools.models import ActionType, Case, ContentItem
+from tools.models import Case, ContentItem
 from warden.errors import InputError
 
 # Evaluation cases are never stored as real cases; a fixed opening time keeps runs reproducible.

@@ -21,8 +21,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.interface import Recommendation
+from knowledge.vocabulary import ActionType
 from ops.loaders import LabelledCase
-from tools.models import ActionType
 
 Outcome = Literal["violating", "not_violating", "abstained", "escalated"]
 NONE = "none"

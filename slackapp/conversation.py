@@ -13,11 +13,11 @@ from agent.interface import (
     ProposalPending,
     WardenRequest,
 )
+from knowledge.vocabulary import ActionType
 from slackapp.blocks import Block, check_blocks, error_blocks, escalation_blocks, response_blocks
 from slackapp.escape import escape_untrusted
 from slackapp.ledger import Post
 from slackapp.runtime import Runtime
-from tools.models import ActionType
 from warden.errors import InputError, WardenError
 
 log = logging.getLogger(__name__)

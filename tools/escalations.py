@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import Priority
 from tools.audit import EventSpec, append_many
-from tools.models import Escalation, EscalationStatus, Priority
+from tools.models import Escalation, EscalationStatus
 from tools.store import Store, escalation_from_row, utc, utcnow
 from tools.tables import CaseRow, EscalationReminderRow, EscalationRow
 from warden.errors import ConfigError, InputError, NotFoundError, WardenError

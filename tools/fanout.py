@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import ActionType
 from tools import proposals, reasons, strikes
 from tools.audit import EventSpec, append_batch
 from tools.cases import ensure_account
@@ -47,7 +48,7 @@ from tools.gateway import (
     GatewayItem,
     TransactionalGateway,
 )
-from tools.models import ActionType, FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
 

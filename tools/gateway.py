@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import ActionType
 from tools.fanout_tables import PlatformReceiptRow, PlatformTargetRow, conflict_insert
-from tools.models import ActionType, PlannedAction
+from tools.models import PlannedAction
 from warden.errors import ConfigError, GatewayError
 from warden.settings import Settings
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from knowledge.vocabulary import ActionType, Priority
+
 # Ids address stored rows: never empty, no control characters (NUL breaks Postgres text).
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 # Classifier scores are probabilities; a score outside 0..1 would meet every threshold.
@@ -20,20 +22,6 @@ def _no_nul(value: str | None) -> str | None:
     if value is not None and "\x00" in value:
         raise ValueError("contains a NUL byte")
     return value
-
-
-class ActionType(StrEnum):
-    """Enforcement actions, in ladder order (least to most severe)."""
-
-    LABEL = "label"
-    LIMIT_DISTRIBUTION = "limit_distribution"
-    REMOVE = "remove"
-    STRIKE = "strike"
-    SUSPEND = "suspend"
-
-
-LADDER: tuple[ActionType, ...] = tuple(ActionType)
-ACCOUNT_ACTIONS = frozenset({ActionType.STRIKE, ActionType.SUSPEND})
 
 
 class Frozen(BaseModel):
@@ -172,13 +160,6 @@ class Proposal(Frozen):
     cluster_id: str | None = None
     decided_by: str | None = None
     reject_reason: str | None = None
-
-
-class Priority(StrEnum):
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
 
 
 class EscalationStatus(StrEnum):

@@ -20,17 +20,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import ACCOUNT_ACTIONS, ActionType
 from tools import strikes
 from tools.audit import EventSpec, append_many
-from tools.models import (
-    ACCOUNT_ACTIONS,
-    ActionType,
-    BlastRadius,
-    PlannedAction,
-    Proposal,
-    ProposalStatus,
-    action_list_hash,
-)
+from tools.models import BlastRadius, PlannedAction, Proposal, ProposalStatus, action_list_hash
 from tools.store import Store, load_proposal, proposal_from_row, utc, utcnow
 from tools.tables import ApprovalRow, CaseItemRow, ClusterItemRow, ContentRow, ProposalRow
 from warden.errors import ApprovalError, InputError, NotFoundError

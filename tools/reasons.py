@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from tools.models import ActionType, PlannedAction, Proposal, StatementOfReasons
+from knowledge.vocabulary import ActionType
+from tools.models import PlannedAction, Proposal, StatementOfReasons
 from tools.store import Store, utc, utcnow
 from tools.tables import ContentRow, StatementRow
 from warden.errors import NotFoundError

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import ActionType
 from tools.audit import EventSpec, append_many
 from tools.cases import ensure_account
 from tools.fanout_tables import conflict_insert
-from tools.models import ActionType, PlannedAction, Strike, StrikeEffect
+from tools.models import PlannedAction, Strike, StrikeEffect
 from tools.store import Store, strike_from_row, utc, utcnow
 from tools.tables import AccountRow, StrikeRow
 from warden.errors import InputError, NotFoundError

@@ -30,7 +30,7 @@ from slackapp.runtime import Runtime
 
 if TYPE_CHECKING:
     from slack_bolt import App
-from tools.models import ActionType
+from knowledge.vocabulary import ActionType
 
 log = logging.getLogger(__name__)
 

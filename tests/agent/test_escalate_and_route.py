@@ -8,8 +8,8 @@ import pytest
 
 from agent.interface import EscalationOpened, Intent, PolicyAnswer, Refusal, WardenRequest
 from agent.router import route_by_rules
+from knowledge.vocabulary import Priority
 from tests.fakes.chat import ScriptedChatModel
-from tools.models import Priority
 
 
 def req(**kw: Any) -> WardenRequest:

@@ -20,8 +20,9 @@ from agent.interface import (
     WardenRequest,
 )
 from agent.untrusted import DATAMARK
+from knowledge.vocabulary import ActionType
 from tests.fakes.chat import ScriptedChatModel
-from tools.models import ActionType, Case, ContentItem, UserReport
+from tools.models import Case, ContentItem, UserReport
 
 THREAD = "C-pol:42"
 QUESTION = "does a meme calling an ethnic group rats break HA?"

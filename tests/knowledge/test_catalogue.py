@@ -19,7 +19,7 @@ from knowledge.catalogue import (
     load_catalogue,
     render_rows,
 )
-from tools.models import LADDER, ActionType, Priority
+from knowledge.vocabulary import LADDER, ActionType, Priority
 from warden.errors import NotFoundError, PolicyError
 from warden.settings import PACKAGE_ROOT
 

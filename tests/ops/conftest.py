@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import inspect
 
 from agent.interface import Recommendation
-from tools.models import ActionType, Case
+from knowledge.vocabulary import ActionType
+from tools.models import Case
 from tools.store import Store
 
 

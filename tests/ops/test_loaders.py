@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.vocabulary import ActionType
 from ops.loaders import load_dataset
 from ops.mappings import OWN, detect_mapping, load_mapping
-from tools.models import ActionType
 from warden.errors import InputError
 from warden.settings import shared_dir
 

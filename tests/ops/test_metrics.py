@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge.vocabulary import ActionType
 from ops.loaders import EVAL_OPENED_AT, LabelledCase
 from ops.metrics import Prediction, compute
-from tools.models import ActionType, Case, ContentItem
+from tools.models import Case, ContentItem
 
 
 def row(

@@ -277,7 +277,7 @@ def pending_proposal(
     requester: str = REQUESTER,
 ) -> Any:
     """A pending proposal over a fresh cluster (created through the real `create_proposal`)."""
-    from tools.models import ActionType
+    from knowledge.vocabulary import ActionType
     from tools.proposals import create_proposal
 
     cluster = seed_cluster(store, catalogue, n=n, section_id=section_id)

@@ -282,14 +282,9 @@ def test_a_compromised_model_cannot_act_on_injected_cases(
 def test_every_content_renders_without_pings_or_links(figures: Figures) -> None:
     """All generated contents through every Slack surface that shows case content or model text."""
     from agent.interface import Citation, PolicyAnswer, ProposalPending, Recommendation
+    from knowledge.vocabulary import ActionType
     from slackapp.blocks import check_blocks, response_blocks
-    from tools.models import (
-        ActionType,
-        BlastRadius,
-        PlannedAction,
-        Proposal,
-        ProposalStatus,
-    )
+    from tools.models import BlastRadius, PlannedAction, Proposal, ProposalStatus
 
     now = datetime(2026, 11, 20, tzinfo=UTC)
     for name, content in CONTENTS:

@@ -24,12 +24,8 @@ from agent.interface import (
     WardenRequest,
     WardenResponse,
 )
-from tools.models import (
-    ActionType,
-    FanoutProgress,
-    ProposalStatus,
-    StrikeEffect,
-)
+from knowledge.vocabulary import ActionType
+from tools.models import FanoutProgress, ProposalStatus, StrikeEffect
 
 SECRET = "test-signing-secret-0123456789"
 APPROVERS = ["UAPPROVER1", "UAPPROVER2", "UAPPROVER3"]

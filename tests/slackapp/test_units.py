@@ -8,18 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from knowledge.vocabulary import ActionType
 from slackapp.approvals import ProgressUpdater
 from slackapp.blocks import check_blocks, proposal_blocks, render_text
 from slackapp.conversation import parse
 from tests.slackapp.conftest import APPROVERS, CHANNEL, CLUSTER, REQUESTER, Harness
-from tools.models import (
-    ActionType,
-    BlastRadius,
-    FanoutProgress,
-    PlannedAction,
-    Proposal,
-    StrikeEffect,
-)
+from tools.models import BlastRadius, FanoutProgress, PlannedAction, Proposal, StrikeEffect
 from warden.errors import InputError
 
 

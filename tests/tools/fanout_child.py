@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, insert, select
 
+from knowledge.vocabulary import ActionType
 from tools import proposals
 from tools.fanout_tables import APPLIED, LedgerRow, PlatformReceiptRow, PlatformTargetRow
-from tools.models import ActionType, Proposal, ProposalStatus
+from tools.models import Proposal, ProposalStatus
 from tools.tables import (
     AccountRow,
     AuditRow,

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import Priority
 from tests.tools.helpers import NOW, two_author_case
 from tools import audit
 from tools.cases import import_cases
@@ -20,7 +21,7 @@ from tools.escalations import (
     resolve,
     sweep,
 )
-from tools.models import Escalation, EscalationStatus, Priority
+from tools.models import Escalation, EscalationStatus
 from tools.store import Store
 from warden.errors import InputError
 

@@ -7,13 +7,14 @@ import pytest
 from sqlalchemy import select, update
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tests.fakes.enforcement_api import EnforcementApiStandIn, FaultPlan
 from tests.tools.fanout_child import APPROVERS, seed_approved_proposal, show, tally
 from tools import audit, proposals, reasons
 from tools.fanout import execute, idempotency_key, status
 from tools.fanout_tables import APPLIED, FAILED, PENDING, LedgerRow
 from tools.gateway import GatewayUnavailable, HttpGateway, LocalPlatform
-from tools.models import ActionType, FanoutProgress, PlannedAction, ProposalStatus
+from tools.models import FanoutProgress, PlannedAction, ProposalStatus
 from tools.store import Store
 from tools.tables import AccountRow, ProposalRow
 from warden.errors import ApprovalError

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tests.fakes.enforcement_api import (
     ERROR_503,
     RATE_LIMITED,
@@ -39,7 +40,7 @@ from tests.tools.fanout_child import (
 from tools import audit
 from tools.db import make_engine
 from tools.fanout import status
-from tools.models import ActionType, ProposalStatus
+from tools.models import ProposalStatus
 from tools.store import Store
 
 STRESS = os.environ.get("WARDEN_STRESS") == "1"

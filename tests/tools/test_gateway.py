@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from knowledge.vocabulary import ActionType
 from tests.fakes.enforcement_api import (
     DUPLICATE_DELIVERY,
     FAULTS,
@@ -25,7 +26,7 @@ from tools.gateway import (
     HttpGateway,
     LocalPlatform,
 )
-from tools.models import ActionType, PlannedAction
+from tools.models import PlannedAction
 
 
 def _action(i: int, action: ActionType = ActionType.REMOVE) -> PlannedAction:

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tests.tools.helpers import APPROVERS, NOW, case_line, two_author_case
 from tools import audit
 from tools.cases import import_cases
-from tools.models import ActionType, ProposalStatus
+from tools.models import ProposalStatus
 from tools.proposals import (
     Created,
     DecisionResult,

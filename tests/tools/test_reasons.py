@@ -6,8 +6,9 @@ import io
 import json
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tests.tools.helpers import NOW
-from tools.models import ActionType, PlannedAction
+from tools.models import PlannedAction
 from tools.reasons import SorInput, export, get_statement, issue_statements
 from tools.store import Store
 

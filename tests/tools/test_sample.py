@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tools.cases import load_sample
-from tools.models import ActionType
 from tools.proposals import create_proposal
 from tools.store import Store
 

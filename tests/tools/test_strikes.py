@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from knowledge.catalogue import Catalogue
+from knowledge.vocabulary import ActionType
 from tests.tools.helpers import NOW
 from tools import audit
 from tools.cases import ensure_account
-from tools.models import ActionType, PlannedAction
+from tools.models import PlannedAction
 from tools.store import Store
 from tools.strikes import apply_strike, overturn, preview, standing
 from tools.tables import AuditRow, StrikeRow
