@@ -9,18 +9,30 @@ files here, no code). Every error names the file and the field. A file holds:
 
     id, title, domain, version, document   # document: path under the policies folder
     severity: critical | high | medium | low
-    critical_harm: bool                     # proposals need two approvers
-    strikes: {weight, window_days, thresholds: {3: suspend}, expiry_days}
-    escalation: {pod, channel, on_call_channel, default_priority,
+    critical_harm: bool                     # automated and bulk proposals need two approvers
+    decisions: {reviewers: [group, ...],    # who may decide a single case (default: the pod)
+                second_review: [suspend]}   # actions a second, distinct reviewer must confirm
+    strikes: {window_days, expiry_days,
+              per_action: {remove: 1, strike: 1},   # strikes an applied action adds to the author
+              thresholds: {2: {restriction: limit_distribution, days: 14},
+                           3: {restriction: suspend, days: 30}},  # no days: until lifted
+              counts_from: [GV]}            # other policies whose strikes count here too
+    escalation: {pod, channel, on_call_channel, on_call_group, default_priority,
                  priority_rules: [{when: imminent_harm | <severity>, priority, on_call}],
-                 sla_minutes: {P0: 15, ...}}
+                 sla_minutes: {P0: 15, ...}, ack_minutes: {P0: 5, ...}}
+    appeals: {sla_hours}
+    dsa: {category, specification: [KEYWORD_...], ground: incompatible | illegal,
+          legal_ground, explanation}        # EU DSA statement of reasons; a section may override
     sections: {HA-2.1: {title, kind, severity, allowed_actions (ladder order), default_action,
-                        strike_weight, automatable, imminent_harm}}
+                        strikes: {action: weight} (overrides per_action), on_violation:
+                        {restriction, days} (one violation restricts the account), second_review,
+                        automatable, imminent_harm, dsa}}
     signal_rules: [{signal, op: ">=" | ">", threshold, section, action}]
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from enum import StrEnum
@@ -31,7 +43,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from knowledge.parsing import split_front_matter
-from knowledge.vocabulary import LADDER, PRIORITY_ORDER, ActionType, Priority, Severity
+from knowledge.vocabulary import (
+    DSA_CATEGORIES,
+    DSA_KEYWORDS,
+    LADDER,
+    PRIORITY_ORDER,
+    ActionType,
+    Priority,
+    RestrictionType,
+    Severity,
+)
 from warden.errors import NotFoundError, PolicyError
 from warden.settings import PACKAGE_ROOT, get_settings
 
@@ -61,22 +82,54 @@ class _Strict(BaseModel):
 # --- file schema (what the YAML holds) -------------------------------------------------------
 
 
+class RestrictionSpec(_Strict):
+    """An account restriction and how long it lasts (no `days`: until it is lifted)."""
+
+    restriction: RestrictionType
+    days: int | None = Field(None, ge=1)
+
+    def describe(self) -> str:
+        what = self.restriction.value.replace("_", " ")
+        return f"{what} for {self.days} days" if self.days else f"{what} until lifted"
+
+
+class DsaSpec(_Strict):
+    """How a decision under a section is reported to the EU DSA Transparency Database."""
+
+    category: str = Field(description="STATEMENT_CATEGORY_* of the Transparency Database")
+    specification: list[str] = Field(default_factory=list, description="KEYWORD_* values")
+    ground: Literal["incompatible", "illegal"] = "incompatible"
+    legal_ground: str | None = Field(None, max_length=500, description="when ground is illegal")
+    explanation: str | None = Field(None, max_length=2000, description="when ground is illegal")
+
+
 class SectionSpec(_Strict):
     title: str = Field(min_length=1)
     kind: SectionKind
     severity: Severity | None = None
     allowed_actions: list[ActionType] = Field(default_factory=list)
     default_action: ActionType | None = None
-    strike_weight: int | None = Field(None, ge=0)
+    strikes: dict[ActionType, int] | None = Field(
+        None, description="action -> strikes it adds to the author; overrides strikes.per_action"
+    )
+    on_violation: RestrictionSpec | None = None
+    second_review: list[ActionType] | None = None
     automatable: bool = False
     imminent_harm: bool = False
+    dsa: DsaSpec | None = None
 
 
 class StrikeSpec(_Strict):
-    weight: int = Field(1, ge=1)
     window_days: int = Field(ge=1)
-    thresholds: dict[int, ActionType] = Field(default_factory=dict)
     expiry_days: int = Field(ge=1)
+    per_action: dict[ActionType, int] = Field(default_factory=dict)
+    thresholds: dict[int, RestrictionSpec] = Field(default_factory=dict)
+    counts_from: list[str] = Field(default_factory=list)
+
+
+class DecisionSpec(_Strict):
+    reviewers: list[str] = Field(default_factory=list)
+    second_review: list[ActionType] = Field(default_factory=list)
 
 
 class PriorityRule(_Strict):
@@ -91,9 +144,19 @@ class EscalationSpec(_Strict):
     pod: str = Field(min_length=1)
     channel: str = Field(min_length=2)
     on_call_channel: str = Field(min_length=2)
+    on_call_group: str | None = Field(
+        None, description="Slack user group (handle or id) paged for P0/P1 on this route"
+    )
     default_priority: Priority
     priority_rules: list[PriorityRule] = Field(default_factory=list)
     sla_minutes: dict[Priority, int]
+    ack_minutes: dict[Priority, int] = Field(
+        default_factory=dict, description="owner must acknowledge within; else re-page on-call"
+    )
+
+
+class AppealSpec(_Strict):
+    sla_hours: int = Field(72, ge=1)
 
 
 class SignalRuleSpec(_Strict):
@@ -112,8 +175,16 @@ class PolicyFile(_Strict):
     document: str = Field(min_length=1, description="path of the current document, under policies")
     severity: Severity
     critical_harm: bool = False
+    decisions: DecisionSpec = Field(default_factory=DecisionSpec)
     strikes: StrikeSpec
     escalation: EscalationSpec
+    appeals: AppealSpec = Field(default_factory=AppealSpec)
+    # Without a mapping, statements say what is always true: a breach of the terms.
+    dsa: DsaSpec = Field(
+        default_factory=lambda: DsaSpec(
+            category="STATEMENT_CATEGORY_OTHER_VIOLATION_TC", specification=["KEYWORD_OTHER"]
+        )
+    )
     sections: dict[str, SectionSpec] = Field(min_length=1)
     signal_rules: list[SignalRuleSpec] = Field(default_factory=list)
 
@@ -122,22 +193,28 @@ class PolicyFile(_Strict):
 
 
 class StrikePolicy(_Strict):
-    """How strikes count for one policy: weight, rolling window, account-level thresholds."""
+    """How strikes count for one policy: rolling window, expiry, account-level thresholds."""
 
-    weight: int
     window_days: int
-    thresholds: dict[int, ActionType]
     expiry_days: int
+    thresholds: dict[int, RestrictionSpec]
+    counts_from: tuple[str, ...] = Field(
+        (), description="other policies whose active strikes count towards these thresholds"
+    )
 
-    def action_for(self, active_strikes: int) -> ActionType | None:
-        """The account-level action a standing of `active_strikes` calls for, if any."""
+    def restriction_for(self, active_strikes: int) -> RestrictionSpec | None:
+        """The account restriction a standing of `active_strikes` calls for, if any."""
         reached = [count for count in self.thresholds if count <= active_strikes]
         return self.thresholds[max(reached)] if reached else None
 
-    def crossed(self, before: int, after: int) -> ActionType | None:
+    def crossed(self, before: int, after: int) -> RestrictionSpec | None:
         """The most severe threshold newly reached going from `before` to `after` strikes."""
         newly = [count for count in self.thresholds if before < count <= after]
         return self.thresholds[max(newly)] if newly else None
+
+    def next_threshold(self, active_strikes: int) -> tuple[int, RestrictionSpec] | None:
+        upcoming = sorted(n for n in self.thresholds if n > active_strikes)
+        return (upcoming[0], self.thresholds[upcoming[0]]) if upcoming else None
 
 
 class SectionEntry(_Strict):
@@ -148,9 +225,22 @@ class SectionEntry(_Strict):
     severity: Severity
     allowed_actions: list[ActionType]
     default_action: ActionType | None
-    strike_weight: int
+    strikes: dict[ActionType, int] = Field(
+        description="strikes each action adds to the author's account (absent: none)"
+    )
+    on_violation: RestrictionSpec | None = Field(
+        description="a severe section: one confirmed violation restricts the account at once"
+    )
+    second_review: frozenset[ActionType] = Field(
+        description="actions whose decision a second, distinct reviewer must confirm"
+    )
     automatable: bool
     imminent_harm: bool
+    dsa: DsaSpec
+
+    def strike_weight(self, action: ActionType) -> int:
+        """Strikes applying `action` under this section adds to the author's account."""
+        return self.strikes.get(action, 0)
 
 
 class EscalationRoute(_Strict):
@@ -171,15 +261,22 @@ class PolicyEntry(_Strict):
     document: str
     severity: Severity
     critical_harm: bool
+    reviewers: tuple[str, ...] = Field(description="groups whose members may decide its cases")
     strikes: StrikePolicy
     escalation: EscalationSpec
+    appeals: AppealSpec
+    dsa: DsaSpec
     sections: dict[str, SectionEntry]
     source: str = Field(description="catalogue file this entry came from")
 
     @property
     def required_approvals(self) -> int:
-        """Critical-harm policies need two approvers for any proposal."""
+        """Critical-harm policies need two approvers for any automated or bulk proposal."""
         return 2 if self.critical_harm else 1
+
+    def decision_reviewers(self, section_id: str, actions: list[ActionType]) -> int:
+        """Distinct reviewers a specialist's decision needs: 2 when an action needs a second."""
+        return 2 if set(actions) & self.sections[section_id].second_review else 1
 
 
 class SignalRule(_Strict):
@@ -356,6 +453,8 @@ def _describe(error: Any) -> str:
         return "is required"
     if error["type"] == "extra_forbidden":
         return "is not a known field (check the spelling)"
+    if error["type"] == "model_type":
+        return f"must be a mapping of fields, not {error['input']!r}"
     return str(error["msg"])
 
 
@@ -400,30 +499,34 @@ def _semantic_problems(spec: PolicyFile) -> list[tuple[str, str]]:
             )
         if section.allowed_actions and section.default_action is None:
             problems.append((f"{at}.default_action", "is required when actions are allowed"))
-        strikes = ActionType.STRIKE in section.allowed_actions
-        if strikes and section.strike_weight == 0:
-            problems.append((f"{at}.strike_weight", "is 0 but the section allows strike"))
-        if not strikes and section.strike_weight:
-            problems.append(
-                (f"{at}.strike_weight", "has no effect: the section does not allow strike")
-            )
+        problems.extend(_consequence_problems(at, section))
         if section.automatable and section.kind != SectionKind.VIOLATION:
             problems.append((f"{at}.automatable", "only violation sections may be automated"))
+        if section.dsa is not None:
+            problems.extend(_dsa_problems(f"{at}.dsa", section.dsa))
+    problems.extend(_dsa_problems("dsa", spec.dsa))
+    for i, action in enumerate(spec.decisions.second_review):
+        if action not in _all_actions(spec):
+            problems.append(
+                (f"decisions.second_review[{i}]", f"{action.value!r} is allowed by no section")
+            )
+    for i, pid in enumerate(spec.strikes.counts_from):
+        if not POLICY_ID.match(pid) or pid == spec.id:
+            problems.append(
+                (f"strikes.counts_from[{i}]", f"{pid!r} must be another policy id, e.g. GV")
+            )
+    for action, weight in spec.strikes.per_action.items():
+        if weight < 1:
+            problems.append((f"strikes.per_action.{action}", "must be at least 1 (omit: none)"))
     thresholds = spec.strikes.thresholds
-    for count, action in thresholds.items():
+    for count in thresholds:
         if count < 1:
             problems.append((f"strikes.thresholds.{count}", "strike counts start at 1"))
-        if action not in (ActionType.LIMIT_DISTRIBUTION, ActionType.SUSPEND):
-            problems.append(
-                (
-                    f"strikes.thresholds.{count}",
-                    f"{action.value!r} is not an account-level action (limit_distribution, "
-                    "suspend)",
-                )
-            )
-    ordered = [LADDER.index(thresholds[c]) for c in sorted(thresholds)]
-    if ordered != sorted(ordered):
-        problems.append(("strikes.thresholds", "more strikes must never lead to a milder action"))
+    steps = [thresholds[c] for c in sorted(thresholds)]
+    if any(_milder(higher, lower) for lower, higher in itertools.pairwise(steps)):
+        problems.append(
+            ("strikes.thresholds", "more strikes must never lead to a milder restriction")
+        )
     if spec.strikes.expiry_days < spec.strikes.window_days:
         problems.append(("strikes.expiry_days", "must be at least window_days"))
     escalation = spec.escalation
@@ -439,9 +542,15 @@ def _semantic_problems(spec: PolicyFile) -> list[tuple[str, str]]:
     used = {escalation.default_priority} | {r.priority for r in escalation.priority_rules}
     for priority in sorted(used - set(escalation.sla_minutes)):
         problems.append((f"escalation.sla_minutes.{priority}", "is required (priority in use)"))
-    for priority, minutes in escalation.sla_minutes.items():
-        if minutes < 1:
-            problems.append((f"escalation.sla_minutes.{priority}", "must be at least 1 minute"))
+    for field_name, windows in (
+        ("sla_minutes", escalation.sla_minutes),
+        ("ack_minutes", escalation.ack_minutes),
+    ):
+        for priority, minutes in windows.items():
+            if minutes < 1:
+                problems.append(
+                    (f"escalation.{field_name}.{priority}", "must be at least 1 minute")
+                )
     for i, rule in enumerate(spec.signal_rules):
         at = f"signal_rules[{i}]"
         target = spec.sections.get(rule.section)
@@ -465,11 +574,66 @@ def _fail(path: Path, problems: list[tuple[str, str]]) -> PolicyError:
     return PolicyError("\n".join(f"{shown}: {field}: {message}" for field, message in problems))
 
 
-def _strike_weight(section: SectionSpec, strikes: StrikeSpec) -> int:
-    """Strikes one `strike` action adds; 0 for sections that never strike."""
-    if ActionType.STRIKE not in section.allowed_actions:
-        return 0
-    return strikes.weight if section.strike_weight is None else section.strike_weight
+def _milder(higher: RestrictionSpec, lower: RestrictionSpec) -> bool:
+    """Whether `higher` (more strikes) restricts less than `lower`: a kind lower, or shorter."""
+    if higher.restriction.rank != lower.restriction.rank:
+        return higher.restriction.rank < lower.restriction.rank
+    if lower.days is None:
+        return higher.days is not None
+    return higher.days is not None and higher.days < lower.days
+
+
+def _all_actions(spec: PolicyFile) -> set[ActionType]:
+    return {a for section in spec.sections.values() for a in section.allowed_actions}
+
+
+def _consequence_problems(at: str, section: SectionSpec) -> list[tuple[str, str]]:
+    """Strikes, severe restrictions and second review only name actions the section allows."""
+    problems: list[tuple[str, str]] = []
+    actionable = section.kind in ACTIONABLE_KINDS
+    if not actionable and (section.strikes or section.on_violation or section.second_review):
+        problems.append((at, f"a {section.kind} section cannot carry strikes or restrictions"))
+        return problems
+    for action, weight in (section.strikes or {}).items():
+        if action not in section.allowed_actions:
+            problems.append(
+                (f"{at}.strikes.{action}", f"{action.value!r} is not an allowed action here")
+            )
+        if weight < 1:
+            problems.append((f"{at}.strikes.{action}", "must be at least 1 (omit: no strike)"))
+    for i, action in enumerate(section.second_review or []):
+        if action not in section.allowed_actions:
+            problems.append(
+                (f"{at}.second_review[{i}]", f"{action.value!r} is not an allowed action here")
+            )
+    if section.on_violation is not None and section.kind != SectionKind.VIOLATION:
+        problems.append((f"{at}.on_violation", "only a violation section restricts an account"))
+    return problems
+
+
+def _dsa_problems(at: str, dsa: DsaSpec) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if dsa.category not in DSA_CATEGORIES:
+        problems.append(
+            (f"{at}.category", f"{dsa.category!r} is not a Transparency Database category")
+        )
+    for i, keyword in enumerate(dsa.specification):
+        if keyword not in DSA_KEYWORDS:
+            problems.append(
+                (f"{at}.specification[{i}]", f"{keyword!r} is not a Transparency Database keyword")
+            )
+    if dsa.ground == "illegal" and not (dsa.legal_ground and dsa.explanation):
+        problems.append((at, "an illegal-content ground needs legal_ground and explanation"))
+    return problems
+
+
+def _section_strikes(section: SectionSpec, strikes: StrikeSpec) -> dict[ActionType, int]:
+    """Strikes each action adds: the section's own list, else the policy's for violations."""
+    if section.strikes is not None:
+        return dict(section.strikes)
+    if section.kind != SectionKind.VIOLATION:
+        return {}
+    return {a: w for a, w in strikes.per_action.items() if a in section.allowed_actions}
 
 
 def load_policy_file(path: Path) -> tuple[PolicyEntry, list[SignalRule]]:
@@ -500,9 +664,15 @@ def load_policy_file(path: Path) -> tuple[PolicyEntry, list[SignalRule]]:
             severity=s.severity or spec.severity,
             allowed_actions=s.allowed_actions,
             default_action=s.default_action,
-            strike_weight=_strike_weight(s, spec.strikes),
+            strikes=_section_strikes(s, spec.strikes),
+            on_violation=s.on_violation,
+            second_review=frozenset(
+                spec.decisions.second_review if s.second_review is None else s.second_review
+            )
+            & frozenset(s.allowed_actions),
             automatable=s.automatable,
             imminent_harm=s.imminent_harm,
+            dsa=s.dsa or spec.dsa,
         )
         for sid, s in spec.sections.items()
     }
@@ -514,8 +684,16 @@ def load_policy_file(path: Path) -> tuple[PolicyEntry, list[SignalRule]]:
         document=spec.document,
         severity=spec.severity,
         critical_harm=spec.critical_harm,
-        strikes=StrikePolicy(**spec.strikes.model_dump()),
+        reviewers=tuple(spec.decisions.reviewers or [spec.escalation.pod]),
+        strikes=StrikePolicy(
+            window_days=spec.strikes.window_days,
+            expiry_days=spec.strikes.expiry_days,
+            thresholds=spec.strikes.thresholds,
+            counts_from=tuple(spec.strikes.counts_from),
+        ),
         escalation=spec.escalation,
+        appeals=spec.appeals,
+        dsa=spec.dsa,
         sections=sections,
         source=_display(path),
     )
@@ -565,6 +743,13 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
             owner_of[sid] = entry.source
         policies[entry.id] = entry
         rules.extend(file_rules)
+    for entry in policies.values():
+        unknown = [pid for pid in entry.strikes.counts_from if pid not in policies]
+        if unknown:
+            raise _fail(
+                folder / Path(entry.source).name,
+                [("strikes.counts_from", f"no catalogue entry for {', '.join(unknown)}")],
+            )
     catalogue = Catalogue(policies=policies, signal_rules=rules)
     _CACHE.clear()
     _CACHE[(folder, stamp)] = catalogue
@@ -586,6 +771,7 @@ class PolicyFrontMatter(_Strict):
     effective: date
     owner: str = Field(min_length=1)
     supersedes: str | None = None
+    url: str | None = Field(None, description="where people read the published policy")
 
 
 def _split(path: Path) -> tuple[PolicyFrontMatter, str]:
@@ -724,7 +910,9 @@ def render_rows(catalogue: Catalogue, policy_id: str | None = None) -> list[dict
             "severity": s.severity.value,
             "actions": ", ".join(a.value for a in s.allowed_actions) or "-",
             "default": s.default_action.value if s.default_action else "-",
-            "strike_weight": str(s.strike_weight),
+            "strikes": ", ".join(f"{a.value} +{w}" for a, w in s.strikes.items()) or "-",
+            "on_violation": s.on_violation.describe() if s.on_violation else "-",
+            "second_review": ", ".join(sorted(a.value for a in s.second_review)) or "-",
             "automatable": "yes" if s.automatable else "no",
             "imminent_harm": "yes" if s.imminent_harm else "no",
         }
@@ -733,5 +921,5 @@ def render_rows(catalogue: Catalogue, policy_id: str | None = None) -> list[dict
 
 
 def _strike_summary(strikes: StrikePolicy) -> str:
-    steps = ", ".join(f"{n}->{a.value}" for n, a in sorted(strikes.thresholds.items()))
+    steps = ", ".join(f"{n}->{r.describe()}" for n, r in sorted(strikes.thresholds.items()))
     return f"{steps or 'no thresholds'} in {strikes.window_days}d"

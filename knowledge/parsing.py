@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.errors import InputError, PolicyError
 
@@ -81,6 +81,7 @@ class FrontMatter(BaseModel):
     effective: str
     owner: str
     supersedes: str | None = None
+    url: str | None = Field(None, description="where people read the published policy")
 
 
 class Chunk(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from knowledge.vocabulary import ActionType
 from tools.models import Case, ContentItem, Frozen
 from tools.store import Store, utc, utc_or_none, utcnow
 from tools.tables import (
@@ -346,7 +347,7 @@ def load_sample(
                         account_id=account.id,
                         policy_id=strike.policy_id,
                         section_id=strike.section_id,
-                        weight=strike.weight or section.strike_weight or rules.weight,
+                        weight=strike.weight or section.strike_weight(ActionType.STRIKE) or 1,
                         issued_at=issued,
                         expires_at=issued + timedelta(days=rules.expiry_days),
                         source_action_key=f"sample:{strike_id}",

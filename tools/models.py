@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from knowledge.vocabulary import ActionType, Priority
+from knowledge.vocabulary import ActionType, Priority, RestrictionType
 
 # Ids address stored rows: never empty, no control characters (NUL breaks Postgres text).
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -240,8 +240,11 @@ class StrikeEffect(Frozen):
     added: int
     active_after: int
     window_days: int
-    threshold_crossed: ActionType | None = Field(
-        None, description="the account-level action the new total triggers, e.g. suspend"
+    threshold_crossed: RestrictionType | None = Field(
+        None, description="the account restriction the new total triggers, e.g. suspend"
+    )
+    restriction_days: int | None = Field(
+        None, description="how long that restriction lasts (None with a restriction: until lifted)"
     )
 
 

@@ -75,7 +75,9 @@ def _duration(catalogue: Catalogue, action: PlannedAction, policy_id: str, now: 
     if action.action == ActionType.STRIKE:
         rules = catalogue.strike_policy(policy_id)
         until = now + timedelta(days=rules.expiry_days)
-        ladder = ", ".join(f"{n} strikes: {a.value}" for n, a in sorted(rules.thresholds.items()))
+        ladder = ", ".join(
+            f"{n} strikes: {r.describe()}" for n, r in sorted(rules.thresholds.items())
+        )
         return (
             f"The strike counts for {rules.expiry_days} days (until {until:%Y-%m-%d}) within a "
             f"{rules.window_days}-day window ({ladder})."

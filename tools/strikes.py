@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tools.audit import EventSpec, append_many
 from tools.cases import ensure_account
 from tools.fanout_tables import conflict_insert
@@ -28,7 +28,7 @@ from tools.tables import AccountRow, StrikeRow
 from warden.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from knowledge.catalogue import Catalogue, PolicyEntry, SectionEntry
+    from knowledge.catalogue import Catalogue, PolicyEntry, RestrictionSpec, SectionEntry
 
 
 def active_weight(
@@ -61,7 +61,7 @@ def _strike_weights(
             continue
         seen.add(action.key)
         section = catalogue.section(action.section_id)
-        added[(action.target_id, section.policy_id)] += section.strike_weight
+        added[(action.target_id, section.policy_id)] += section.strike_weight(action.action)
     return added
 
 
@@ -80,6 +80,7 @@ def preview(
         for (account_id, policy_id), added in sorted(_strike_weights(catalogue, actions).items()):
             rules = catalogue.strike_policy(policy_id)
             before = active_weight(s, account_id, policy_id, window_days=rules.window_days, now=now)
+            crossed = rules.crossed(before, before + added)
             effects.append(
                 StrikeEffect(
                     account_id=account_id,
@@ -87,7 +88,8 @@ def preview(
                     added=added,
                     active_after=before + added,
                     window_days=rules.window_days,
-                    threshold_crossed=rules.crossed(before, before + added),
+                    threshold_crossed=crossed.restriction if crossed else None,
+                    restriction_days=crossed.days if crossed else None,
                 )
             )
     return effects
@@ -134,7 +136,7 @@ def apply_strike(
         existing = s.scalars(select(StrikeRow).where(StrikeRow.source_action_key == action_key))
         row = existing.one_or_none()
         before = active_weight(s, account_id, policy.id, window_days=rules.window_days, now=now)
-        if row is not None or section.strike_weight == 0:
+        if row is not None or section.strike_weight(ActionType.STRIKE) == 0:
             return StrikeOutcome(
                 strike=strike_from_row(row) if row is not None else None,
                 created=False,
@@ -151,7 +153,7 @@ def apply_strike(
             account_id=account_id,
             policy_id=policy.id,
             section_id=section.id,
-            weight=section.strike_weight,
+            weight=section.strike_weight(ActionType.STRIKE),
             issued_at=now,
             expires_at=now + timedelta(days=rules.expiry_days),
             source_action_key=action_key,
@@ -180,7 +182,12 @@ def apply_strike(
         crossed = rules.crossed(before, after)
         suspended = False
         account = s.get(AccountRow, account_id)
-        if crossed == ActionType.SUSPEND and account is not None and account.status == "active":
+        if (
+            crossed is not None
+            and crossed.restriction == RestrictionType.SUSPEND
+            and account is not None
+            and account.status == "active"
+        ):
             account.status = "suspended"
             suspended = True
         effect, events = _new_strike_record(
@@ -216,7 +223,7 @@ def _new_strike_record(
     section: SectionEntry,
     policy: PolicyEntry,
     before: int,
-    crossed: ActionType | None,
+    crossed: RestrictionSpec | None,
     suspended: bool,
     actor: str,
     source: str,
@@ -246,7 +253,8 @@ def _new_strike_record(
                 "weight": weight,
                 "active_before": before,
                 "active_after": after,
-                "threshold_crossed": crossed.value if crossed else None,
+                "threshold_crossed": crossed.restriction.value if crossed else None,
+                "restriction_days": crossed.days if crossed else None,
             },
             **common,
         )
@@ -266,7 +274,8 @@ def _new_strike_record(
         added=weight,
         active_after=after,
         window_days=window_days,
-        threshold_crossed=crossed,
+        threshold_crossed=crossed.restriction if crossed else None,
+        restriction_days=crossed.days if crossed else None,
     )
     return effect, events
 
@@ -283,7 +292,8 @@ def _suspend_standing(
         weight = active_weight(
             session, account_id, policy_id, window_days=rules.window_days, now=now
         )
-        if rules.action_for(weight) == ActionType.SUSPEND:
+        standing = rules.restriction_for(weight)
+        if standing is not None and standing.restriction == RestrictionType.SUSPEND:
             return True
     return False
 
@@ -301,9 +311,9 @@ def standing(
         for policy_id in sorted(policies):
             rules = catalogue.strike_policy(policy_id)
             weight = active_weight(s, account_id, policy_id, window_days=rules.window_days, now=now)
-            upcoming = sorted(n for n in rules.thresholds if n > weight)
+            upcoming = rules.next_threshold(weight)
             nxt = (
-                f"next: {upcoming[0]} -> {rules.thresholds[upcoming[0]].value}"
+                f"next: {upcoming[0]} -> {upcoming[1].describe()}"
                 if upcoming
                 else "no further threshold"
             )
@@ -449,14 +459,14 @@ def apply_strikes(
         weights = _active_weights(s, catalogue, resolved, now)
         new_rows: dict[str, dict[str, object]] = {}
         for action, key, section, policy in resolved:
-            if key in struck or key in new_rows or section.strike_weight == 0:
+            if key in struck or key in new_rows or section.strike_weight(ActionType.STRIKE) == 0:
                 continue
             new_rows[key] = {
                 "id": f"stk_{uuid.uuid4().hex[:16]}",
                 "account_id": action.target_id,
                 "policy_id": policy.id,
                 "section_id": section.id,
-                "weight": section.strike_weight,
+                "weight": section.strike_weight(ActionType.STRIKE),
                 "issued_at": now,
                 "expires_at": now + timedelta(days=policy.strikes.expiry_days),
                 "source_action_key": key,
@@ -511,7 +521,11 @@ def apply_strikes(
             weights[(account_id, policy.id)] = after
             crossed = rules.crossed(before, after)
             suspended = False
-            if crossed == ActionType.SUSPEND and statuses.get(account_id) == "active":
+            if (
+                crossed is not None
+                and crossed.restriction == RestrictionType.SUSPEND
+                and statuses.get(account_id) == "active"
+            ):
                 # Rare (a threshold crossed): the ORM row, so the caller's session sees it.
                 account = s.get(AccountRow, account_id)
                 assert account is not None

@@ -19,7 +19,7 @@ from knowledge.catalogue import (
     load_catalogue,
     render_rows,
 )
-from knowledge.vocabulary import LADDER, ActionType, Priority
+from knowledge.vocabulary import LADDER, ActionType, Priority, RestrictionType
 from warden.errors import NotFoundError, PolicyError
 from warden.settings import PACKAGE_ROOT
 
@@ -35,10 +35,13 @@ MINIMAL: dict[str, Any] = {
     "severity": "high",
     "critical_harm": False,
     "strikes": {
-        "weight": 1,
         "window_days": 90,
-        "thresholds": {2: "limit_distribution", 3: "suspend"},
         "expiry_days": 90,
+        "per_action": {"remove": 1, "strike": 1},
+        "thresholds": {
+            2: {"restriction": "limit_distribution", "days": 14},
+            3: {"restriction": "suspend", "days": 30},
+        },
     },
     "escalation": {
         "pod": "test-pod",
@@ -115,7 +118,12 @@ def test_minimal_file_loads(tmp_path: Path) -> None:
     assert cat.policy_of("ZZ-2.1").id == "ZZ"
     assert cat.automatable("ZZ-2.1") and not cat.automatable("ZZ-2.2")
     assert not cat.is_allowed("ZZ-2.1", ActionType.SUSPEND)
-    assert cat.section("ZZ-2.1").strike_weight == 1
+    thing = cat.section("ZZ-2.1")
+    assert thing.strike_weight(ActionType.REMOVE) == thing.strike_weight(ActionType.STRIKE) == 1
+    assert thing.strike_weight(ActionType.LABEL) == 0
+    assert cat.section("ZZ-2.2").strikes == {ActionType.REMOVE: 1}
+    assert cat.policy("ZZ").reviewers == ("test-pod",)
+    assert cat.policy("ZZ").dsa.category == "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
     # A section without its own severity takes the policy's.
     assert cat.severity("ZZ-1") is Severity.HIGH
 
@@ -273,12 +281,17 @@ def test_child_safety_goes_to_on_call(catalogue: Catalogue) -> None:
 def test_strike_policy_thresholds(catalogue: Catalogue) -> None:
     strikes = catalogue.strike_policy("HA")
     assert strikes.window_days == 90
-    assert strikes.action_for(1) is None
-    assert strikes.action_for(2) is ActionType.LIMIT_DISTRIBUTION
-    assert strikes.action_for(5) is ActionType.SUSPEND
-    assert strikes.crossed(2, 3) is ActionType.SUSPEND
+    assert strikes.restriction_for(1) is None
+    limit = strikes.restriction_for(2)
+    assert limit is not None and limit.restriction is RestrictionType.LIMIT_DISTRIBUTION
+    assert limit.days == 14
+    suspend = strikes.restriction_for(5)
+    assert suspend is not None and suspend.restriction is RestrictionType.SUSPEND
+    assert strikes.crossed(2, 3) == suspend
     assert strikes.crossed(0, 1) is None
-    assert strikes.crossed(1, 4) is ActionType.SUSPEND
+    assert strikes.crossed(1, 4) == suspend
+    assert strikes.next_threshold(2) == (3, suspend)
+    assert strikes.next_threshold(3) is None
 
 
 def test_critical_harm_needs_two_approvers(catalogue: Catalogue) -> None:
@@ -323,20 +336,86 @@ def test_render_rows(catalogue: Catalogue) -> None:
     assert [r["section"] for r in sections] == list(catalogue.policy("HA").sections)
 
 
-def test_strike_weight_must_match_strike_action(tmp_path: Path) -> None:
+def test_strikes_only_name_allowed_actions(tmp_path: Path) -> None:
     data = copy.deepcopy(MINIMAL)
-    data["sections"]["ZZ-2.1"]["strike_weight"] = 0
-    data["sections"]["ZZ-2.2"]["strike_weight"] = 2
+    data["sections"]["ZZ-2.2"]["strikes"] = {"strike": 2}
+    data["sections"]["ZZ-2.1"]["strikes"] = {"remove": 0}
     message = load_error(tmp_path, data)
-    assert "sections.ZZ-2.1.strike_weight: is 0 but the section allows strike" in message
-    assert "sections.ZZ-2.2.strike_weight: has no effect" in message
+    assert "sections.ZZ-2.2.strikes.strike: 'strike' is not an allowed action here" in message
+    assert "sections.ZZ-2.1.strikes.remove: must be at least 1" in message
 
 
-def test_sections_without_strike_weigh_nothing(catalogue: Catalogue) -> None:
+def test_exceptions_carry_no_consequences(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["sections"]["ZZ-1"]["strikes"] = {"remove": 1}
+    assert "a scope section cannot carry strikes or restrictions" in load_error(tmp_path, data)
+
+
+def test_thresholds_need_a_restriction_and_never_soften(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["strikes"]["thresholds"] = {2: "suspend"}
+    assert "strikes.thresholds[2]: must be a mapping of fields" in load_error(tmp_path, data)
+    data["strikes"]["thresholds"] = {
+        2: {"restriction": "suspend"},
+        3: {"restriction": "suspend", "days": 7},
+    }
+    assert "never lead to a milder restriction" in load_error(tmp_path, data)
+    data["strikes"]["thresholds"] = {
+        2: {"restriction": "suspend", "days": 7},
+        3: {"restriction": "limit_distribution", "days": 70},
+    }
+    assert "never lead to a milder restriction" in load_error(tmp_path, data)
+
+
+def test_dsa_values_are_the_transparency_databases(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["dsa"] = {"category": "STATEMENT_CATEGORY_HATE", "specification": ["KEYWORD_NOPE"]}
+    data["sections"]["ZZ-2.2"]["dsa"] = {
+        "category": "STATEMENT_CATEGORY_VIOLENCE",
+        "ground": "illegal",
+    }
+    message = load_error(tmp_path, data)
+    assert "dsa.category: 'STATEMENT_CATEGORY_HATE' is not a Transparency Database" in message
+    assert "dsa.specification[0]: 'KEYWORD_NOPE' is not a Transparency Database" in message
+    assert "sections.ZZ-2.2.dsa: an illegal-content ground needs legal_ground" in message
+
+
+def test_second_review_and_counts_from_are_checked(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["decisions"] = {"second_review": ["limit_distribution"]}
+    assert "decisions.second_review[0]: 'limit_distribution' is allowed by no section" in (
+        load_error(tmp_path, data)
+    )
+    data = copy.deepcopy(MINIMAL)
+    data["strikes"]["counts_from"] = ["QQ"]
+    assert "strikes.counts_from: no catalogue entry for QQ" in load_error(tmp_path, data)
+
+
+def test_second_review_resolves_per_section(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["decisions"] = {"reviewers": ["reviewers-a"], "second_review": ["suspend"]}
+    write(tmp_path / "cat", data)
+    policy = load_catalogue(tmp_path / "cat").policy("ZZ")
+    assert policy.reviewers == ("reviewers-a",)
+    assert policy.decision_reviewers("ZZ-2.2", [ActionType.SUSPEND]) == 2
+    assert policy.decision_reviewers("ZZ-2.2", [ActionType.REMOVE]) == 1
+    assert policy.decision_reviewers("ZZ-2.1", [ActionType.REMOVE]) == 1
+
+
+def test_project_consequences_follow_the_documents(catalogue: Catalogue) -> None:
+    # HA-5: each removal adds a strike, HA-2.5 counts three, borderline never strikes.
+    assert catalogue.section("HA-2.1").strike_weight(ActionType.REMOVE) == 1
+    assert catalogue.section("HA-2.5").strike_weight(ActionType.REMOVE) == 3
+    assert catalogue.section("HA-4").strikes == {}
+    # CS-5: confirmed CS-2.1 suspends at once; GV-5: GV-2.1 removals add no strike.
+    severe = catalogue.section("CS-2.1").on_violation
+    assert severe is not None and severe.restriction is RestrictionType.SUSPEND
+    assert severe.days is None
+    assert catalogue.section("GV-2.1").strikes == {}
     for policy in catalogue.policies.values():
         for section in policy.sections.values():
-            strikes = ActionType.STRIKE in section.allowed_actions
-            assert (section.strike_weight > 0) == strikes, section.id
+            assert set(section.strikes) <= set(section.allowed_actions), section.id
+            assert ActionType.LABEL not in section.strikes, section.id
 
 
 def test_every_policy_routes_imminent_harm_to_p0_on_call(catalogue: Catalogue) -> None:

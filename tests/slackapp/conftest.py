@@ -24,7 +24,7 @@ from agent.interface import (
     WardenRequest,
     WardenResponse,
 )
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tools.models import FanoutProgress, ProposalStatus, StrikeEffect
 
 SECRET = "test-signing-secret-0123456789"
@@ -76,7 +76,7 @@ class ScriptedWarden:
                         added=1,
                         active_after=3,
                         window_days=90,
-                        threshold_crossed=ActionType.SUSPEND,
+                        threshold_crossed=RestrictionType.SUSPEND,
                     )
                 ],
                 confidence=0.42,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from slackapp.approvals import ProgressUpdater
 from slackapp.blocks import check_blocks, proposal_blocks, render_text
 from slackapp.conversation import parse
@@ -79,7 +79,7 @@ def test_a_huge_proposal_card_stays_within_block_kit_limits() -> None:
             added=1,
             active_after=3,
             window_days=90,
-            threshold_crossed=ActionType.SUSPEND,
+            threshold_crossed=RestrictionType.SUSPEND,
         )
         for i in range(5000)
     ]

@@ -61,7 +61,7 @@ def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path)
     assert loaded.exit_code == 0 and "42 cases" in loaded.output
     assert "0 cases" in run("cases", "load-sample").output
     standing = run("strikes", "show", "acct-1002")
-    assert "HA: 2 active in 90 days (next: 3 -> suspend)" in standing.output
+    assert "HA: 2 active in 90 days (next: 3 -> suspend for 30 days)" in standing.output
     overturned = run(
         "appeal",
         "overturn",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.catalogue import Catalogue
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tools.cases import load_sample
 from tools.proposals import create_proposal
 from tools.store import Store
@@ -48,7 +48,7 @@ def test_sample_has_accounts_one_strike_from_suspension(
     crossing = [
         e.account_id
         for e in spam.blast_radius.accounts_crossing
-        if e.threshold_crossed == ActionType.SUSPEND
+        if e.threshold_crossed == RestrictionType.SUSPEND
     ]
     assert len(crossing) >= 1
     bulk = create_proposal(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from knowledge.catalogue import Catalogue
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tests.tools.helpers import NOW
 from tools import audit
 from tools.cases import ensure_account
@@ -48,7 +48,7 @@ def seed(store: Store, account: str, *, days_ago: list[int], policy: str = "HA")
 
 def test_third_strike_in_window_previews_suspension(store: Store, catalogue: Catalogue) -> None:
     rules = catalogue.strike_policy("HA")
-    assert rules.thresholds[3] == ActionType.SUSPEND and rules.window_days == 90
+    assert rules.thresholds[3].restriction == RestrictionType.SUSPEND and rules.window_days == 90
     seed(store, "acct-two", days_ago=[60, 10])
     seed(store, "acct-clean", days_ago=[])
     effects = {
@@ -56,7 +56,7 @@ def test_third_strike_in_window_previews_suspension(store: Store, catalogue: Cat
         for e in preview(store, catalogue, [strike("acct-two"), strike("acct-clean")], NOW)
     }
     assert (effects["acct-two"].active_before, effects["acct-two"].active_after) == (2, 3)
-    assert effects["acct-two"].threshold_crossed == ActionType.SUSPEND
+    assert effects["acct-two"].threshold_crossed == RestrictionType.SUSPEND
     assert effects["acct-clean"].threshold_crossed is None
     # content actions add no strikes, so they do not appear
     remove = PlannedAction(
@@ -71,14 +71,14 @@ def test_strikes_outside_the_window_or_expired_are_ignored(
     seed(store, "acct-old", days_ago=[120, 95, 10])  # two fell out of the 90-day window
     (effect,) = preview(store, catalogue, [strike("acct-old")], NOW)
     assert (effect.active_before, effect.active_after) == (1, 2)
-    assert effect.threshold_crossed == catalogue.strike_policy("HA").thresholds[2]
+    assert effect.threshold_crossed == catalogue.strike_policy("HA").thresholds[2].restriction
 
 
 def test_weighted_section_counts_its_weight(store: Store, catalogue: Catalogue) -> None:
-    weight = catalogue.section("HA-2.5").strike_weight
+    weight = catalogue.section("HA-2.5").strike_weight(ActionType.STRIKE)
     assert weight == 3
     (effect,) = preview(store, catalogue, [strike("acct-w", "HA-2.5")], NOW)
-    assert effect.added == 3 and effect.threshold_crossed == ActionType.SUSPEND
+    assert effect.added == 3 and effect.threshold_crossed == RestrictionType.SUSPEND
 
 
 def test_apply_is_idempotent_and_suspends_at_threshold(store: Store, catalogue: Catalogue) -> None:
@@ -87,7 +87,7 @@ def test_apply_is_idempotent_and_suspends_at_threshold(store: Store, catalogue: 
         store, catalogue, strike("acct-two"), action_key="prop-1:acct-two", now=NOW
     )
     assert first.created and first.suspended
-    assert first.effect.threshold_crossed == ActionType.SUSPEND
+    assert first.effect.threshold_crossed == RestrictionType.SUSPEND
     again = apply_strike(
         store, catalogue, strike("acct-two"), action_key="prop-1:acct-two", now=NOW
     )
