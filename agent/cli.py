@@ -31,11 +31,11 @@ CHAT_HELP = """Commands:
 
 @dataclass
 class Session:
-    """What a CLI command works with: the Warden, the store it uses, and who may approve."""
+    """What a CLI command works with: the Warden, the store it uses, and the settings."""
 
     warden: Warden
     store: Store
-    approvers: set[str]
+    settings: Settings
 
     def close(self) -> None:
         self.warden.close()
@@ -49,7 +49,14 @@ def _open(settings: Settings) -> Session:
 
     store = build_store(settings)
     warden = build_warden(settings, store=store)
-    return Session(warden=warden, store=store, approvers=set(settings.approvers))
+    return Session(warden=warden, store=store, settings=settings)
+
+
+def _user(settings: Settings) -> str:
+    """Who a request comes from: the mapped operator, else the OS user, marked as unmapped."""
+    from warden.identity import os_user
+
+    return settings.operators.get(os_user()) or f"cli:{os_user()}"
 
 
 def render(response: WardenResponse) -> str:
@@ -143,7 +150,7 @@ def _one_shot(text: str, *, intent: str, case_id: str | None, as_json: bool) -> 
     try:
         request = WardenRequest(
             thread_id=f"cli:{uuid.uuid4().hex[:8]}",
-            user_id="cli",
+            user_id=_user(session.settings),
             text=text,
             intent=Intent(intent),
             case_id=case_id,
@@ -154,55 +161,72 @@ def _one_shot(text: str, *, intent: str, case_id: str | None, as_json: bool) -> 
 
 
 def _decide(session: Session, thread: str, response: Any) -> None:
-    """Ask the terminal user for a decision on a pending proposal; record it, then resume."""
+    """Record the terminal user's own decision on a pending proposal, then resume if decided.
+
+    The approver is the operator this OS user maps to (WARDEN_OPERATORS), never a typed id; a
+    second approver decides from their own terminal or in Slack.
+    """
     from agent.interface import Decision
     from tools import proposals
+    from warden.errors import ConfigError
+    from warden.identity import cli_operator, refuse_cli_approval
 
+    settings = session.settings
+    refuse_cli_approval(settings)
+    approver = cli_operator(settings)
+    allowed = set(settings.approvers)
+    if not allowed:
+        raise ConfigError(
+            "No approvers are configured: set WARDEN_APPROVERS (Slack user ids) to decide "
+            "proposals from the command line (an approver group is only read in Slack)."
+        )
     proposal = response.proposal
     while True:
         choice = typer.prompt("approve / reject / later", default="later").strip().lower()
-        if choice not in ("approve", "reject", "later"):
-            continue
-        if choice == "later":
-            typer.echo(f"{proposal.id} stays pending (/pending lists it).")
-            return
-        approver = typer.prompt("approver id").strip()
-        allowed = session.approvers or {approver}
-        if not session.approvers:
-            typer.echo("WARDEN_APPROVERS is not set: the terminal user counts as an approver.")
-        if choice == "reject":
-            reason = typer.prompt("reason", default="").strip()
-            result = proposals.reject(
-                session.store, proposal.id, approver, approvers=allowed, reason=reason, source="cli"
-            )
-        else:
-            result = proposals.approve(
-                session.store,
-                proposal.id,
-                approver,
-                proposal.action_hash,
-                approvers=allowed,
-                source="cli",
-            )
-        typer.echo(result.reason)
-        if not result.accepted:
-            continue
-        if result.status.value == "pending":
-            continue  # another approver is needed
-        decision = Decision(
-            proposal_id=proposal.id,
-            decision="approve" if choice == "approve" else "reject",
-            decided_by=[approver],
-            reason=reason if choice == "reject" else None,
-        )
-
-        def progress(update: FanoutProgress) -> None:
-            typer.echo(
-                f"  progress: {update.applied}/{update.total} applied, {update.failed} failed"
-            )
-
-        typer.echo(render(session.warden.resume(thread, decision, progress=progress)))
+        if choice in ("approve", "reject", "later"):
+            break
+    if choice == "later":
+        typer.echo(f"{proposal.id} stays pending (/pending lists it).")
         return
+    reason = ""
+    if choice == "reject":
+        reason = typer.prompt("reason", default="").strip()
+        result = proposals.reject(
+            session.store, proposal.id, approver, approvers=allowed, reason=reason, source="cli"
+        )
+    else:
+        result = proposals.approve(
+            session.store,
+            proposal.id,
+            approver,
+            proposal.action_hash,
+            approvers=allowed,
+            source="cli",
+        )
+    typer.echo(result.reason)
+    if not result.accepted or result.status.value == "pending":
+        return  # refused, or another approver is needed (their terminal or Slack)
+    decision = Decision(
+        proposal_id=proposal.id,
+        decision="approve" if choice == "approve" else "reject",
+        decided_by=[approver],
+        reason=reason if choice == "reject" else None,
+    )
+
+    def progress(update: FanoutProgress) -> None:
+        typer.echo(f"  progress: {update.applied}/{update.total} applied, {update.failed} failed")
+
+    typer.echo(render(session.warden.resume(thread, decision, progress=progress)))
+
+
+def _decide_shown(session: Session, thread: str, response: Any) -> None:
+    """`_decide` at the chat boundary: a refusal is shown and the session goes on."""
+    from warden.errors import WardenError
+
+    try:
+        _decide(session, thread, response)
+    except WardenError as exc:
+        typer.echo(f"error: {exc}")
 
 
 def _parse_chat(line: str, thread: str, user: str) -> Any:
@@ -265,14 +289,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def chat(
-        user: str = typer.Option("cli-user", help="your user id (the requester of proposals)"),
         thread: str | None = typer.Option(None, help="resume a conversation thread id"),
     ) -> None:
-        """An interactive session with the same graph, approvals included."""
+        """An interactive session with the same graph, approvals included (as WARDEN_OPERATORS
+        maps you)."""
         from warden.errors import WardenError
         from warden.settings import get_settings
 
         session = _open(get_settings())
+        user = _user(session.settings)
         thread_id = thread or f"cli-chat:{uuid.uuid4().hex[:8]}"
         typer.echo(f"Warden chat (thread {thread_id}). /help for commands, /quit to leave.")
         try:
@@ -290,7 +315,7 @@ def register(app: typer.Typer) -> None:
                     for pending in waiting:
                         typer.echo(render(pending))
                     if waiting and typer.confirm("decide the first one now?", default=False):
-                        _decide(session, thread_id, waiting[0])
+                        _decide_shown(session, thread_id, waiting[0])
                     elif not waiting:
                         typer.echo("Nothing is waiting.")
                     continue
@@ -304,6 +329,6 @@ def register(app: typer.Typer) -> None:
                     continue
                 typer.echo(render(response))
                 if response.kind == "proposal":
-                    _decide(session, thread_id, response)
+                    _decide_shown(session, thread_id, response)
         finally:
             session.close()

@@ -5,7 +5,6 @@ Heavy imports (the agent, retrieval, matplotlib, SQLAlchemy) happen inside the c
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,11 @@ def _gates(path: Path | None) -> Gates:
 
 
 def _me() -> str:
-    return f"cli:{getpass.getuser()}"
+    """The Slack user id this command acts as (WARDEN_OPERATORS); refuses without one."""
+    from warden.identity import cli_operator
+    from warden.settings import get_settings
+
+    return cli_operator(get_settings())
 
 
 def _date(value: str | None) -> datetime | None:
@@ -441,14 +444,11 @@ def qa_review(
     sample_id: Annotated[str, typer.Argument()],
     agree: Annotated[bool, typer.Option("--agree/--disagree")],
     reason: Annotated[str | None, typer.Option(help="required when disagreeing")] = None,
-    reviewer: Annotated[str | None, typer.Option(help="reviewer id (default: you)")] = None,
 ) -> None:
-    """Record a QA verdict on one sample."""
+    """Record your QA verdict on one sample (you: WARDEN_OPERATORS)."""
     from tools.qa import record_review
 
-    result = record_review(
-        _store(), sample_id, reviewer_id=reviewer or _me(), agree=agree, reason=reason
-    )
+    result = record_review(_store(), sample_id, reviewer_id=_me(), agree=agree, reason=reason)
     typer.echo(result.reason)
     if not result.accepted:
         raise typer.Exit(1)

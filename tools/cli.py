@@ -5,7 +5,6 @@ Everything heavy (SQLAlchemy, alembic, the catalogue) is imported inside the com
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,7 +46,11 @@ def _safe(text: str) -> str:
 
 
 def _me() -> str:
-    return f"cli:{getpass.getuser()}"
+    """The Slack user id this command acts as (WARDEN_OPERATORS); refuses without one."""
+    from warden.identity import cli_operator
+    from warden.settings import get_settings
+
+    return cli_operator(get_settings())
 
 
 @cases_app.command("import")
@@ -199,14 +202,11 @@ def escalations_list(
 
 
 @escalations_app.command("ack")
-def escalations_ack(
-    escalation_id: str,
-    user: Annotated[str | None, typer.Option(help="who takes it")] = None,
-) -> None:
-    """Acknowledge (take) an escalation."""
+def escalations_ack(escalation_id: str) -> None:
+    """Acknowledge (take) an escalation, as you (WARDEN_OPERATORS)."""
     from tools.escalations import acknowledge
 
-    esc = acknowledge(_store(), escalation_id, user_id=user or _me())
+    esc = acknowledge(_store(), escalation_id, user_id=_me())
     typer.echo(f"{esc.id} acknowledged by {esc.owner_id}")
 
 
@@ -214,12 +214,11 @@ def escalations_ack(
 def escalations_resolve(
     escalation_id: str,
     resolution: Annotated[str, typer.Option(help="how it was resolved")],
-    user: Annotated[str | None, typer.Option(help="who resolved it")] = None,
 ) -> None:
-    """Resolve an escalation (the resolution goes in the audit log)."""
+    """Resolve an escalation, as you (the resolution goes in the audit log)."""
     from tools.escalations import resolve
 
-    esc = resolve(_store(), escalation_id, by=user or _me(), resolution=resolution)
+    esc = resolve(_store(), escalation_id, by=_me(), resolution=resolution)
     typer.echo(f"{esc.id} resolved")
 
 
@@ -266,7 +265,6 @@ def strikes_show(account_id: str) -> None:
 def appeal_overturn(
     action_key: Annotated[str, typer.Argument(help="the action key (or strike id) to overturn")],
     reason: Annotated[str, typer.Option(help="why the appeal succeeded")],
-    user: Annotated[str | None, typer.Option(help="who decided the appeal")] = None,
 ) -> None:
     """Overturn the strike an action gave (audited; a suspension it caused is lifted)."""
     from tools.strikes import overturn
@@ -279,7 +277,7 @@ def appeal_overturn(
         catalogue,
         strike_id=action_key if by_id else None,
         action_key=None if by_id else action_key,
-        actor=user or _me(),
+        actor=_me(),
         reason=reason,
     )
     account = store.get_account(strike.account_id)

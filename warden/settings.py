@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from warden.errors import ConfigError
 
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+# The EEA, where the DSA applies: the default territorial scope of a decision.
+EEA_COUNTRIES = (
+    *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE"),
+    *("IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK"),
+)
 PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "secret", "todo"}
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +84,72 @@ class Settings(BaseSettings):
     approver_usergroup: str | None = Field(None, alias="WARDEN_APPROVER_USERGROUP")
     proposal_ttl_minutes: int = Field(240, alias="WARDEN_PROPOSAL_TTL_MINUTES")
 
+    # People: who the command line acts as, and who belongs to the catalogue's reviewer groups
+    operators: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        alias="WARDEN_OPERATORS",
+        description="OS user -> Slack user id the CLI acts as (osuser=U123,...)",
+    )
+    reviewer_groups: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        alias="WARDEN_REVIEWER_GROUPS",
+        description="reviewer group -> Slack user ids (critical-harms=U1+U2,integrity=U3)",
+    )
+    territorial_scope: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(EEA_COUNTRIES),
+        alias="WARDEN_TERRITORIAL_SCOPE",
+        description="ISO country codes a decision applies in (a case may narrow it)",
+    )
+
     @field_validator("approvers", "policies_dirs", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("territorial_scope", mode="before")
+    @classmethod
+    def _split_codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _parse_operators(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            user, sep, slack_id = (x.strip() for x in part.partition("="))
+            if not sep or not user or not SLACK_USER_ID.match(slack_id):
+                raise ValueError(
+                    f"WARDEN_OPERATORS entry {part!r} must be osuser=U123 (a Slack user id)"
+                )
+            pairs[user] = slack_id
+        return pairs
+
+    @field_validator("reviewer_groups", mode="before")
+    @classmethod
+    def _parse_groups(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        groups: dict[str, list[str]] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            group, sep, members = (x.strip() for x in part.partition("="))
+            ids = [m for m in re.split(r"[+\s]+", members) if m]
+            bad = [m for m in ids if not SLACK_USER_ID.match(m)]
+            if not sep or not group or bad:
+                raise ValueError(
+                    f"WARDEN_REVIEWER_GROUPS entry {part!r} must be group=U1+U2 (Slack user ids)"
+                )
+            groups[group] = ids
+        return groups
 
     @property
     def db_url(self) -> str:
@@ -128,5 +195,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Read the settings once per process (tests build `Settings(...)` directly)."""
-    return Settings()
+    """Read the settings once per process (tests build `Settings(...)` directly).
+
+    A value that cannot be used is a `ConfigError` naming the variable, not a traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"Invalid configuration: {problems}") from None

@@ -32,6 +32,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
     monkeypatch.setenv("WARDEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WARDEN_DATABASE_URL", f"sqlite:///{tmp_path / 'ops.db'}")
     monkeypatch.delenv("WARDEN_GATES_FILE", raising=False)
+    monkeypatch.setenv("LOGNAME", "policy-oncall")
+    monkeypatch.setenv("WARDEN_OPERATORS", "policy-oncall=UOWNER001")
     get_settings.cache_clear()
     if not any(c.name == "gates" for c in warden.cli.app.registered_groups):
         warden.cli._register()

@@ -16,7 +16,9 @@ from warden.errors import InputError, NotFoundError
 
 
 @pytest.fixture
-def run(warden_home: Path) -> object:
+def run(warden_home: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    monkeypatch.setenv("LOGNAME", "appeals")
+    monkeypatch.setenv("WARDEN_OPERATORS", "appeals=UAPPEALS1")
     app = typer.Typer()
     register(app)
     runner = CliRunner()
@@ -68,8 +70,6 @@ def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path)
         "sample:sample-acct-1002-2",
         "--reason",
         "appeal upheld",
-        "--user",
-        "U_APPEALS",
     )
     assert overturned.exit_code == 0, overturned.output
     assert "HA: 1 active" in run("strikes", "show", "acct-1002").output
@@ -77,7 +77,8 @@ def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path)
     assert verified.exit_code == 0 and "intact: 1 events" in verified.output
     out = tmp_path / "audit.jsonl"
     assert run("audit", "export", "--out", str(out)).exit_code == 0
-    assert json.loads(out.read_text().splitlines()[0])["verb"] == "strike.overturned"
+    first = json.loads(out.read_text().splitlines()[0])
+    assert (first["verb"], first["actor"]) == ("strike.overturned", "UAPPEALS1")
     from tools.store import Store
 
     store = Store.open(f"sqlite:///{warden_home / 'warden.db'}")
@@ -98,3 +99,19 @@ def test_show_escapes_terminal_control_sequences(run, tmp_path: Path) -> None:  
     assert run("cases", "import", str(hostile)).exit_code == 0
     shown = run("cases", "show", "case-esc")
     assert "\x1b" not in shown.output and "\\x1b[2J" in shown.output
+
+
+def test_commands_that_record_decisions_refuse_an_unmapped_os_user(  # type: ignore[no-untyped-def]
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warden.errors import ConfigError
+    from warden.settings import get_settings
+
+    monkeypatch.setenv("LOGNAME", "nobody-mapped")
+    get_settings.cache_clear()
+    assert run("cases", "load-sample").exit_code == 0
+    result = run("appeal", "overturn", "sample:sample-acct-1002-2", "--reason", "r")
+    assert isinstance(result.exception, ConfigError)
+    assert "add nobody-mapped=<Slack user id> to WARDEN_OPERATORS" in str(result.exception)
+    assert "HA: 2 active" in run("strikes", "show", "acct-1002").output
+    assert "--user" not in run("appeal", "overturn", "--help").output
