@@ -105,7 +105,10 @@ def cases_show(
 
 @cases_app.command("list")
 def cases_list(
-    status: Annotated[str | None, typer.Option(help="open, escalated or decided")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="new, in_review, decided, actioned, closed, escalated or appealed"),
+    ] = None,
     limit: int = 50,
 ) -> None:
     """List cases (newest first) and detector clusters."""

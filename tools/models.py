@@ -28,6 +28,19 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ContentType(StrEnum):
+    """What a content item is, in the EU DSA Transparency Database's terms."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    PRODUCT = "product"
+    SYNTHETIC_MEDIA = "synthetic_media"
+    APP = "app"
+    OTHER = "other"
+
+
 class ContentItem(Frozen):
     """One piece of content under review: untrusted, never instructions."""
 
@@ -37,7 +50,10 @@ class ContentItem(Frozen):
     text: str | None = None
     media_url: str | None = None
     media_description: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = Field(None, description="when the content was posted")
+    content_type: list[ContentType] | None = Field(
+        None, description="what the item is (None: derived from its kind and media)"
+    )
 
     _text_has_no_nul = field_validator("text", "media_url", "media_description")(_no_nul)
 
@@ -51,22 +67,59 @@ class UserReport(Frozen):
 
 
 class CaseStatus(StrEnum):
-    OPEN = "open"
-    ESCALATED = "escalated"
+    """A case's place in its lifecycle: new -> in_review -> decided -> actioned -> closed.
+
+    `escalated` waits on an escalation; `appealed` is a closed case whose decision the affected
+    account appealed (it closes again when the appeal is decided).
+    """
+
+    NEW = "new"
+    IN_REVIEW = "in_review"
     DECIDED = "decided"
+    ACTIONED = "actioned"
+    CLOSED = "closed"
+    ESCALATED = "escalated"
+    APPEALED = "appealed"
+
+
+class CaseSource(StrEnum):
+    """How a case reached Warden (decides the DSA `source_type` and automated detection)."""
+
+    USER_REPORT = "user_report"  # a notice from a user (DSA Art. 16)
+    TRUSTED_FLAGGER = "trusted_flagger"  # a notice from a trusted flagger (DSA Art. 22)
+    OTHER_NOTIFICATION = "other_notification"  # e.g. an authority's order
+    CLASSIFIER = "classifier"  # an upstream classifier flagged it (own initiative)
+    DETECTOR = "detector"  # a detector cluster (hash match, similarity)
+    PROACTIVE = "proactive"  # a specialist found it (own initiative)
+    EVALUATION = "evaluation"  # a labelled evaluation row, never enforced
 
 
 class Case(Frozen):
-    """A moderation case: content, who posted it, who reported it, what detectors said."""
+    """A moderation case: content, who posted it, who reported it, what detectors said.
+
+    This is what the platform submits (a line of `warden cases import`, the body of
+    `POST /api/v1/cases`); the workflow around it (queue, claim, decision) is kept beside it.
+    """
 
     id: Id
     opened_at: datetime
     items: list[ContentItem] = Field(min_length=1)
     reports: list[UserReport] = Field(default_factory=list)
     signals: dict[str, Score] = Field(default_factory=dict, description="classifier -> score")
-    source: str = "user_report"
-    status: CaseStatus = CaseStatus.OPEN
+    source: CaseSource = CaseSource.USER_REPORT
+    status: CaseStatus = CaseStatus.NEW
     vendor_team: str | None = Field(None, description="BPO team that handled it, if any")
+    policy_id: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{2,4}$",
+        description="the policy the report or detector names, if any (routes the case's queue)",
+    )
+    territorial_scope: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] | None = (
+        Field(None, description="ISO country codes the decision applies in (None: the setting)")
+    )
+    language: str | None = Field(
+        None, pattern=r"^[a-z]{2}$", description="ISO 639-1 language of the content, if known"
+    )
 
     @property
     def account_ids(self) -> list[str]:
