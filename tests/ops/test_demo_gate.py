@@ -2,7 +2,8 @@
 
 `make demo` runs the evaluation harness on tools/sample/labelled/ha_eval.jsonl (no-LLM), stores
 the run and switches HA to propose with `tools.gates.set_mode`. These tests run the same code
-(`slackapp.demo._open_gate` and friends) against a fresh store and the session's policy index.
+(`slackapp.demo.automation.open_gate` and friends) against a fresh store and the session's
+policy index.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 from knowledge.catalogue import load_catalogue
 from ops.loaders import load_dataset
 from ops.mappings import OWN_FORMAT, detect_mapping
-from slackapp.demo import EVAL_SET, ROOT, Transcript, _open_gate, _switch_to_propose
+from slackapp.demo.automation import EVAL_SET, open_gate, switch_to_propose
+from slackapp.demo.world import ROOT, Transcript
 from tools.gates import DEFAULT_GATES_FILE, GateClosed, GateMode, Gates, check, load_gates, set_mode
 from tools.sample.labelled.build import build
 from tools.store import Store
@@ -80,7 +82,7 @@ def test_the_demo_evaluation_opens_the_gate_in_a_fresh_store(
     rule = gates.rule("HA")
     t = Transcript(standin=None)
 
-    assert _open_gate(t, policy_settings, sqlite_ops_store, gates)
+    assert open_gate(t, policy_settings, sqlite_ops_store, gates)
 
     out = capsys.readouterr().out
     # First the real refusal, then the measured figures, then the real switch.
@@ -98,7 +100,7 @@ def test_the_demo_evaluation_opens_the_gate_in_a_fresh_store(
 
     # Thresholds the figures do not meet: the same check refuses, and the transcript says so.
     strict = _strict(gates, min_precision=round(evidence.precision + 0.01, 2))
-    assert not _switch_to_propose(t, sqlite_ops_store, strict, first=False)
+    assert not switch_to_propose(t, sqlite_ops_store, strict, first=False)
     out = capsys.readouterr().out
     assert "Refused: HA cannot be switched" in out and f"{evidence.precision:.3f}" in out
     assert "stays in shadow mode" in out

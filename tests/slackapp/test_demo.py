@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from slackapp.demo import ROOT
+from slackapp.demo.world import ROOT
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,0 +1,5 @@
+"""`python -m slackapp.demo`: see `slackapp.demo.run`."""
+
+from slackapp.demo.run import main
+
+main()
