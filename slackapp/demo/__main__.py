@@ -2,4 +2,5 @@
 
 from slackapp.demo.run import main
 
-main()
+if __name__ == "__main__":
+    main()
