@@ -22,7 +22,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -46,11 +46,13 @@ from tools.gateway import (
     BatchOutcome,
     EnforcementGateway,
     GatewayItem,
+    GatewayUnavailable,
     TransactionalGateway,
 )
 from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
+from warden.redact import redact
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
@@ -109,6 +111,9 @@ class _Run:
     batch_size: int
     worker: str
     detector: str | None
+    # Ledger rows the platform answered "retry later" for in this run: they stay pending and
+    # this run does not claim them again (a later run does).
+    deferred: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -184,6 +189,12 @@ def execute(
             )
     status = _finish_if_done(store, proposal_id, worker)
     applied, failed, pending = _counts(store, proposal_id)
+    if run.deferred and pending:
+        raise GatewayUnavailable(
+            f"Proposal {proposal_id}: {applied} applied, {failed} failed; the platform asked "
+            f"to retry {len(run.deferred)} action(s) later, and they stay pending. Nothing is "
+            f"lost: run `warden fanout run {proposal_id}` again to resume."
+        )
     if progress is not None and pending == 0:
         progress(
             FanoutProgress(
@@ -261,10 +272,10 @@ def _prepare_ledger(store: Store, proposal: Proposal) -> int:
     return len(keys)
 
 
-def _claim(session: Session, proposal_id: str, batch_size: int) -> list[_Claimed]:
+def _claim(session: Session, proposal_id: str, batch_size: int, skip: set[int]) -> list[_Claimed]:
     # SKIP LOCKED: another worker's in-flight batch is left to it; SQLite ignores the clause
     # (its store transactions already hold the database write lock).
-    rows = session.execute(
+    query = (
         select(
             LedgerRow.id,
             LedgerRow.idempotency_key,
@@ -278,7 +289,10 @@ def _claim(session: Session, proposal_id: str, batch_size: int) -> list[_Claimed
         .order_by(LedgerRow.seq)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
-    ).all()
+    )
+    if skip:
+        query = query.where(LedgerRow.id.not_in(skip))
+    rows = session.execute(query).all()
     return [
         _Claimed(
             id=r.id,
@@ -306,7 +320,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
     if _joins_transaction(gateway, store):
         assert isinstance(gateway, TransactionalGateway)
         with store.session() as s:
-            claimed = _claim(s, proposal_id, run.batch_size)
+            claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
             if not claimed:
                 return None
             outcomes = gateway.apply_in(s, _items(claimed), proposal_id=proposal_id)
@@ -314,7 +328,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
     if store.is_postgres:
         # The claimed rows stay locked during the call: no other worker sends them meanwhile.
         with store.session() as s:
-            claimed = _claim(s, proposal_id, run.batch_size)
+            claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
             if not claimed:
                 return None
             reply = _call(gateway, proposal_id, claimed)
@@ -324,7 +338,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
         raise reply
     # SQLite: do not hold the database write lock while waiting on the network.
     with store.session() as s:
-        claimed = _claim(s, proposal_id, run.batch_size)
+        claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
     if not claimed:
         return None
     reply = _call(gateway, proposal_id, claimed)
@@ -353,7 +367,7 @@ def _note_failure(session: Session, claimed: Sequence[_Claimed], exc: GatewayErr
     session.execute(
         update(LedgerRow)
         .where(LedgerRow.id.in_([c.id for c in claimed]), LedgerRow.status == PENDING)
-        .values(attempts=LedgerRow.attempts + 1, last_error=str(exc)[:1000])
+        .values(attempts=LedgerRow.attempts + 1, last_error=redact(str(exc))[:1000])
     )
 
 
@@ -402,6 +416,19 @@ def _settle(
         if claim.id not in still_pending:
             continue
         applied_here = outcome.receipt is not None
+        if not applied_here and outcome.retryable:
+            run.deferred.add(claim.id)
+            updates.append(
+                {
+                    "b_id": claim.id,
+                    "b_status": PENDING,
+                    "b_receipt_id": None,
+                    "b_applied_at": None,
+                    "b_attempts": claim.attempts + 1,
+                    "b_last_error": redact(outcome.error or "retry later")[:1000],
+                }
+            )
+            continue
         updates.append(
             {
                 "b_id": claim.id,
@@ -411,7 +438,7 @@ def _settle(
                 "b_attempts": claim.attempts + 1,
                 "b_last_error": None
                 if applied_here
-                else (outcome.error or "refused by the platform")[:1000],
+                else redact(outcome.error or "refused by the platform")[:1000],
             }
         )
         done.append((claim, outcome))
@@ -476,7 +503,7 @@ def _record_effects(
                     "failed",
                     now,
                     approvers,
-                    {"error": outcome.error},
+                    {"error": redact(outcome.error or "refused by the platform")[:1000]},
                 )
             )
             continue

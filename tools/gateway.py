@@ -8,15 +8,20 @@ can apply inside the caller's transaction, so the fanout commits "applied on the
 
 from __future__ import annotations
 
+import json
+import re
+import ssl
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+import httpcore
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
@@ -24,6 +29,7 @@ from knowledge.vocabulary import ActionType
 from tools.fanout_tables import PlatformReceiptRow, PlatformTargetRow, conflict_insert
 from tools.models import PlannedAction
 from warden.errors import ConfigError, GatewayError
+from warden.redact import redact, redact_url, secrets_of
 from warden.settings import Settings
 
 
@@ -51,13 +57,26 @@ class GatewayItem(BaseModel):
 
 
 class BatchOutcome(BaseModel):
-    """Per-item result of a batch: a receipt, or why the platform refused this one item."""
+    """Per-item result of a batch: a receipt, or why the platform refused this one item.
+
+    `retryable` (set by the API, or by the gateway after every retry failed): the item was not
+    applied and may be sent again later; its ledger row stays pending.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     idempotency_key: str
     receipt: GatewayReceipt | None = None
     error: str | None = None
+    retryable: bool = False
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> BatchOutcome:
+        if (self.receipt is None) == (self.error is None):
+            raise ValueError("a result holds exactly one of a receipt and an error")
+        if self.retryable and self.receipt is not None:
+            raise ValueError("a receipt cannot be retryable")
+        return self
 
 
 class GatewayRejected(GatewayError):
@@ -271,12 +290,124 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date; fall back to our own backoff
 
 
+# The end of the request in flight on this thread (monotonic seconds), read by the network
+# streams below: a per-read timeout alone lets a server that sends one byte every few seconds
+# hold a request open forever, headers included.
+_DEADLINE: ContextVar[float | None] = ContextVar("enforcement_api_deadline", default=None)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("the request's total deadline passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host, port, _bounded(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def deadline_transport() -> httpx.HTTPTransport:
+    """An httpx transport whose every socket read, write and connect obeys `_DEADLINE`."""
+    transport = httpx.HTTPTransport()
+    pool = transport._pool  # httpx exposes no backend argument; its pool takes one
+    pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]
+    return transport
+
+
+# Error codes an API may send are shown (`code`); its free text never is: upstream bodies can
+# echo a request's headers, and what Warden shows people must not carry them.
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def _error_code(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    for name in ("code", "error_code", "error"):
+        value = payload.get(name)
+        if isinstance(value, str) and _CODE.fullmatch(value):
+            return value
+    return None
+
+
+def _marked_retryable(payload: object) -> bool:
+    return isinstance(payload, dict) and payload.get("retryable") is True
+
+
+def _mismatch(item: GatewayItem, receipt: GatewayReceipt) -> str | None:
+    """Why `receipt` is not the platform's answer for `item` (None when it is)."""
+    expected = (
+        item.idempotency_key,
+        item.action.target_type,
+        item.action.target_id,
+        item.action.action,
+    )
+    got = (receipt.idempotency_key, receipt.target_type, receipt.target_id, receipt.action)
+    if expected == got:
+        return None
+    fields = ("idempotency key", "target type", "target id", "action")
+    wrong = [name for name, e, g in zip(fields, expected, got, strict=True) if e != g]
+    return f"a receipt for {item.idempotency_key} names another {', '.join(wrong)}"
+
+
 class HttpGateway:
     """Calls an enforcement API: `POST /v1/actions` and `/v1/actions/batch`, bearer auth.
 
-    Timeouts, 5xx, 429 (honouring Retry-After) and connection resets are retried with bounded
-    exponential backoff; every retry carries the same `Idempotency-Key`, so a request that did
-    land before the failure is answered with its first receipt instead of being applied again.
+    Only HTTP 200 and 201 with a receipt that names the item's own key, target and action
+    count as applied; anything else (a redirect, 202, 204, a receipt for something else, a
+    reply holding a receipt and an error) leaves the action unapplied and the run resumable.
+    Timeouts, 5xx, 429 (honouring Retry-After), connection resets and errors the API marks
+    `"retryable": true` are retried with bounded exponential backoff; every retry carries the
+    same `Idempotency-Key`, so a request that did land before the failure is answered with its
+    first receipt instead of being applied again. Each request has a total deadline and a cap
+    on the reply's size.
     """
 
     def __init__(
@@ -288,6 +419,9 @@ class HttpGateway:
         max_backoff_s: float = 5.0,
         max_retry_after_s: float = 30.0,
         batch_endpoint: bool = True,
+        deadline_s: float = 30.0,
+        max_response_bytes: int = 2_000_000,
+        secrets: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -298,11 +432,16 @@ class HttpGateway:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_retry_after_s = max_retry_after_s
+        self.deadline_s = deadline_s
+        self.max_response_bytes = max_response_bytes
+        self.secrets = tuple(secrets)
         self.sleep = sleep
         self.attempts = 0  # requests sent, retries included (tests and logs read it)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, timeout_s: float = 10.0) -> HttpGateway:
+    def from_settings(
+        cls, settings: Settings, *, timeout_s: float = 10.0, deadline_s: float = 30.0
+    ) -> HttpGateway:
         """Build the client once, from `WARDEN_ENFORCEMENT_API_URL` and its bearer key."""
         if not settings.enforcement_api_url:
             raise ConfigError("WARDEN_ENFORCEMENT_API_URL is not set; the local platform is used.")
@@ -314,22 +453,47 @@ class HttpGateway:
         client = httpx.Client(
             base_url=settings.enforcement_api_url,
             headers={"Authorization": f"Bearer {key.get_secret_value()}"},
-            timeout=timeout_s,
+            timeout=min(timeout_s, deadline_s),
+            transport=deadline_transport(),
         )
-        return cls(client)
+        return cls(client, deadline_s=deadline_s, secrets=secrets_of(settings))
 
     def close(self) -> None:
         self.client.close()
+
+    @property
+    def where(self) -> str:
+        """The API's address as it may be shown (no credentials)."""
+        return redact_url(str(self.client.base_url))
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.secrets)
 
     def apply(
         self, action: PlannedAction, *, idempotency_key: str, proposal_id: str
     ) -> GatewayReceipt:
         body = {"proposal_id": proposal_id, **action.model_dump(mode="json")}
         payload = self._post("/v1/actions", body, idempotency_key=idempotency_key)
+        if "error" in payload:
+            raise GatewayError(
+                f"The enforcement API at {self.where} sent a receipt and an error for "
+                f"{idempotency_key}; nothing was marked applied (run the fanout again to resume)."
+            )
         try:
-            return GatewayReceipt.model_validate({**payload, "idempotency_key": idempotency_key})
+            receipt = GatewayReceipt.model_validate(
+                {**payload, "idempotency_key": payload.get("idempotency_key", idempotency_key)}
+            )
         except ValidationError as exc:
-            raise GatewayError(f"The enforcement API sent an unreadable receipt: {exc}") from exc
+            raise GatewayError(
+                f"The enforcement API at {self.where} sent an unreadable receipt "
+                f"({exc.error_count()} problem(s)); nothing was marked applied."
+            ) from exc
+        wrong = _mismatch(GatewayItem(action=action, idempotency_key=idempotency_key), receipt)
+        if wrong:
+            raise GatewayError(
+                f"The enforcement API at {self.where} sent {wrong}; nothing was marked applied."
+            )
+        return receipt
 
     def apply_batch(self, items: Sequence[GatewayItem], *, proposal_id: str) -> list[BatchOutcome]:
         if not items:
@@ -351,17 +515,53 @@ class HttpGateway:
                 raise TypeError(f"results is {type(results).__name__}, not a list")
             outcomes = [BatchOutcome.model_validate(r) for r in results]
         except (KeyError, TypeError, ValidationError) as exc:
+            problem = (
+                f"{exc.error_count()} invalid result(s)"
+                if isinstance(exc, ValidationError)
+                else type(exc).__name__
+            )
             raise GatewayError(
-                f"The enforcement API sent an unreadable batch reply: {exc}"
+                f"The enforcement API at {self.where} sent an unreadable batch reply "
+                f"({problem}); nothing was marked applied, the batch will be retried."
             ) from exc
-        by_key = {o.idempotency_key: o for o in outcomes}
-        missing = [i.idempotency_key for i in items if i.idempotency_key not in by_key]
+        return self._match(items, outcomes)
+
+    def _match(
+        self, items: Sequence[GatewayItem], outcomes: Sequence[BatchOutcome]
+    ) -> list[BatchOutcome]:
+        """One outcome per item, each receipt checked against its item; refuse anything else."""
+        sent = {i.idempotency_key: i for i in items}
+        by_key: dict[str, BatchOutcome] = {}
+        for outcome in outcomes:
+            key = outcome.idempotency_key
+            problem = None
+            if key not in sent:
+                problem = f"a result for a key it was not sent ({key[:80]})"
+            elif key in by_key:
+                problem = f"two results for {key}"
+            elif outcome.receipt is not None:
+                problem = _mismatch(sent[key], outcome.receipt)
+            if problem:
+                raise GatewayError(
+                    f"The enforcement API at {self.where} sent {problem}; nothing in this "
+                    "batch was marked applied (run the fanout again to resume)."
+                )
+            by_key[key] = outcome
+        missing = [key for key in sent if key not in by_key]
         if missing:
             raise GatewayError(
-                f"The enforcement API answered {len(outcomes)} of {len(items)} batch items "
+                f"The enforcement API answered {len(by_key)} of {len(items)} batch items "
                 f"(first missing key: {missing[0]}); the batch will be retried."
             )
-        return [by_key[i.idempotency_key] for i in items]
+        matched = []
+        for item in items:
+            outcome = by_key[item.idempotency_key]
+            if outcome.error:
+                # The API's own words reach the ledger and the card: one line, no secrets.
+                error = " ".join(self._clean(outcome.error).split())[:300]
+                outcome = outcome.model_copy(update={"error": error})
+            matched.append(outcome)
+        return matched
 
     def _apply_one(self, item: GatewayItem, proposal_id: str) -> BatchOutcome:
         try:
@@ -370,6 +570,10 @@ class HttpGateway:
             )
         except GatewayRejected as exc:
             return BatchOutcome(idempotency_key=item.idempotency_key, error=str(exc))
+        except GatewayUnavailable as exc:  # the item stays pending; later items still run
+            return BatchOutcome(
+                idempotency_key=item.idempotency_key, error=str(exc), retryable=True
+            )
         return BatchOutcome(idempotency_key=item.idempotency_key, receipt=receipt)
 
     def _post(self, path: str, body: object, *, idempotency_key: str | None) -> dict[str, object]:
@@ -387,36 +591,86 @@ class HttpGateway:
                     delay = min(max(delay, exc.retry_after), self.max_retry_after_s)
                 self.sleep(delay)
         raise GatewayUnavailable(
-            f"The enforcement API at {self.client.base_url} failed {self.max_attempts} times "
-            f"(last: {last}); nothing is lost, run the fanout again to resume."
+            self._clean(
+                f"The enforcement API at {self.where} failed {self.max_attempts} times "
+                f"(last: {last}); nothing is lost, run the fanout again to resume."
+            )
         )
 
     def _post_once(self, path: str, body: object, headers: dict[str, str]) -> dict[str, object]:
         self.attempts += 1
+        deadline = time.monotonic() + self.deadline_s
+        token = _DEADLINE.set(deadline)
         try:
-            response = self.client.post(path, json=body, headers=headers)
+            with self.client.stream("POST", path, json=body, headers=headers) as response:
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    raise _Transient(f"HTTP {status}", _retry_after(response))
+                raw = self._read(response, deadline)
         except httpx.TimeoutException as exc:
             raise _Transient(f"timeout ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:  # resets, refused connections, broken replies
-            raise _Transient(f"connection failed ({type(exc).__name__}: {exc})") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
-        if response.status_code >= 400:
-            raise GatewayRejected(
-                f"The enforcement API refused the request with HTTP {response.status_code}: "
-                f"{response.text[:300]}"
-            )
+            raise _Transient(f"connection failed ({type(exc).__name__})") from exc
+        finally:
+            _DEADLINE.reset(token)
         try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _Transient("a reply that is not JSON") from exc
+            payload: object = json.loads(raw)
+        except (ValueError, RecursionError):
+            payload = None
+        if 400 <= status < 500:
+            code = _error_code(payload)
+            shown = f" ({code})" if code else ""
+            if _marked_retryable(payload):
+                raise _Transient(f"HTTP {status}{shown}, marked retryable")
+            raise GatewayRejected(
+                f"The enforcement API refused the request with HTTP {status}{shown}."
+            )
+        if status not in (200, 201):
+            raise GatewayError(
+                f"The enforcement API at {self.where} answered HTTP {status}; only 200 and 201 "
+                "with a receipt count as applied, so nothing was marked applied (run the "
+                "fanout again to resume once the API answers normally)."
+            )
+        if payload is None:
+            raise _Transient("a reply that is not JSON")
         if not isinstance(payload, dict):
             raise GatewayError(f"The enforcement API sent {type(payload).__name__}, not an object.")
         return payload
 
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        """The reply's body, refusing one over the size cap or past the total deadline."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise GatewayError(
+                f"The enforcement API at {self.where} sent a {declared}-byte reply (the cap is "
+                f"{self.max_response_bytes}); nothing was marked applied."
+            )
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_raw():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise GatewayError(
+                    f"The enforcement API at {self.where} sent a reply over "
+                    f"{self.max_response_bytes} bytes; nothing was marked applied."
+                )
+            if time.monotonic() > deadline:
+                raise _Transient(f"the reply took longer than the {self.deadline_s:g} s deadline")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
 
 def build_gateway(settings: Settings, engine: Engine) -> EnforcementGateway:
-    """The configured platform: the enforcement API when its URL is set, else the local one."""
+    """The configured platform: the enforcement API when its URL is set, else the local one.
+
+    Production never falls back to the local stand-in platform: without an enforcement API
+    nothing would reach the real platform while the ledger says applied.
+    """
     if settings.enforcement_api_url:
         return HttpGateway.from_settings(settings)
+    if settings.environment == "production":
+        raise ConfigError(
+            "WARDEN_ENV=production needs a real enforcement API: set WARDEN_ENFORCEMENT_API_URL "
+            "and WARDEN_ENFORCEMENT_API_KEY (the built-in local platform is for development)."
+        )
     return LocalPlatform(engine)
