@@ -132,7 +132,9 @@ def render(response: WardenResponse) -> str:
             f"(model calls {usage.model_calls}, tokens {usage.prompt_tokens} in / "
             f"{usage.completion_tokens} out)"
         )
-    return "\n".join(lines)
+    from warden.redact import scrub
+
+    return scrub("\n".join(lines))
 
 
 def _emit(response: WardenResponse, as_json: bool) -> None:
@@ -222,11 +224,12 @@ def _decide(session: Session, thread: str, response: Any) -> None:
 def _decide_shown(session: Session, thread: str, response: Any) -> None:
     """`_decide` at the chat boundary: a refusal is shown and the session goes on."""
     from warden.errors import WardenError
+    from warden.redact import scrub
 
     try:
         _decide(session, thread, response)
     except WardenError as exc:
-        typer.echo(f"error: {exc}")
+        typer.echo(f"error: {scrub(str(exc))}")
 
 
 def _parse_chat(line: str, thread: str, user: str) -> Any:
@@ -294,6 +297,7 @@ def register(app: typer.Typer) -> None:
         """An interactive session with the same graph, approvals included (as WARDEN_OPERATORS
         maps you)."""
         from warden.errors import WardenError
+        from warden.redact import scrub
         from warden.settings import get_settings
 
         session = _open(get_settings())
@@ -325,7 +329,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     response = session.warden.handle(request)
                 except WardenError as exc:  # the CLI boundary: show it, keep the session
-                    typer.echo(f"error: {exc}")
+                    typer.echo(f"error: {scrub(str(exc))}")
                     continue
                 typer.echo(render(response))
                 if response.kind == "proposal":

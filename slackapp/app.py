@@ -19,12 +19,15 @@ log = logging.getLogger(__name__)
 
 
 def build_client(settings: Settings, *, max_rate_limit_retries: int = 3) -> Any:
-    """The one Web API client: SLACK_API_URL, bot token, and 429 Retry-After honoured."""
-    from slack_sdk import WebClient
+    """The one Web API client: SLACK_API_URL, bot token, 429 Retry-After honoured, and every
+    configured secret masked in what it sends (slackapp.redacted_client)."""
     from slack_sdk.http_retry.builtin_handlers import (
         ConnectionErrorRetryHandler,
         RateLimitErrorRetryHandler,
     )
+
+    from slackapp.redacted_client import RedactingWebClient
+    from warden.redact import secrets_of
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     base_url = (
@@ -32,7 +35,8 @@ def build_client(settings: Settings, *, max_rate_limit_retries: int = 3) -> Any:
         if settings.slack_api_url.endswith("/")
         else settings.slack_api_url + "/"
     )
-    return WebClient(
+    return RedactingWebClient(
+        secrets=tuple(secrets_of(settings)),
         token=token,
         base_url=base_url,
         timeout=30,
@@ -133,6 +137,16 @@ def build_app(
             return BoltResponse(status=200, body="")
         next()
         return resp
+
+    from slackapp.redacted_client import RedactingWebClient
+
+    if isinstance(client, RedactingWebClient):
+
+        @bolt.middleware
+        def redacting_client(context: Any, next: Callable[[], None]) -> None:
+            # Bolt hands listeners a new plain WebClient per request: make it a redacting one.
+            context["client"] = client.like(context.client)
+            next()
 
     listeners.register(bolt, rt)
     _register_qa(bolt, store)

@@ -28,6 +28,7 @@ from slackapp.runtime import DecisionLike, Runtime
 from tools.fanout import status as fanout_status
 from tools.models import BlastRadius, FanoutProgress, ProposalStatus
 from warden.errors import ApprovalError, NotFoundError, WardenError
+from warden.redact import redact, secrets_of
 from warden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def audit_refusal(
             subject=subject,
             source="slack",
             outcome="refused",
-            details={"reason": reason, **details},
+            details={"reason": redact(reason, secrets_of(rt.settings)), **details},
         )
     except Exception:
         log.exception("could not audit a refused %s by %s", verb, actor)

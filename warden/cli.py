@@ -51,5 +51,7 @@ def main() -> None:
     try:
         app()
     except WardenError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        from warden.redact import scrub
+
+        typer.secho(f"error: {scrub(str(exc))}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from exc

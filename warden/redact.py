@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MASK = "[redacted]"
 MIN_SECRET = 6  # shorter values would mask ordinary words; production refuses them anyway
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s'\"<>`]+")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s'\"<>`|]+")
 _PARAM = re.compile(
     r"(?i)^(?:x-)?(?:api[-_]?key|apikey|key|token|access[-_]?token|auth|authorization|secret|"
     r"client[-_]?secret|password|passwd|pwd|sig|signature|credentials?)$"
@@ -34,12 +34,14 @@ _INLINE_PARAM = re.compile(
     r"(?i)\b((?:api[-_]?key|apikey|access[-_]?token|token|secret|client[-_]?secret|password|"
     r"passwd|pwd)=)[^\s&'\"<>]+"
 )
+# user:password@ after "//", also in a URL another step defanged (hxxps[:]//user:pw@host[.]com).
+_USERINFO = re.compile(r"(?<=//)[^/\s@<>|'\"`]+@(?=[\w\[])")
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(bearer|basic|token)\s+)?[^\s,;'\"]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
 
 
 def redact_url(url: str) -> str:
-    """`url` without userinfo and with credential-like query values masked."""
+    """`url` without userinfo and with credential-like query values masked (else unchanged)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -47,13 +49,16 @@ def redact_url(url: str) -> str:
     except ValueError:
         return MASK if "@" in url else url
     netloc = parts.netloc
-    if "@" in netloc:
+    has_userinfo = "@" in netloc
+    pairs = parse_qsl(parts.query, keep_blank_values=True) if parts.query else []
+    secret_query = any(_PARAM.match(name) for name, _ in pairs)
+    if not has_userinfo and not secret_query:
+        return url
+    if has_userinfo:
         netloc = (host or "") + (f":{port}" if port else "")
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_PARAM.match(name) for name, _ in pairs):
-            query = urlencode([(n, MASK if _PARAM.match(n) else v) for n, v in pairs], safe="[]")
+    if secret_query:
+        query = urlencode([(n, MASK if _PARAM.match(n) else v) for n, v in pairs], safe="[]")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -62,6 +67,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if not text:
         return text
     out = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    out = _USERINFO.sub("", out)
     out = _AUTH_HEADER.sub(
         lambda m: m.group(1) + (m.group(2) + " " if m.group(2) else "") + MASK, out
     )
