@@ -39,6 +39,11 @@ def register(app: typer.Typer) -> None:
         missing = settings.missing_slack_settings(http=http)
         if missing:
             raise ConfigError(missing_message(missing, http=http))
+        from warden.production import require_production_ready
+
+        # Before the store, the model or Slack is contacted.
+        transport = "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN"
+        require_production_ready(settings, required=("SLACK_BOT_TOKEN", transport))
 
         from agent.service import build_warden
         from slackapp.app import build_app

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from warden.settings import Settings
 
 MASK = "[redacted]"
+_SECRET_NAME = re.compile(r"(?:KEY|SECRET|TOKEN|PASSWORD)S?$", re.I)
 MIN_SECRET = 6  # shorter values would mask ordinary words; production refuses them anyway
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s'\"<>`|]+")
 _PARAM = re.compile(
@@ -100,16 +101,24 @@ def secret_fields(settings: Settings) -> Iterator[tuple[str, str]]:
     for name, info in type(settings).model_fields.items():
         value = getattr(settings, name)
         label = info.alias or name
+        # A setting named like a credential is one even if it was declared as plain text.
+        named = bool(_SECRET_NAME.search(label))
         if isinstance(value, SecretStr):
             yield label, value.get_secret_value()
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, SecretStr):
                     yield f"{label}[{key}]", item.get_secret_value()
+                elif named and isinstance(item, str):
+                    yield f"{label}[{key}]", item
         elif isinstance(value, list | tuple):
             for i, item in enumerate(value):
                 if isinstance(item, SecretStr):
                     yield f"{label}[{i}]", item.get_secret_value()
+                elif named and isinstance(item, str):
+                    yield f"{label}[{i}]", item
+        elif named and isinstance(value, str):
+            yield label, value
         elif isinstance(value, str) and "://" in value:
             try:
                 password = urlsplit(value).password

@@ -101,6 +101,18 @@ class Settings(BaseSettings):
         description="ISO country codes a decision applies in (a case may narrow it)",
     )
 
+    # issue 14: the audit anchor's key (never stored in the database) and where checkpoints go
+    audit_key: SecretStr | None = Field(
+        None,
+        alias="WARDEN_AUDIT_KEY",
+        description="HMAC key signing audit head checkpoints; kept out of the database",
+    )
+    audit_anchors: Path | None = Field(
+        None,
+        alias="WARDEN_AUDIT_ANCHORS",
+        description="JSONL file of signed audit head checkpoints (default: data folder)",
+    )
+
     @field_validator("approvers", "policies_dirs", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
@@ -157,6 +169,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'warden.db').resolve()}"
+
+    @property
+    def audit_anchors_path(self) -> Path:
+        return self.audit_anchors or self.home / "audit-anchors.jsonl"
 
     @property
     def chroma_path(self) -> Path:
