@@ -4,7 +4,9 @@ Each event's hash is sha256 over its canonical JSON (every field but the hash, t
 hash included), so changing, inserting or deleting any row breaks the chain from there on. A
 one-row head table remembers the last seq and hash, so deleting the newest rows is caught too.
 Appends are serialised: a transaction-scoped advisory lock on Postgres, the write lock that
-every SQLite transaction of the store takes at BEGIN (`tools.store`).
+every SQLite transaction of the store takes at BEGIN (`tools.store`). Triggers refuse UPDATE and
+DELETE of events on both databases; someone with owner rights can still rewrite the chain and
+its hashes, which the signed head checkpoints of `tools.audit_anchor` catch.
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ class VerifyReport(BaseModel):
     events: int
     first_broken_seq: int | None = None
     problem: str | None = None
+    anchored: int = 0  # signed checkpoints it was checked against (tools/audit_anchor.py)
 
 
 def _rows(store: Store, batch: int = 1000) -> Iterator[AuditRow]:

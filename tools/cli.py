@@ -138,20 +138,51 @@ def cases_load_sample() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain; exit 1 and name the first broken event if anything was altered."""
+def audit_verify(
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="signed checkpoints (default: WARDEN_AUDIT_ANCHORS or the data folder)"),
+    ] = None,
+) -> None:
+    """Walk the hash chain and check it against the signed checkpoints; exit 1 and name the
+    first broken event if anything was altered."""
     from tools.audit import verify
+    from tools.audit_anchor import verify_anchored
+    from warden.settings import get_settings
 
-    report = verify(_store())
+    settings = get_settings()
+    path = anchors or settings.audit_anchors_path
+    key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    store = _store()
+    # Checkpoints found without the key are refused (ConfigError), not silently skipped.
+    anchored = key is not None or path.exists()
+    report = verify_anchored(store, key, path) if anchored else verify(store)
     if report.ok:
-        typer.echo(f"audit chain intact: {report.events} events")
+        matched = f", {report.anchored} signed checkpoint(s) match" if key else ""
+        typer.echo(f"audit chain intact: {report.events} events{matched}")
         return
-    typer.secho(
-        f"audit chain BROKEN at seq {report.first_broken_seq}: {report.problem}",
-        fg=typer.colors.RED,
-        err=True,
-    )
+    where = f" at seq {report.first_broken_seq}" if report.first_broken_seq else ""
+    typer.secho(f"audit chain BROKEN{where}: {report.problem}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="checkpoint file (default: WARDEN_AUDIT_ANCHORS or the data folder)"),
+    ] = None,
+) -> None:
+    """Append a checkpoint of the chain's head, signed with WARDEN_AUDIT_KEY, to a file kept
+    outside the database (copy it to write-once storage)."""
+    from tools.audit_anchor import anchor
+    from warden.settings import get_settings
+
+    settings = get_settings()
+    path = out or settings.audit_anchors_path
+    key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    made = anchor(_store(), key, path)
+    typer.echo(f"anchored event {made.seq} ({made.hash[:16]}…) in {path}")
 
 
 @audit_app.command("export")

@@ -1,25 +1,24 @@
-"""8. Audit: UPDATE and DELETE attempts on audit rows, and one-byte tampering of every field.
+"""8 / finding 15. Audit: UPDATE and DELETE attempts on audit rows, one-byte tampering of every
+field, a chain rewritten with recomputed hashes, forged checkpoints.
 
-Pass: detected every time, either refused by the database (Postgres' append-only trigger) or
-reported by `tools.audit.verify` at the changed row.
+Pass: detected every time, either refused by the database (the append-only triggers on Postgres
+and SQLite) or reported by `tools.audit.verify` at the changed row, or by
+`tools.audit_anchor.verify_anchored` against the signed head checkpoints kept outside it.
 """
 
 from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.security.conftest import APPROVERS, Figures, pending_proposal, scale
 from tools import audit
-from tools.tables import AuditHeadRow, AuditRow
+from tools.tables import AuditRow
 
 TEXT_FIELDS = [
     "actor", "verb", "subject", "source", "outcome", "details", "prev_hash", "hash",
@@ -43,15 +42,11 @@ def _fill(store: Any, catalogue: Any) -> int:
     return audit.verify(store).events
 
 
-@contextmanager
-def _unguarded(store: Any) -> Iterator[Any]:
-    """A connection that can change audit rows (Postgres: the append-only trigger off)."""
-    with store.engine.begin() as conn:
-        if store.is_postgres:
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
-        yield conn
-        if store.is_postgres:
-            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+def _unguarded(store: Any) -> Any:
+    """A connection that can change audit rows (the append-only triggers off)."""
+    from tests.fixtures.audit_guard import unguarded
+
+    return unguarded(store)
 
 
 def _one_byte(value: str, rng: random.Random) -> str:
@@ -143,29 +138,117 @@ def test_update_and_delete_attempts_are_refused_or_detected(
     assert figures.accepted == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIMITATION: the chain has no anchor outside the database. Someone who can write "
-    "the tables can rewrite a row and recompute every later hash and the head, and "
-    "tools/audit.py verify reports ok. Fix: anchor the head (HMAC with a key kept outside the "
-    "database, or periodic export of the head hash to write-once storage) and verify against it",
-)
-def test_a_rewritten_chain_is_detected(sqlite_store: Any, catalogue: Any, figures: Figures) -> None:
-    store = sqlite_store
-    _fill(store, catalogue)
-    with store.session() as s:
-        rows = list(s.query(AuditRow).order_by(AuditRow.seq))
+AUDIT_KEY = "h14-audit-anchor-key-5d0c9e2b7a41"
+
+
+def _rewrite(store: Any, seq: int) -> None:
+    """Change one event and recompute every later hash and the head: the chain verifies."""
+    with _unguarded(store) as conn:
+        rows = conn.execute(text("SELECT * FROM audit_events ORDER BY seq")).mappings().all()
         prev = audit.GENESIS
         for row in rows:
-            if row.seq == 2:
-                row.actor = "UFORGED"
-            row.prev_hash = prev
-            row.hash = audit._row_hash(row)
-            prev = row.hash
-        head = s.get(AuditHeadRow, 1)
-        assert head is not None
-        head.hash = prev
+            values = dict(row)
+            if values["seq"] == seq:
+                values["actor"] = "UFORGED"
+            values["prev_hash"] = prev
+            fields = {k: values[k] for k in values if k not in ("id", "hash")}
+            if isinstance(fields["at"], str):
+                from datetime import datetime
+
+                fields["at"] = datetime.fromisoformat(fields["at"])
+            values["hash"] = prev = audit.event_hash(**fields)
+            conn.execute(
+                text(
+                    "UPDATE audit_events SET actor = :actor, prev_hash = :prev_hash, hash = :hash "
+                    "WHERE seq = :seq"
+                ),
+                values,
+            )
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+
+
+# Regression: a rewritten chain with recomputed hashes verified as intact (no anchor outside the
+# database); fixed by signed head checkpoints (tools/audit_anchor.py).
+def test_a_rewritten_chain_is_detected(
+    store: Any, catalogue: Any, figures: Figures, tmp_path: Any
+) -> None:
+    from tools.audit_anchor import anchor, verify_anchored
+
+    anchors = tmp_path / "anchors.jsonl"
+    _fill(store, catalogue)
+    anchor(store, AUDIT_KEY, anchors)
+    _fill(store, catalogue)  # more events after the checkpoint
+    anchor(store, AUDIT_KEY, anchors)
+    assert verify_anchored(store, AUDIT_KEY, anchors).anchored == 2
+    _rewrite(store, 2)
     figures.tried = 1
-    ok = audit.verify(store).ok
-    figures.accepted = int(ok)
-    assert not ok
+    assert audit.verify(store).ok, "the rewrite recomputed every hash: the chain alone is fooled"
+    report = verify_anchored(store, AUDIT_KEY, anchors)
+    figures.accepted = int(report.ok)
+    figures.rejected = int(not report.ok)
+    assert not report.ok and "rewritten" in (report.problem or ""), report
+
+
+def test_forged_checkpoints_and_a_truncated_anchored_chain_are_detected(
+    sqlite_store: Any, catalogue: Any, figures: Figures, tmp_path: Any
+) -> None:
+    from tools.audit_anchor import Checkpoint, anchor, checkpoint, verify_anchored
+
+    store = sqlite_store
+    anchors = tmp_path / "anchors.jsonl"
+    _fill(store, catalogue)
+    anchor(store, AUDIT_KEY, anchors)
+    good = anchors.read_text()
+    attempts: dict[str, Any] = {}
+    # A checkpoint signed with another key, appended after rewriting the chain.
+    _rewrite(store, 3)
+    forged = checkpoint(store, "someone-elses-key-0000000000")
+    anchors.write_text(good + forged.model_dump_json() + "\n")
+    attempts["checkpoint signed with another key"] = verify_anchored(store, AUDIT_KEY, anchors)
+    # The genuine checkpoint edited to the rewritten head.
+    edited = Checkpoint.model_validate_json(good).model_copy(update={"hash": forged.hash})
+    anchors.write_text(edited.model_dump_json() + "\n")
+    attempts["checkpoint edited to the new head"] = verify_anchored(store, AUDIT_KEY, anchors)
+    # The newest events deleted, head moved back, after the checkpoint.
+    anchors.write_text(good)
+    with _unguarded(store) as conn:
+        conn.execute(text("DELETE FROM audit_events"))
+        conn.execute(text("DELETE FROM audit_head"))
+    _fill(store, catalogue)
+    with _unguarded(store) as conn:
+        top = conn.execute(text("SELECT max(seq) FROM audit_events")).scalar_one()
+        conn.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": top // 2})
+        prev = conn.execute(
+            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": top // 2}
+        ).scalar_one()
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": top // 2, "h": prev})
+    attempts["chain cut back below a checkpoint"] = verify_anchored(store, AUDIT_KEY, anchors)
+    for name, report in attempts.items():
+        figures.tried += 1
+        if report.ok:
+            figures.accepted += 1
+            figures.note(f"undetected: {name}")
+        else:
+            figures.rejected += 1
+    assert figures.accepted == 0, figures.notes
+
+
+def test_sqlite_refuses_update_and_delete_of_audit_rows(
+    sqlite_store: Any, catalogue: Any, figures: Figures
+) -> None:
+    _fill(sqlite_store, catalogue)
+    for sql in (
+        "UPDATE audit_events SET actor = 'UFORGED' WHERE seq = 2",
+        "DELETE FROM audit_events WHERE seq = 3",
+        "DELETE FROM audit_events",
+    ):
+        figures.tried += 1
+        try:
+            with sqlite_store.engine.begin() as conn:
+                conn.execute(text(sql))
+        except DBAPIError as exc:
+            assert "append-only" in str(exc)
+            figures.rejected += 1
+        else:
+            figures.accepted += 1
+    assert figures.accepted == 0 and audit.verify(sqlite_store).ok

@@ -79,10 +79,11 @@ def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path)
     assert run("audit", "export", "--out", str(out)).exit_code == 0
     first = json.loads(out.read_text().splitlines()[0])
     assert (first["verb"], first["actor"]) == ("strike.overturned", "UAPPEALS1")
+    from tests.fixtures.audit_guard import unguarded
     from tools.store import Store
 
     store = Store.open(f"sqlite:///{warden_home / 'warden.db'}")
-    with store.engine.begin() as conn:
+    with unguarded(store) as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'U_OTHER' WHERE seq = 1"))
     store.close()
     broken = run("audit", "verify")
