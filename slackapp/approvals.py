@@ -125,8 +125,10 @@ class StoreDecider:
     ) -> DecisionLike:
         from tools import proposals
 
+        # `now` (the replica's clock) is not passed on: the store judges expiry by the
+        # database's clock, which every replica shares.
         result: DecisionLike = proposals.approve(
-            self.store, proposal_id, approver_id, action_hash, approvers=approvers, now=now
+            self.store, proposal_id, approver_id, action_hash, approvers=approvers
         )
         return result
 
@@ -149,7 +151,6 @@ class StoreDecider:
             action_hash,
             reason=reason,
             approvers=approvers,
-            now=now,
         )
         return result
 
@@ -315,13 +316,17 @@ def approve_clicked(
     card = ProposalCard(rt, client, ref, channel, message_ts)
     if result.status == ProposalStatus.PENDING:
         proposal = rt.store.get_proposal(ref.proposal_id)
-        left = proposal.required_approvals - len(proposal.approvals)
+        # The store's count: approvals by people who are approvers now, not every row.
+        counted = getattr(result, "approvals", len(proposal.approvals))
+        left = proposal.required_approvals - counted
+        stale = " Earlier approvals by people no longer approvers no longer count."
         card.update()
         tell_user(
             client,
             channel,
             user,
-            f"Your approval is recorded. {left} more approver{'s' if left != 1 else ''} needed.",
+            f"Your approval is recorded. {left} more approver{'s' if left != 1 else ''} needed."
+            + (stale if "no longer count" in result.reason else ""),
         )
         return
     if result.status != ProposalStatus.APPROVED:

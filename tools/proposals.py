@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -265,6 +265,17 @@ def _lock(session: Session, proposal_id: str) -> ProposalRow:
     return row
 
 
+def database_now(session: Session) -> datetime:
+    """The database's clock: one clock for every replica (a replica's own may be minutes off)."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.scalar(text("SELECT statement_timestamp()"))
+    else:
+        stamp = session.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+        value = datetime.fromisoformat(str(stamp))
+    assert isinstance(value, datetime)
+    return utc(value)
+
+
 def _open_for_decision(row: ProposalRow, now: datetime) -> None:
     if row.status == ProposalStatus.PENDING and utc(row.expires_at) <= now:
         raise _Refused(
@@ -284,6 +295,19 @@ def _check_hash(row: ProposalRow, action_hash: str | None) -> None:
     stored = action_list_hash([PlannedAction.model_validate(a) for a in row.actions])
     if stored != row.action_hash:
         raise _Refused("the stored action list does not match its hash; it was altered")
+
+
+def _counted(session: Session, row: ProposalRow, approvers: set[str]) -> tuple[int, list[str]]:
+    """Approvals that count now: of the current action list, by someone who is an approver
+    at this moment (re-checked at every decision), never the requester. Also who no longer
+    counts."""
+    given = session.scalars(
+        select(ApprovalRow.approver_id).where(
+            ApprovalRow.proposal_id == row.id, ApprovalRow.action_hash == row.action_hash
+        )
+    ).all()
+    valid = [a for a in given if a in approvers and a != row.requester_id]
+    return len(valid), sorted(set(given) - set(valid))
 
 
 def _count(session: Session, proposal_id: str) -> int:
@@ -398,11 +422,18 @@ def approve(
     now: datetime | None = None,
     source: str = "slack",
 ) -> DecisionResult:
-    """Record one approval; the proposal becomes approved when enough distinct approvers agree."""
-    now = utc(now or utcnow())
+    """Record one approval; the proposal becomes approved when enough distinct approvers agree.
+
+    Without `now` (every live caller) the database's clock decides expiry: one clock for every
+    replica, however far a replica's own is off. `now` is for replays and tests.
+    """
+    clock = utc(now) if now is not None else None
+    now = clock or utcnow()
     try:
         with store.session() as s:
             row = _lock(s, proposal_id)
+            if clock is None:
+                now = database_now(s)
             _open_for_decision(row, now)
             if approver_id not in approvers:
                 raise _Refused(f"<@{approver_id}> is not an authorised approver")
@@ -425,7 +456,7 @@ def approve(
                 )
             )
             s.flush()
-            count = _count(s, row.id)
+            count, stale = _counted(s, row, approvers)
             done = count >= row.required_approvals
             status = ProposalStatus.APPROVED if done else ProposalStatus.PENDING
             extra: dict[str, Any] = {"decided_by": approver_id, "decided_at": now} if done else {}
@@ -441,6 +472,7 @@ def approve(
                         now,
                         approvals=count,
                         required=row.required_approvals,
+                        no_longer_approvers=stale,
                         source=source,
                     )
                 ],
@@ -450,6 +482,11 @@ def approve(
                 if done
                 else f"approval recorded ({count} of {row.required_approvals}); "
                 "a second approver is needed"
+                + (
+                    f" ({len(stale)} earlier approval(s) no longer count: not an approver now)"
+                    if stale
+                    else ""
+                )
             )
             return DecisionResult(
                 accepted=True,
@@ -481,11 +518,15 @@ def reject(
     now: datetime | None = None,
     source: str = "slack",
 ) -> DecisionResult:
-    """Reject a pending proposal (an authorised approver, or the requester withdrawing it)."""
-    now = utc(now or utcnow())
+    """Reject a pending proposal (an authorised approver, or the requester withdrawing it);
+    `now` as for `approve`."""
+    clock = utc(now) if now is not None else None
+    now = clock or utcnow()
     try:
         with store.session() as s:
             row = _lock(s, proposal_id)
+            if clock is None:
+                now = database_now(s)
             _open_for_decision(row, now)
             if approver_id not in approvers and approver_id != row.requester_id:
                 raise _Refused(f"<@{approver_id}> is not an authorised approver")
