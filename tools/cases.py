@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from knowledge.vocabulary import ActionType
@@ -78,11 +79,30 @@ def parse_cases(lines: Iterable[str]) -> tuple[list[tuple[int, Case]], list[Line
         except json.JSONDecodeError as exc:
             bad.append(LineError(line=number, error=f"not valid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            bad.append(LineError(line=number, error="JSON nested too deeply to be a case"))
+            continue
+        case_id = data.get("id") if isinstance(data, dict) else None
+        case_id = case_id if isinstance(case_id, str) else None
         try:
             case = Case.model_validate(data)
         except ValidationError as exc:
-            case_id = data.get("id") if isinstance(data, dict) else None
             bad.append(LineError(line=number, case_id=case_id, error=_short(exc)))
+            continue
+        except RecursionError:
+            bad.append(LineError(line=number, case_id=case_id, error="nested too deeply"))
+            continue
+        item_ids = [item.id for item in case.items]
+        twice = sorted({i for i in item_ids if item_ids.count(i) > 1})
+        if twice:
+            bad.append(
+                LineError(
+                    line=number,
+                    case_id=case.id,
+                    error=f"item id {twice[0]!r} appears twice in the case; each item needs its "
+                    "own id",
+                )
+            )
             continue
         if case.id in seen:
             bad.append(
@@ -202,10 +222,12 @@ def import_cases(
                     # A savepoint per case: a conflict drops that case only (keep-valid).
                     with session.begin_nested():
                         stored = put_case(session, case)
-                except InputError as exc:
-                    report.errors.append(LineError(line=number, case_id=case.id, error=str(exc)))
+                except (InputError, SQLAlchemyError) as exc:
+                    # The savepoint is rolled back: this line stored nothing, earlier ones stay.
+                    error = str(exc) if isinstance(exc, InputError) else _stored_conflict(exc)
+                    report.errors.append(LineError(line=number, case_id=case.id, error=error))
                     if mode == "all-or-nothing":
-                        raise
+                        raise InputError(error) from None
                     continue
                 if stored:
                     report.imported += 1
@@ -216,6 +238,13 @@ def import_cases(
         raise InputError(f"{source}: nothing imported:\n{report.describe_errors()}") from None
     report.errors.sort(key=lambda e: e.line)
     return report
+
+
+def _stored_conflict(exc: SQLAlchemyError) -> str:
+    """A database refusal of one line, said without the driver's statement and parameters."""
+    kind = "conflicts with what is stored" if isinstance(exc, IntegrityError) else "was refused"
+    driver = type(getattr(exc, "orig", None) or exc).__name__
+    return f"the case {kind} (database: {driver}); nothing of this line was stored"
 
 
 def import_file(store: Store, path: Path, *, mode: ImportMode = "all-or-nothing") -> ImportReport:
