@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from slackapp.approvals import ApproverDirectory, StoreDecider, audit_refusal
+from slackapp.boundary import malformed, workspace_refusal
 from slackapp.ledger import SlackLedger
 from slackapp.runtime import Decider, Runtime, WardenService, utcnow
 from slackapp.work import WorkPool
@@ -116,23 +117,41 @@ def build_app(
 
     # The signing secret is per app, not per workspace: a request signed for this app but
     # coming from another workspace it is installed in must not act on this one.
-    rt.team_id = str(client.auth_test()["team_id"]) if verify_token else None
+    if verify_token:
+        identity = client.auth_test()
+        rt.team_id = str(identity["team_id"])
+        rt.enterprise_id = identity.get("enterprise_id") or None
+
+    @bolt.middleware
+    def well_formed(body: dict[str, Any], resp: Any, next: Callable[[], None]) -> Any:
+        problem = malformed(body)
+        if problem is not None:
+            log.warning("malformed Slack request refused: %s", problem)
+            return BoltResponse(status=400, body=f"malformed request: {problem}")
+        next()
+        return resp
 
     @bolt.middleware
     def same_workspace(body: dict[str, Any], resp: Any, next: Callable[[], None]) -> Any:
-        team = request_team(body)
-        if rt.team_id and team and team != rt.team_id:
-            user = (body.get("user") or {}).get("id") or body.get("user_id") or "unknown"
-            log.warning("request from workspace %s refused (this app serves %s)", team, rt.team_id)
+        refusal = (
+            workspace_refusal(body, team_id=rt.team_id, enterprise_id=rt.enterprise_id)
+            if rt.team_id
+            else None
+        )
+        if refusal is not None:
+            team = request_team(body)
+            user = body.get("user") if isinstance(body.get("user"), dict) else {}
+            actor = user.get("id") or body.get("user_id") or "unknown"
+            log.warning("request refused: %s (this app serves %s)", refusal, rt.team_id)
             rt.pool.submit(
                 "audit",
                 audit_refusal,
                 rt,
-                actor=str(user),
+                actor=str(actor)[:40],
                 verb="slack.request",
-                subject=f"team:{team}",
-                reason="request from another workspace",
-                details={"type": body.get("type"), "expected_team": rt.team_id},
+                subject=f"team:{str(team)[:40]}",
+                reason=refusal,
+                details={"type": str(body.get("type"))[:40], "expected_team": rt.team_id},
             )
             return BoltResponse(status=200, body="")
         next()
@@ -154,11 +173,11 @@ def build_app(
 
 
 def request_team(body: dict[str, Any]) -> str | None:
-    """The workspace a request comes from (events, commands and interactions all carry it)."""
+    """The workspace a request names (for logs; `boundary.workspace_refusal` decides)."""
     team = body.get("team")
-    if isinstance(team, dict) and team.get("id"):
+    if isinstance(team, dict) and isinstance(team.get("id"), str):
         return str(team["id"])
-    if body.get("team_id"):
+    if isinstance(body.get("team_id"), str):
         return str(body["team_id"])
     return None
 

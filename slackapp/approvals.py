@@ -24,6 +24,7 @@ from slackapp.blocks import (
     section,
 )
 from slackapp.escape import escape_untrusted
+from slackapp.ledger import Post
 from slackapp.runtime import DecisionLike, Runtime
 from tools.fanout import status as fanout_status
 from tools.models import BlastRadius, FanoutProgress, ProposalStatus
@@ -106,6 +107,31 @@ def audit_refusal(
         )
     except Exception:
         log.exception("could not audit a refused %s by %s", verb, actor)
+
+
+def card_location(
+    rt: Runtime, client: Any, *, user: str, ref: ProposalRef, channel: str, ts: str, verb: str
+) -> Post | None:
+    """Where Warden posted this proposal's card, from the ledger; None (refused, audited, the
+    clicker told) when the click's card or thread is not that one. Nothing is ever written to a
+    card location a click names."""
+    posted = rt.ledger.post("proposal", ref.proposal_id)
+    if posted is not None and (posted.channel, posted.ts, posted.thread_id) == (
+        channel,
+        ts,
+        ref.thread_id,
+    ):
+        return posted
+    audit_refusal(
+        rt,
+        actor=user,
+        verb=verb,
+        subject=f"proposal:{ref.proposal_id[:200]}",
+        reason="the click does not come from this proposal's card",
+        details={"channel": channel[:40], "message_ts": ts[:40], "thread_id": ref.thread_id[:80]},
+    )
+    tell_user(client, channel, user, "That card is not this proposal's card; nothing was done.")
+    return None
 
 
 class StoreDecider:
@@ -291,6 +317,11 @@ def approve_clicked(
     rt: Runtime, client: Any, *, user: str, ref: ProposalRef, channel: str, message_ts: str
 ) -> None:
     """Record one approval; execute only if this click made the proposal approved."""
+    posted = card_location(
+        rt, client, user=user, ref=ref, channel=channel, ts=message_ts, verb="proposal.approve"
+    )
+    if posted is None:
+        return
     try:
         approvers = rt.approvers.for_decision()
         result = rt.decider.approve(
@@ -409,6 +440,11 @@ def reject_submitted(
     message_ts: str,
 ) -> None:
     """Record a rejection with its reason; resume the agent once if it was accepted."""
+    posted = card_location(
+        rt, client, user=user, ref=ref, channel=channel, ts=message_ts, verb="proposal.reject"
+    )
+    if posted is None:
+        return
     try:
         result = rt.decider.reject(
             ref.proposal_id,

@@ -7,6 +7,7 @@ Untrusted text (case content, model output, policy excerpts, user input) goes th
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from tools.models import (
     ProposalStatus,
     StrikeEffect,
 )
+from warden.settings import SLACK_USER_ID
 
 Block = dict[str, Any]
 
@@ -79,10 +81,12 @@ class CaseRef(BaseModel):
 
 
 class QuestionRef(BaseModel):
+    """Escalate on an answer: the question itself is kept server-side (any length), by id."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     thread_id: str
-    question: str
+    question_id: str
 
 
 class RejectMeta(BaseModel):
@@ -122,6 +126,27 @@ def context(*texts: str) -> Block:
             {"type": "mrkdwn", "text": _clip(t, MAX_SECTION_TEXT)}
             for t in texts[:MAX_CONTEXT_ELEMENTS]
         ],
+    }
+
+
+def mention(user_id: str | None) -> str:
+    """`<@U…>` for a Slack user id; anything else is shown as inert text, never as markup."""
+    if user_id and SLACK_USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return f"`{escape_untrusted(user_id or '?', limit=40).replace('`', 'ˋ')}`"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Untrusted text on a single line, as plain text (no mrkdwn: no bold, links or mentions)."""
+    flat = " ".join(unicodedata.normalize("NFKC", text).split())
+    return _clip(flat, limit)
+
+
+def quote(text: str, limit: int) -> Block:
+    """A context block quoting untrusted text as plain text on one line."""
+    return {
+        "type": "context",
+        "elements": [{"type": "plain_text", "text": f"“{one_line(text, limit)}”", "emoji": False}],
     }
 
 
@@ -189,7 +214,9 @@ def _strike_line(effect: StrikeEffect) -> str:
 
 
 # -- cards -------------------------------------------------------------------------------------
-def answer_blocks(answer: PolicyAnswer, *, thread_id: str, question: str) -> list[Block]:
+def answer_blocks(
+    answer: PolicyAnswer, *, thread_id: str, question_id: str | None = None
+) -> list[Block]:
     blocks: list[Block] = []
     # Excerpts must be labelled as such; the agent usually says so in its first line already.
     if answer.mode == "excerpts" and "excerpt" not in answer.text.split("\n", 1)[0].lower():
@@ -214,8 +241,8 @@ def answer_blocks(answer: PolicyAnswer, *, thread_id: str, question: str) -> lis
         )
     if notes:
         blocks.append(context(*notes))
-    if answer.offer_escalation:
-        ref = QuestionRef(thread_id=thread_id, question=question[:1500])
+    if answer.offer_escalation and question_id:
+        ref = QuestionRef(thread_id=thread_id, question_id=question_id)
         blocks.append(actions(button("Escalate to Policy", ESCALATE_QUESTION, ref)))
     return blocks
 
@@ -280,13 +307,13 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
 
 
 def escalation_blocks(esc: Escalation) -> list[Block]:
-    owner = f"<@{esc.owner_id}>" if esc.owner_id else "unassigned"
+    owner = mention(esc.owner_id) if esc.owner_id else "unassigned"
     flag = " · on-call" if esc.on_call else ""
     sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in esc.section_ids[:8]) or "—"
     blocks = [
         header(f"Escalation {esc.id} · {esc.priority.value}{flag}"),
         section(
-            f"Opened by <@{esc.opened_by}>"
+            f"Opened by {mention(esc.opened_by)}"
             + (f" for case `{escape_untrusted(esc.case_id, limit=60)}`" if esc.case_id else ""),
             fields=[
                 f"*Priority*\n{esc.priority.value}{flag}",
@@ -331,11 +358,11 @@ def proposal_blocks(
         source = f" · cluster `{escape_untrusted(proposal.cluster_id, limit=60)}`"
     elif proposal.case_id:
         source = f" · case `{escape_untrusted(proposal.case_id, limit=60)}`"
-    approvals = ", ".join(f"<@{a.approver_id}>" for a in proposal.approvals) or "none yet"
+    approvals = ", ".join(mention(a.approver_id) for a in proposal.approvals) or "none yet"
     blocks: list[Block] = [
         header(f"Proposal {proposal.id}: {action} × {blast.total_actions}"),
         section(
-            f"Requested by <@{proposal.requester_id}>{source}",
+            f"Requested by {mention(proposal.requester_id)}{source}",
             fields=[
                 f"*Action*\n{action}",
                 f"*Policy*\n{escape_untrusted(proposal.policy_id, limit=20)} "
@@ -349,17 +376,23 @@ def proposal_blocks(
         ),
     ]
     sample = []
-    for item in blast.sample[:SAMPLE_ROWS]:
-        excerpt = escape_untrusted(blast.sample_texts.get(item.target_id, ""), limit=MAX_EXCERPT)
+    excerpts: list[Block] = []
+    for n, item in enumerate(blast.sample[:SAMPLE_ROWS], start=1):
         target = escape_untrusted(item.target_id, limit=60)
-        line = f"• {item.target_type} `{target}` → {item.action.value.replace('_', ' ')}"
-        sample.append(line + (f"\n      _{excerpt}_" if excerpt else ""))
+        line = f"{n}. {item.target_type} `{target}` → {item.action.value.replace('_', ' ')}"
+        sample.append(line)
+        excerpt = blast.sample_texts.get(item.target_id, "")
+        if excerpt.strip():
+            # Content is quoted on one line of plain text: it cannot add lines, bold "verdicts"
+            # or links that read as Warden's own words on the card.
+            excerpts.append(quote(f"{n}. {excerpt}", MAX_EXCERPT))
     more = blast.total_actions - len(sample)
     if sample:
         text = "*Sample*\n" + "\n".join(sample)
         if more > 0:
             text += f"\n…and {more} more"
         blocks.append(section(text))
+        blocks.extend(excerpts)
     crossing = blast.accounts_crossing
     if crossing:
         lines = [_strike_line(e) for e in crossing[:10]]
@@ -473,12 +506,12 @@ def response_blocks(
     | Refusal,
     *,
     thread_id: str,
-    question: str = "",
+    question_id: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The notification text and blocks for any agent response."""
     if isinstance(response, PolicyAnswer):
         text = escape_untrusted(response.text, limit=300)
-        return text, answer_blocks(response, thread_id=thread_id, question=question)
+        return text, answer_blocks(response, thread_id=thread_id, question_id=question_id)
     if isinstance(response, Recommendation):
         return f"Recommendation for case {response.case_id}", recommendation_blocks(
             response, thread_id=thread_id
@@ -487,7 +520,7 @@ def response_blocks(
         # The full ticket goes to the pod's channel (conversation.route_escalation); the
         # requester's thread gets a short receipt rather than a second copy of the card.
         esc = response.escalation
-        owner = f"<@{esc.owner_id}>" if esc.owner_id else "unassigned"
+        owner = mention(esc.owner_id) if esc.owner_id else "unassigned"
         receipt = (
             f":rotating_light: Escalation `{esc.id}` opened: *{esc.priority.value}*"
             + (" (on-call)" if esc.on_call else "")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from agent.interface import (
     EscalationOpened,
     Intent,
+    PolicyAnswer,
     ProposalPending,
     WardenRequest,
 )
@@ -156,7 +158,15 @@ def run_request(
             blocks=error_blocks(INTERNAL_ERROR),
         )
         return
-    text, blocks = response_blocks(response, thread_id=request.thread_id, question=question)
+    question_id = None
+    if isinstance(response, PolicyAnswer) and response.offer_escalation:
+        # The question goes to the ledger, the button carries its id: a button value is
+        # limited to 2000 characters, a question is not.
+        question_id = f"q_{uuid.uuid4().hex}"
+        rt.ledger.remember_post(
+            "question", question_id, Post(channel, thread_ts, request.thread_id, question)
+        )
+    text, blocks = response_blocks(response, thread_id=request.thread_id, question_id=question_id)
     posted = post(client, channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
     if isinstance(response, ProposalPending):
         rt.ledger.remember_post(

@@ -147,6 +147,8 @@ def build_asgi(
     from slack_bolt.request import BoltRequest
     from slack_bolt.response import BoltResponse
 
+    from slackapp.boundary import malformed
+
     limiter = anyio.CapacityLimiter(dispatch_threads)
 
     class ThreadedHandler(SlackRequestHandler):
@@ -161,6 +163,12 @@ def build_asgi(
                 )
             except (ValueError, BoltError):  # signed, but not UTF-8 JSON or form data
                 return BoltResponse(status=400, body="malformed request body")
+            # Checked before Bolt: Bolt's own middleware plumbing raises (HTTP 500) on some
+            # malformed payloads before any middleware of ours could answer 400.
+            body = bolt_request.body
+            problem = malformed(body) if isinstance(body, dict) else "a body that is not an object"
+            if problem is not None:
+                return BoltResponse(status=400, body=f"malformed request: {problem}")
             return await anyio.to_thread.run_sync(self.app.dispatch, bolt_request, limiter=limiter)
 
     handler = ThreadedHandler(bolt_app, path=path)

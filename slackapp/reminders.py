@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from slackapp.blocks import section
+from slackapp.blocks import mention, section
 from slackapp.escape import escape_untrusted
 from slackapp.runtime import Runtime
 
@@ -27,7 +27,7 @@ def send_due_reminders(rt: Runtime, client: Any) -> int:
         if not mark_reminded(rt.store, reminder.escalation_id, reminder.level, now=now):
             continue
         hours = f"{reminder.overdue_minutes // 60} h {reminder.overdue_minutes % 60} min"
-        owner = f"<@{reminder.owner_id}>" if reminder.owner_id else "nobody (unassigned)"
+        owner = mention(reminder.owner_id) if reminder.owner_id else "nobody (unassigned)"
         text = (
             f":alarm_clock: *SLA breached* · escalation `{reminder.escalation_id}` "
             f"({reminder.priority.value}) is {hours} past its deadline "

@@ -74,6 +74,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     progress_interval_s: float = 1.0
     team_id: str | None = None  # this workspace (auth.test); other teams' requests are refused
+    enterprise_id: str | None = None  # its Enterprise Grid organisation, if any (auth.test)
     running: set[str] = field(default_factory=set)  # proposals this process is executing now
     extras: dict[str, Any] = field(default_factory=dict)
 

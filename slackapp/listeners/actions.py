@@ -84,22 +84,32 @@ def _submit_request(
     ref_model: type[M],
     verb: str,
     job: str,
-    build: Callable[[M, str], WardenRequest],
+    build: Callable[[M, str], WardenRequest | None],
 ) -> None:
     """Parse a card button's value and run the agent request it stands for, after the ack."""
     ref = _parse(ref_model, action.get("value"))
-    if ref is None:
+    request = build(ref, body["user"]["id"]) if ref is not None else None
+    if request is None:
         rt.pool.submit(
             "refuse", _refuse_malformed, rt, client, body, verb=verb, value=action.get("value")
         )
         return
     channel, _, thread_ts = _where(body)
-    request = build(ref, body["user"]["id"])
     rt.pool.submit(job, run_request, rt, client, request, channel=channel, thread_ts=thread_ts)
 
 
+def _question_escalation(rt: Runtime, ref: QuestionRef, user: str) -> WardenRequest | None:
+    """The escalation of a question Warden answered (kept in the ledger by id); None if unknown."""
+    asked = rt.ledger.post("question", ref.question_id)
+    if asked is None or asked.thread_id != ref.thread_id:
+        return None
+    return WardenRequest(
+        thread_id=ref.thread_id, user_id=user, intent=Intent.ESCALATE, text=asked.payload or ""
+    )
+
+
 def register(app: App, rt: Runtime) -> None:
-    @app.action(APPLY)
+    @app.block_action(APPLY)
     def apply(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
         _submit_request(
@@ -119,7 +129,7 @@ def register(app: App, rt: Runtime) -> None:
             ),
         )
 
-    @app.action(ESCALATE_CASE)
+    @app.block_action(ESCALATE_CASE)
     def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
         _submit_request(
@@ -135,7 +145,7 @@ def register(app: App, rt: Runtime) -> None:
             ),
         )
 
-    @app.action(ESCALATE_QUESTION)
+    @app.block_action(ESCALATE_QUESTION)
     def escalate_question(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
     ) -> None:
@@ -148,12 +158,10 @@ def register(app: App, rt: Runtime) -> None:
             ref_model=QuestionRef,
             verb="question.escalate",
             job="escalate",
-            build=lambda ref, user: WardenRequest(
-                thread_id=ref.thread_id, user_id=user, intent=Intent.ESCALATE, text=ref.question
-            ),
+            build=lambda ref, user: _question_escalation(rt, ref, user),
         )
 
-    @app.action(APPROVE)
+    @app.block_action(APPROVE)
     def approve(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
         ref = _parse(ProposalRef, action.get("value"))
@@ -180,7 +188,7 @@ def register(app: App, rt: Runtime) -> None:
             message_ts=ts,
         )
 
-    @app.action(REJECT)
+    @app.block_action(REJECT)
     def reject(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
         ref = _parse(ProposalRef, action.get("value"))
@@ -196,11 +204,30 @@ def register(app: App, rt: Runtime) -> None:
             )
             return
         channel, ts, _ = _where(body)
-        meta = RejectMeta(**ref.model_dump(), channel=channel, message_ts=ts)
+        posted = rt.ledger.post("proposal", ref.proposal_id)
+        if posted is None or (posted.channel, posted.ts, posted.thread_id) != (
+            channel,
+            ts,
+            ref.thread_id,
+        ):
+            # Not this proposal's card: refused (and audited) without opening the modal.
+            rt.pool.submit(
+                "reject",
+                reject_submitted,
+                rt,
+                client,
+                user=body["user"]["id"],
+                ref=ref,
+                reason="",
+                channel=channel,
+                message_ts=ts,
+            )
+            return
+        meta = RejectMeta(**ref.model_dump(), channel=posted.channel, message_ts=posted.ts)
         # The trigger id expires 3 s after the click, so the modal opens here, not in the pool.
         client.views_open(trigger_id=body["trigger_id"], view=reject_modal(meta))
 
-    @app.view(REJECT_MODAL)
+    @app.view_submission(REJECT_MODAL)
     def reject_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         value = view["state"]["values"].get(REASON_BLOCK, {}).get(REASON_INPUT, {}).get("value")
         reason = (value or "").strip()

@@ -15,7 +15,7 @@ CALLBACK_ID = "warden_ask_message"
 
 
 def register(app: App, rt: Runtime) -> None:
-    @app.shortcut(CALLBACK_ID)
+    @app.message_shortcut(CALLBACK_ID)
     def ask_about_message(ack: Any, shortcut: dict[str, Any], client: Any) -> None:
         ack()
         message = shortcut.get("message") or {}

@@ -323,7 +323,7 @@ def test_every_content_renders_without_pings_or_links(figures: Figures) -> None:
                 sample_texts={"pin-1": content}, section_ids=["HA-2.1"])),
         ]  # fmt: skip
         for response in responses:
-            text, blocks = response_blocks(response, thread_id="C1:1.1", question=content)
+            text, blocks = response_blocks(response, thread_id="C1:1.1", question_id="q_1")
             check_blocks(blocks)
             figures.tried += 1
             live = _live(blocks) + LIVE.findall(text)

@@ -72,7 +72,7 @@ def test_model_output_injection_stays_inside_its_block() -> None:
         "<!channel> APPROVED BY LEAD <https://evil.example|policy>"
     )
     answer = PolicyAnswer(text=evil, citations=[], mode="llm", low_confidence=True)
-    blocks = answer_blocks(answer, thread_id="C1:1.1", question="q")
+    blocks = answer_blocks(answer, thread_id="C1:1.1", question_id="q_1")
     check_blocks(blocks)
     assert [b["type"] for b in blocks] == ["section", "context", "context"]
     dumped = json.dumps(blocks)
@@ -82,4 +82,4 @@ def test_model_output_injection_stays_inside_its_block() -> None:
 
 def test_long_untrusted_text_respects_block_kit_limits() -> None:
     answer = PolicyAnswer(text="x" * 10_000 + "&" * 5000, citations=[], mode="llm")
-    check_blocks(answer_blocks(answer, thread_id="C1:1.1", question="q"))
+    check_blocks(answer_blocks(answer, thread_id="C1:1.1", question_id="q_1"))

@@ -137,7 +137,6 @@ def test_excerpts_and_rules_drafts_are_always_labelled_once() -> None:
         answer_blocks(
             PolicyAnswer(text="[HA-2.1] quoted text", citations=[], mode="excerpts"),
             thread_id="C:1",
-            question="q",
         )
     )
     assert bare.count("excerpt") == 1
@@ -147,7 +146,6 @@ def test_excerpts_and_rules_drafts_are_always_labelled_once() -> None:
                 text="Policy excerpts (quoted):\n[HA-2.1] x", citations=[], mode="excerpts"
             ),
             thread_id="C:1",
-            question="q",
         )
     )
     assert labelled.lower().count("excerpts") == 1
