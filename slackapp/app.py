@@ -118,7 +118,7 @@ def build_app(
     # The signing secret is per app, not per workspace: a request signed for this app but
     # coming from another workspace it is installed in must not act on this one.
     if verify_token:
-        identity = client.auth_test()
+        identity = check_slack(client, settings)
         rt.team_id = str(identity["team_id"])
         rt.enterprise_id = identity.get("enterprise_id") or None
 
@@ -170,6 +170,30 @@ def build_app(
     listeners.register(bolt, rt)
     _register_qa(bolt, store)
     return SlackApp(bolt=bolt, runtime=rt, client=client)
+
+
+def check_slack(client: Any, settings: Settings) -> Any:
+    """`auth.test` once at start; an unreachable or refusing Web API is one clear `ConfigError`
+    naming the address (credentials stripped), not a traceback."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from warden.redact import redact, redact_url, secrets_of
+
+    where = redact_url(settings.slack_api_url)
+    try:
+        return client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise ConfigError(
+            f"Slack's Web API at {where} refused auth.test ({error or 'no error code'}): check "
+            "SLACK_BOT_TOKEN (and SLACK_API_URL)."
+        ) from None
+    except (OSError, SlackClientError) as exc:  # URLError: name not resolved, refused, TLS
+        reason = redact(str(getattr(exc, "reason", exc)), secrets_of(settings))
+        raise ConfigError(
+            f"Cannot reach Slack's Web API at {where} ({reason}). Check SLACK_API_URL and that "
+            "this host can reach it; nothing was started."
+        ) from None
 
 
 def request_team(body: dict[str, Any]) -> str | None:

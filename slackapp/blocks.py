@@ -136,17 +136,17 @@ def mention(user_id: str | None) -> str:
     return f"`{escape_untrusted(user_id or '?', limit=40).replace('`', 'ˋ')}`"
 
 
-def one_line(text: str, limit: int) -> str:
-    """Untrusted text on a single line, as plain text (no mrkdwn: no bold, links or mentions)."""
-    flat = " ".join(unicodedata.normalize("NFKC", text).split())
-    return _clip(flat, limit)
+# mrkdwn's emphasis marks, swapped for look-alikes so quoted content cannot format itself.
+_INERT = str.maketrans({"*": "∗", "_": "ˍ", "~": "˜", "`": "ˋ"})
 
 
 def quote(text: str, limit: int) -> Block:
-    """A context block quoting untrusted text as plain text on one line."""
+    """A context block quoting untrusted text on one line: escaped (no mentions, no links) and
+    without emphasis, so it cannot pass for a line or a verdict of Warden's own."""
+    flat = " ".join(unicodedata.normalize("NFKC", text).split()).translate(_INERT)
     return {
         "type": "context",
-        "elements": [{"type": "plain_text", "text": f"“{one_line(text, limit)}”", "emoji": False}],
+        "elements": [{"type": "mrkdwn", "text": f"“{escape_untrusted(flat, limit=limit)}”"}],
     }
 
 

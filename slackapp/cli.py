@@ -46,13 +46,16 @@ def register(app: typer.Typer) -> None:
         require_production_ready(settings, required=("SLACK_BOT_TOKEN", transport))
 
         from agent.service import build_warden
-        from slackapp.app import build_app
+        from slackapp.app import build_app, build_client, check_slack
         from slackapp.reminders import ReminderLoop
         from tools.store import build_store
 
+        # Slack first: an unreachable Web API is said plainly before anything heavy loads.
+        client = build_client(settings)
+        check_slack(client, settings)
         store = build_store(settings)
         warden = build_warden(settings, store=store)
-        slack = build_app(settings, warden=warden, store=store)
+        slack = build_app(settings, warden=warden, store=store, client=client)
         # Load the embedding model now, in the background, not on the first question; nothing
         # waits for it, so events arriving meanwhile are still acked at once.
         warden.warm_up()

@@ -242,17 +242,16 @@ def test_content_and_ids_cannot_become_markup_on_the_approval_card(
             if isinstance(t, dict) and isinstance(t.get("text"), str):
                 (mrkdwn if t.get("type") == "mrkdwn" else plain).append(t["text"])
     figures.tried = 3
+    quoted = [t for t in mrkdwn + plain if "Reviewed by Legal" in t]
     problems = {
-        "content line in mrkdwn": any("Reviewed by Legal" in t for t in mrkdwn),
-        "content excerpt over several lines": any(
-            "Reviewed by Legal" in t and "\n" in t for t in plain
-        ),
+        "content on a line of its own": any("\n" in t for t in quoted),
+        "content formats itself (bold)": any("*Reviewed" in t for t in quoted),
         "live mention or link": any("<!channel>" in t or "<https://" in t for t in mrkdwn),
     }
     figures.accepted = sum(problems.values())
     figures.rejected = 3 - figures.accepted
     assert not any(problems.values()), problems
-    assert any("Reviewed by Legal" in t for t in plain)  # shown, as a quote
+    assert quoted and all(t.startswith("“") for t in quoted)  # shown, as a one-line quote
 
 
 def test_a_long_question_can_be_escalated_from_its_answer(
