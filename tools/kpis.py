@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -56,6 +56,8 @@ class Appeal(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     reason: str | None
+    original_decider: str | None = None  # issue 11: who made the decision appealed
+    vendor_team: str | None = None
 
 
 def file_appeal(
@@ -312,6 +314,8 @@ class KPIReport(BaseModel):
     volume_by_policy: dict[str, int]
     appeals: AppealStats
     appeals_by_policy: dict[str, AppealStats]
+    appeals_by_specialist: dict[str, AppealStats] = Field(default_factory=dict)
+    appeals_by_vendor_team: dict[str, AppealStats] = Field(default_factory=dict)
     quality: QualityScores
     trends: list[PolicyTrend]
     weeks: list[WeekRow]
@@ -326,6 +330,18 @@ def _appeal_stats(appeals: Sequence[Appeal], overturned_strikes: int = 0) -> App
         overturned=sum(1 for a in decided if a.outcome == "overturned"),
         overturned_strikes=overturned_strikes,
     )
+
+
+def _appeals_by(
+    appeals: Sequence[Appeal], key: Callable[[Appeal], str | None]
+) -> dict[str, AppealStats]:
+    """Appeal outcomes grouped by who decided originally, or by vendor team (overturn rates)."""
+    groups: dict[str, list[Appeal]] = defaultdict(list)
+    for a in appeals:
+        k = key(a)
+        if k is not None:
+            groups[k].append(a)
+    return {k: _appeal_stats(v) for k, v in sorted(groups.items())}
 
 
 def _week_start(moment: datetime) -> datetime:
@@ -432,6 +448,8 @@ def compute_kpis(store: Store, *, now: datetime, since: datetime | None = None) 
         volume_by_policy=dict(sorted(volume.items())),
         appeals=_appeal_stats(facts.appeals, facts.overturned_strikes),
         appeals_by_policy={p: _appeal_stats(a) for p, a in sorted(by_policy_appeals.items())},
+        appeals_by_specialist=_appeals_by(facts.appeals, lambda a: a.original_decider),
+        appeals_by_vendor_team=_appeals_by(facts.appeals, lambda a: a.vendor_team or "in-house"),
         quality=quality,
         trends=trends,
         weeks=weeks,

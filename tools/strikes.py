@@ -133,7 +133,8 @@ def preview(
     now = utc(now or utcnow())
     effects: list[StrikeEffect] = []
     with store.use(session) as s:
-        weights = _strike_weights(catalogue, actions, authors_of(s, actions))
+        authors = authors_of(s, actions)
+        weights = _strike_weights(catalogue, actions, authors)
         for (account_id, policy_id), added in sorted(weights.items()):
             rules = catalogue.strike_policy(policy_id)
             before = active_weight(
@@ -156,7 +157,55 @@ def preview(
                     restriction_days=crossed.days if crossed else None,
                 )
             )
+        effects = _on_violation_effects(s, catalogue, actions, authors, effects, now)
     return effects
+
+
+def _on_violation_effects(
+    session: Session,
+    catalogue: Catalogue,
+    actions: list[PlannedAction],
+    authors: dict[str, str],
+    effects: list[StrikeEffect],
+    now: datetime,
+) -> list[StrikeEffect]:
+    """A severe section restricts the account on one violation: the preview says so too."""
+    if not any(catalogue.section(a.section_id).on_violation for a in actions):
+        return effects
+    by_account = {e.account_id: e for e in effects}
+    for action in actions:
+        spec = catalogue.section(action.section_id).on_violation
+        account = (
+            authors.get(action.target_id) if action.target_type == "content" else (action.target_id)
+        )
+        if spec is None or account is None:
+            continue
+        effect = by_account.get(account)
+        if effect is None:
+            section = catalogue.section(action.section_id)
+            rules = catalogue.strike_policy(section.policy_id)
+            before = active_weight(
+                session,
+                account,
+                section.policy_id,
+                window_days=rules.window_days,
+                now=now,
+                counts_from=rules.counts_from,
+            )
+            effect = StrikeEffect(
+                account_id=account,
+                active_before=before,
+                added=0,
+                active_after=before,
+                window_days=rules.window_days,
+            )
+        current = effect.threshold_crossed
+        if current is None or spec.restriction.rank > current.rank:
+            effect = effect.model_copy(
+                update={"threshold_crossed": spec.restriction, "restriction_days": spec.days}
+            )
+        by_account[account] = effect
+    return sorted(by_account.values(), key=lambda e: e.account_id)
 
 
 class StrikeOutcome(BaseModel):
