@@ -306,9 +306,9 @@ def decide_appeal(
             )
         applied = [
             (PlannedAction(
-                target_type=r.target_type,  # type: ignore[arg-type]
+                target_type=r.target_type,
                 target_id=r.target_id,
-                action=r.action,  # type: ignore[arg-type]
+                action=r.action,
                 section_id=r.section_id,
             ), r.idempotency_key)
             for r in s.scalars(

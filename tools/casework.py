@@ -22,6 +22,7 @@ nothing changed.
 
 from __future__ import annotations
 
+import math
 import statistics
 import uuid
 from collections.abc import Sequence
@@ -835,6 +836,8 @@ class Durations(BaseModel):
     n: int
     median_minutes: float | None
     p90_minutes: float | None
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
 
 
 class CaseworkStats(BaseModel):
@@ -846,12 +849,18 @@ class CaseworkStats(BaseModel):
 
 
 def _durations(seconds: Sequence[float]) -> Durations:
-    values = sorted(x / 60 for x in seconds)
+    values = sorted(seconds)
     if not values:
         return Durations(n=0, median_minutes=None, p90_minutes=None)
-    p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+    # Nearest rank: the smallest value with at least 90% of the values at or below it.
+    p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
+    median = statistics.median(values)
     return Durations(
-        n=len(values), median_minutes=round(statistics.median(values), 2), p90_minutes=round(p90, 2)
+        n=len(values),
+        median_minutes=round(median / 60, 2),
+        p90_minutes=round(p90 / 60, 2),
+        median_seconds=round(median, 1),
+        p90_seconds=round(p90, 1),
     )
 
 

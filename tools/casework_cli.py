@@ -33,6 +33,8 @@ def _echo_json(model: BaseModel) -> None:
 def _mins(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if value < 1:
+        return f"{value * 60:.1f} s"
     return f"{value:.1f} min" if value < 120 else f"{value / 60:.1f} h"
 
 
