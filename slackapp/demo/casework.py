@@ -41,6 +41,16 @@ def play(world: World) -> None:
     directory = SettingsDirectory(world.settings)
 
     t.step("The critical-harms queue, and a claim")
+    earlier = casework.get_work(store, catalogue, CASE)
+    if earlier.status not in ("new", "in_review"):
+        # `make demo` again in the same data folder: cases are decided once.
+        t.say(
+            f"    {CASE} was already worked in an earlier run in this data folder "
+            f"({earlier.status}, decided by {name_of(earlier.decided_by or '-')}); delete the "
+            "folder to replay this chapter."
+        )
+        _stats(world)
+        return
     t.person(ANA, "warden cases queue --pod critical-harms")
     for entry in casework.queue(store, catalogue, pod="critical-harms")[:4]:
         held = f"held by {name_of(entry.claimed_by)}" if entry.claimed_by else "unclaimed"
@@ -117,8 +127,13 @@ def play(world: World) -> None:
         directory=directory,
     )
     t.say(f"    {QUIET_CASE}: {quiet.case.decision}, {quiet.case.status}")
+    _stats(world)
+
+
+def _stats(world: World) -> None:
+    t = world.t
     t.person(ANA, "warden cases stats")
-    figures = casework.stats(store)
+    figures = casework.stats(world.store)
     for label, d in (("time to first claim", figures.time_to_claim),
                      ("handling time (claim -> decision)", figures.handling)):  # fmt: skip
         t.say(
