@@ -394,8 +394,8 @@ def kpis_command(
     typer.echo(
         f"Case work: time to first claim median {_f(cw.time_to_claim.median_minutes, 1)} min, "
         f"p90 {_f(cw.time_to_claim.p90_minutes, 1)} min; handling time median "
-        f"{_f(cw.handling.median_minutes, 1)} min, p90 {_f(cw.handling.p90_minutes, 1)} min "
-        f"({cw.handling.n} decisions)"
+        f"{_f(cw.handling.median_seconds, 1)} s, p90 {_f(cw.handling.p90_seconds, 1)} s "
+        f"({cw.handling.n} decisions; `warden cases stats`)"
     )
     typer.echo("Gaps:" if report.gaps else "Gaps: none called out.")
     for line in report.gaps:

@@ -388,7 +388,7 @@ def _work(s: Session, case: CaseRow, work: CaseWorkRow, catalogue: Catalogue) ->
         claimed_by=work.claimed_by,
         claimed_at=utc(work.claimed_at) if work.claimed_at else None,
         first_claimed_at=utc(work.first_claimed_at) if work.first_claimed_at else None,
-        decision=work.decision,  # type: ignore[arg-type]
+        decision=work.decision,
         decided_by=work.decided_by,
         decided_at=utc(work.decided_at) if work.decided_at else None,
         section_id=work.section_id,

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
+from tools.casework_tables import CaseWorkRow
 from tools.gates import shadow_agreement
 from tools.ops_tables import AppealRow, QASampleRow
 from tools.qa import QualityScores, quality_scores
@@ -177,6 +178,14 @@ def _facts(store: Store, since: datetime, until: datetime) -> _Facts:
             Appeal.model_validate(r)
             for r in s.scalars(select(AppealRow).where(AppealRow.filed_at >= since))
         ]
+        case_work = [
+            (w, opened)
+            for w, opened in s.execute(
+                select(CaseWorkRow, CaseRow.opened_at)
+                .join(CaseRow, CaseRow.id == CaseWorkRow.case_id)
+                .where(CaseWorkRow.decided_at >= since)
+            ).tuples()
+        ]
         overturned = s.scalar(
             select(func.count())
             .select_from(StrikeRow)
@@ -194,6 +203,11 @@ def _facts(store: Store, since: datetime, until: datetime) -> _Facts:
         if p.status in DECIDED_PROPOSALS and p.decided_at is not None:
             opened = opened_of.get(p.case_id or "", _utc(p.created_at))
             consider(p.case_id or f"proposal:{p.id}", p.policy_id, opened, _utc(p.decided_at))
+    for w, case_opened in case_work:  # a specialist's own decision (issue 11)
+        section = w.section_id or w.exception_section
+        policy = section.split("-", 1)[0] if section else None
+        if w.decided_at is not None:
+            consider(w.case_id, policy, _utc(case_opened), _utc(w.decided_at))
     for e in escalations:
         if e.resolved_at is not None:
             opened = opened_of.get(e.case_id or "", _utc(e.opened_at))

@@ -428,3 +428,45 @@ def test_stats_give_median_and_p90(store: Store, catalogue: Catalogue) -> None:
     assert (figures.handling.median_minutes, figures.handling.p90_minutes) == (2.0, 3.0)
     assert figures.time_to_claim.n == 3 and figures.time_to_claim.median_minutes is not None
     assert figures.decisions == {"not_violating": 3}
+
+
+def test_counts_from_lets_a_policy_count_another_policys_strikes(
+    store: Store, catalogue: Catalogue
+) -> None:
+    from tools.strikes import preview
+
+    gv = catalogue.policies["GV"]
+    counting = gv.model_copy(
+        update={"strikes": gv.strikes.model_copy(update={"counts_from": ("HA",)})}
+    )
+    merged = catalogue.model_copy(update={"policies": {**catalogue.policies, "GV": counting}})
+    load(store)
+    now = utcnow()
+    with store.session() as s:
+        ensure_account(s, "acct-g")
+        for n in range(2):
+            s.add(
+                StrikeRow(
+                    id=f"seed-ha-{n}",
+                    account_id="acct-g",
+                    policy_id="HA",
+                    section_id="HA-2.2",
+                    weight=1,
+                    issued_at=now - timedelta(days=3 + n),
+                    expires_at=now + timedelta(days=60),
+                    source_action_key=f"seed:ha:{n}",
+                    overturned=False,
+                )
+            )
+    from tools.models import PlannedAction
+
+    remove = [
+        PlannedAction(
+            target_type="content", target_id="gv-1", action=ActionType.REMOVE, section_id="GV-2.3"
+        )
+    ]
+    (alone,) = preview(store, catalogue, remove)
+    assert (alone.active_before, alone.threshold_crossed) == (0, None)
+    (counted,) = preview(store, merged, remove)
+    assert (counted.active_before, counted.active_after) == (2, 3)
+    assert counted.threshold_crossed == RestrictionType.SUSPEND
