@@ -563,7 +563,6 @@ def _decide_without_action(
     now: datetime,
     source: str,
 ) -> DecisionResult:
-    escalation_id = None
     with store.session() as s:
         case, work = _lock(s, case_id)
         _check_open(case, work)
@@ -578,7 +577,8 @@ def _decide_without_action(
                 f"Case {case_id} names no policy and no signal routes it; escalations are "
                 "routed by policy. Decide it, or escalate from a recommendation."
             )
-        esc = open_escalation(
+        # Opening the ticket records the decision too (`record_escalation`), in its transaction.
+        open_escalation(
             store,
             catalogue,
             policy_id=route.policy_id,
@@ -588,14 +588,12 @@ def _decide_without_action(
             summary=(reason or f"Escalated from case work on {case_id}.").strip(),
             now=now,
         )
-        escalation_id = esc.id
+        return _result(store, catalogue, case_id, [])
     with store.session() as s:
         case, work = _lock(s, case_id)
-        if verdict != "escalated":
-            _check_open(case, work)
+        _check_open(case, work)
         _held_by_other(work, actor)
         values = _decided_values(case, work, actor, now)
-        status = CaseStatus.ESCALATED if verdict == "escalated" else CaseStatus.CLOSED
         _move(
             s,
             work,
@@ -603,9 +601,8 @@ def _decide_without_action(
             decision=verdict,
             note=reason,
             exception_section=exception_section,
-            escalation_id=escalation_id,
         )
-        case.status = status.value
+        case.status = CaseStatus.CLOSED.value
         events = [
             _event(
                 case_id,
@@ -615,15 +612,13 @@ def _decide_without_action(
                 now,
                 reason=reason,
                 exception_section=exception_section,
-                escalation_id=escalation_id,
                 handling_seconds=work.handling_seconds,
                 policy_id=route.policy_id,
                 section_id=exception_section,
                 source=source,
             )
         ]
-        if status == CaseStatus.CLOSED:
-            events.append(_event(case_id, actor, "case.closed", "closed", now, source=source))
+        events.append(_event(case_id, actor, "case.closed", "closed", now, source=source))
         append_many(s, events)
         return DecisionResult(case=_work(s, case, work, catalogue))
 
@@ -793,6 +788,38 @@ def _result(
         out.statement_ids = sorted(set(statements) | {x for x in restriction_statements if x})
         out.waiting_for_second_reviewer = proposal.status == "pending"
         return out
+
+
+def record_escalation(
+    session: Session,
+    case_id: str,
+    actor: str,
+    escalation_id: str,
+    summary: str,
+    now: datetime,
+) -> None:
+    """An escalation opened on an undecided case is the escalating person's decision on it
+    (the card's Escalate button, `warden cases decide --escalate`); audited, timed."""
+    case, work = _lock(session, case_id)
+    if work.decision is not None or (work.claimed_by not in (None, actor)):
+        return  # decided before, or held by someone else: the ticket alone records it
+    values = _decided_values(case, work, actor, now)
+    _move(session, work, **values, decision="escalated", note=summary, escalation_id=escalation_id)
+    append_many(
+        session,
+        [
+            _event(
+                case_id,
+                actor,
+                "case.decided",
+                "escalated",
+                now,
+                escalation_id=escalation_id,
+                handling_seconds=work.handling_seconds,
+                source="escalation",
+            )
+        ],
+    )
 
 
 def on_proposal_finished(session: Session, proposal_id: str, status: str, now: datetime) -> None:

@@ -72,3 +72,16 @@ def test_not_violating_closes_the_case(harness: Harness, catalogue: Any) -> None
     assert (work.status, work.decision) == ("closed", "not_violating")
     text = render_text(harness.standin.messages[(CHANNEL, card["ts"])]["blocks"])
     assert "not violating" in text and f"@{REQUESTER}" in text
+
+
+def test_escalate_from_the_card_is_the_clickers_decision(harness: Harness, catalogue: Any) -> None:
+    from slackapp.blocks import ESCALATE_CASE
+
+    card = _recommendation(harness)
+    harness.driver.click(
+        ESCALATE_CASE, _value(card, ESCALATE_CASE), user=REQUESTER, channel=CHANNEL, message=card
+    )
+    harness.settle()
+    work = get_work(harness.store, catalogue, "C-9001")
+    assert (work.status, work.decision, work.decided_by) == ("escalated", "escalated", REQUESTER)
+    assert work.escalation_id is not None
