@@ -376,6 +376,27 @@ def kpis_command(
     a = report.appeals
     rate = "n/a" if a.overturn_rate is None else f"{a.overturn_rate:.0%}"
     typer.echo(f"Appeals: {a.filed} filed, {a.decided} decided, overturn rate {rate}")
+    # issue 11: overturn rates per policy, per specialist who decided, per vendor team
+    for label, groups in (
+        ("policy", report.appeals_by_policy),
+        ("specialist", report.appeals_by_specialist),
+        ("vendor team", report.appeals_by_vendor_team),
+    ):
+        for key, stats in groups.items():
+            if stats.decided:
+                typer.echo(
+                    f"  overturn rate, {label} {key}: {stats.overturn_rate:.0%} "
+                    f"({stats.overturned} of {stats.decided})"
+                )
+    from tools.casework import stats as casework_stats
+
+    cw = casework_stats(store)
+    typer.echo(
+        f"Case work: time to first claim median {_f(cw.time_to_claim.median_minutes, 1)} min, "
+        f"p90 {_f(cw.time_to_claim.p90_minutes, 1)} min; handling time median "
+        f"{_f(cw.handling.median_seconds, 1)} s, p90 {_f(cw.handling.p90_seconds, 1)} s "
+        f"({cw.handling.n} decisions; `warden cases stats`)"
+    )
     typer.echo("Gaps:" if report.gaps else "Gaps: none called out.")
     for line in report.gaps:
         typer.echo(f"  - {line}")

@@ -50,6 +50,8 @@ MAX_FALLBACK_TEXT = 3000
 APPROVE = "warden_approve"
 REJECT = "warden_reject"
 APPLY = "warden_apply"
+DECIDE = "warden_decide"  # issue 11: the clicker's own decision (no gate, no other approver)
+NOT_VIOLATING = "warden_not_violating"
 ESCALATE_CASE = "warden_escalate_case"
 ESCALATE_QUESTION = "warden_escalate_question"
 REJECT_MODAL = "warden_reject_reason"
@@ -78,6 +80,7 @@ class CaseRef(BaseModel):
     case_id: str
     thread_id: str
     action: str | None = None
+    section: str | None = None
 
 
 class QuestionRef(BaseModel):
@@ -296,7 +299,13 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
     buttons = []
     if rec.action is not None and rec.verdict != "not_violating":
         ref = CaseRef(case_id=rec.case_id, thread_id=thread_id, action=rec.action.value)
-        buttons.append(button(f"Apply: propose {action}", APPLY, ref, style="primary"))
+        if rec.section_ids:
+            mine = ref.model_copy(update={"section": rec.section_ids[0]})
+            buttons.append(button(f"Apply as my decision: {action}", DECIDE, mine, style="primary"))
+        buttons.append(button(f"Propose {action} for approval", APPLY, ref))
+    buttons.append(
+        button("Not violating", NOT_VIOLATING, CaseRef(case_id=rec.case_id, thread_id=thread_id))
+    )
     buttons.append(
         button("Escalate", ESCALATE_CASE, CaseRef(case_id=rec.case_id, thread_id=thread_id))
     )

@@ -20,7 +20,9 @@ audit_app = typer.Typer(help="Verify and export the hash-chained audit log.", no
 reasons_app = typer.Typer(help="Statements of reasons (EU DSA Art. 17).", no_args_is_help=True)
 escalations_app = typer.Typer(help="Escalation tickets and their SLA.", no_args_is_help=True)
 strikes_app = typer.Typer(help="Account strike standing.", no_args_is_help=True)
-appeal_app = typer.Typer(help="Appeals: overturn an enforcement decision.", no_args_is_help=True)
+appeal_app = typer.Typer(
+    help="Appeals: file one for the affected account, uphold or overturn it.", no_args_is_help=True
+)
 
 
 def _store() -> Store:
@@ -271,8 +273,13 @@ def escalations_sweep() -> None:
 
 
 @strikes_app.command("show")
-def strikes_show(account_id: str) -> None:
-    """Show an account's strikes and its standing per policy."""
+def strikes_show(
+    account_id: str,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="active strikes with expiry, restrictions with end")
+    ] = False,
+) -> None:
+    """Show an account's strikes, restrictions and standing per policy."""
     from tools.store import utcnow
     from tools.strikes import standing
 
@@ -280,6 +287,11 @@ def strikes_show(account_id: str) -> None:
     catalogue = _catalogue()
     account = store.get_account(account_id)
     now = utcnow()
+    if as_json:
+        from tools.strikes import account_report
+
+        typer.echo(account_report(store, catalogue, account_id, now=now).model_dump_json(indent=2))
+        return
     typer.echo(f"{account.id} (@{account.handle})  status: {account.status}")
     for strike in account.strikes:
         state = (
@@ -291,35 +303,20 @@ def strikes_show(account_id: str) -> None:
             f"  {strike.id}  {strike.section_id:<7} w{strike.weight}  "
             f"{strike.issued_at:%Y-%m-%d}  {state:<10} key={strike.source_action_key}"
         )
+    from tools.strikes import account_report
+
+    for r in account_report(store, catalogue, account_id, now=now).restrictions:
+        end = f"until {r.ends_at:%Y-%m-%d %H:%M} UTC" if r.ends_at else "until lifted"
+        state = "active" if r.active(now) else ("lifted" if r.lifted_at else "ended")
+        typer.echo(f"  restriction {r.id}  {r.restriction.value:<18} {end}  {state}")
     for line in standing(store, catalogue, account_id, now=now):
         typer.echo(f"  {line}")
 
 
-@appeal_app.command("overturn")
-def appeal_overturn(
-    action_key: Annotated[str, typer.Argument(help="the action key (or strike id) to overturn")],
-    reason: Annotated[str, typer.Option(help="why the appeal succeeded")],
-) -> None:
-    """Overturn the strike an action gave (audited; a suspension it caused is lifted)."""
-    from tools.strikes import overturn
-
-    store = _store()
-    catalogue = _catalogue()
-    by_id = action_key.startswith(("stk_", "sample-"))
-    strike = overturn(
-        store,
-        catalogue,
-        strike_id=action_key if by_id else None,
-        action_key=None if by_id else action_key,
-        actor=_me(),
-        reason=reason,
-    )
-    account = store.get_account(strike.account_id)
-    typer.echo(f"strike {strike.id} on {strike.account_id} overturned; account {account.status}")
-
-
 def register(app: typer.Typer) -> None:
     """Attach this package's commands to the root `warden` app."""
+    import tools.casework_cli  # noqa: F401  (issue 11: queue, claim, decide, stats, appeals)
+
     app.add_typer(cases_app, name="cases")
     app.add_typer(audit_app, name="audit")
     app.add_typer(reasons_app, name="reasons")

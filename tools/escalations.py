@@ -111,6 +111,11 @@ def open_escalation(
         )
         s.add(row)
         s.flush()
+        if case_id is not None:
+            # issue 11: escalating a case is its handler's decision on it (who, when, how long).
+            from tools.casework import record_escalation
+
+            record_escalation(s, case_id, opened_by, row.id, summary, now)
         append_many(
             s,
             [

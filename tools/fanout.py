@@ -30,8 +30,9 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from knowledge.vocabulary import ActionType
-from tools import proposals, reasons, strikes
+from knowledge.catalogue import RestrictionSpec
+from knowledge.vocabulary import ActionType, RestrictionType
+from tools import proposals, reasons, restrictions, strikes
 from tools.audit import EventSpec, append_batch
 from tools.cases import ensure_account
 from tools.fanout_tables import (
@@ -467,6 +468,8 @@ def _record_effects(
     slots: list[list[EventSpec]] = []
     explained: list[tuple[PlannedAction, str]] = []
     strike_run: list[tuple[list[EventSpec], _Claimed]] = []
+    strike_weights: list[int | None] = []
+    authors = strikes.authors_of(session, [c.action for c, o in done if o.receipt is not None])
 
     def apply_strike_run() -> None:
         # Consecutive strikes go to `apply_strikes` together; a suspension in between ends
@@ -482,12 +485,14 @@ def _record_effects(
             proposal_hash=proposal.action_hash,
             now=now,
             session=session,
+            strike_weights=list(strike_weights),
         )
         for (slot, claim), (result, strike_events) in zip(strike_run, results, strict=True):
             slot[:0] = strike_events
             if result.suspended:
                 suspended.append(claim.action.target_id)
         strike_run.clear()
+        strike_weights.clear()
 
     for claim, outcome in done:
         action = claim.action
@@ -508,10 +513,73 @@ def _record_effects(
             )
             continue
         if action.action == ActionType.STRIKE:
-            strike_run.append((slot, claim))
+            # One strike per (proposal, account): the key a strike action on it would have.
+            strike_run.append(
+                (
+                    slot,
+                    _Claimed(
+                        claim.id,
+                        strikes.strike_key(proposal.id, action.target_id),
+                        claim.attempts,
+                        action,
+                    ),
+                )
+            )
+            strike_weights.append(None)
         elif action.action == ActionType.SUSPEND:
             apply_strike_run()
             ensure_account(session, action.target_id).status = "suspended"
+            _rest, rest_events = restrictions.restrict(
+                session,
+                run.catalogue,
+                account_id=action.target_id,
+                spec=RestrictionSpec(restriction=RestrictionType.SUSPEND, days=None),
+                section_id=action.section_id,
+                cause_key=claim.key,
+                reason=f"The account was suspended under section {action.section_id}.",
+                actor=actor,
+                source="fanout",
+                now=now,
+            )
+            slot.extend(rest_events)
+        else:
+            # A content action adds the strike the catalogue gives it to the item's author.
+            struck = strikes.struck_account(action, authors, run.catalogue)
+            if struck is not None:
+                author, weight = struck
+                strike_action = PlannedAction.model_construct(
+                    target_type="account",
+                    target_id=author,
+                    action=ActionType.STRIKE,
+                    section_id=action.section_id,
+                )
+                key = strikes.strike_key(proposal.id, author)
+                strike_run.append((slot, _Claimed(claim.id, key, claim.attempts, strike_action)))
+                strike_weights.append(weight)
+                explained.append((strike_action, key))  # its own statement, once per account
+        section = run.catalogue.section(action.section_id)
+        if section.on_violation is not None:
+            account = (
+                authors.get(action.target_id)
+                if action.target_type == "content"
+                else (action.target_id)
+            )
+            if account is not None:
+                apply_strike_run()
+                _rest, rest_events = restrictions.restrict(
+                    session,
+                    run.catalogue,
+                    account_id=account,
+                    spec=section.on_violation,
+                    section_id=section.id,
+                    cause_key=f"{proposal.id}:account:{account}:on_violation",
+                    reason=f"One confirmed violation of section {section.id} "
+                    f"(“{section.title}”) restricts the account at once.",
+                    actor=actor,
+                    source="fanout",
+                    now=now,
+                )
+                slot.extend(rest_events)
         explained.append((action, claim.key))
         slot.append(
             _event(
@@ -607,6 +675,10 @@ def _finish_if_done(store: Store, proposal_id: str, worker: str) -> ProposalStat
             done = proposals.mark_executed(
                 store, proposal_id, worker_id=worker, summary=summary, session=s
             )
+        # A specialist's decision: its case is actioned and closed with the last action.
+        from tools.casework import on_proposal_finished
+
+        on_proposal_finished(s, proposal_id, done.status.value, _now())
         return done.status
 
 

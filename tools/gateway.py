@@ -111,6 +111,25 @@ class TransactionalGateway(EnforcementGateway, Protocol):
     ) -> list[BatchOutcome]: ...
 
 
+@runtime_checkable
+class ReversibleGateway(Protocol):
+    """A platform that can undo applied actions (an overturned appeal restores the content)."""
+
+    def reverse_batch(
+        self, items: Sequence[GatewayItem], *, proposal_id: str
+    ) -> list[BatchOutcome]: ...
+
+
+def reversal_key(idempotency_key: str) -> str:
+    """The key that makes undoing an applied action a second time a no-op."""
+    key = f"reverse:{idempotency_key}"
+    if len(key) <= 255:
+        return key
+    import hashlib
+
+    return f"reverse:sha256:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -232,6 +251,74 @@ class LocalPlatform:
                 for (t, i), counts in increments.items()
             ],
         )
+
+    def reverse_batch(
+        self, items: Sequence[GatewayItem], *, proposal_id: str
+    ) -> list[BatchOutcome]:
+        """Undo applied actions once per key (`items` carry the reversal keys): the content is
+        restored, the account's counters go back; a key seen before returns its first receipt."""
+        if not items:
+            return []
+        with Session(self.engine) as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            now = _now()
+            rows = [
+                {
+                    "idempotency_key": item.idempotency_key,
+                    "receipt_id": f"rcpt-{uuid.uuid4().hex}",
+                    "proposal_id": proposal_id,
+                    "target_type": item.action.target_type,
+                    "target_id": item.action.target_id,
+                    "action": f"reverse_{item.action.action.value}",
+                    "section_id": item.action.section_id,
+                    "applied_at": now,
+                    "deliveries": 1,
+                }
+                for item in items
+            ]
+            stmt = (
+                conflict_insert(dialect, PlatformReceiptRow.__table__)  # type: ignore[arg-type]
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(PlatformReceiptRow.idempotency_key)
+            )
+            new_keys = set(session.scalars(stmt, rows))
+            table = PlatformTargetRow.__table__
+            for item in items:
+                if item.idempotency_key not in new_keys:
+                    continue
+                column = table.c[_COUNTER[item.action.action]]
+                session.execute(
+                    update(table)  # type: ignore[arg-type]
+                    .where(
+                        table.c.target_type == item.action.target_type,
+                        table.c.target_id == item.action.target_id,
+                        column > 0,
+                    )
+                    .values({column: column - 1, "updated_at": now})
+                )
+            stored = {
+                r.idempotency_key: r
+                for r in session.scalars(
+                    select(PlatformReceiptRow).where(
+                        PlatformReceiptRow.idempotency_key.in_([i.idempotency_key for i in items])
+                    )
+                )
+            }
+            return [
+                BatchOutcome(
+                    idempotency_key=item.idempotency_key,
+                    receipt=GatewayReceipt(
+                        idempotency_key=item.idempotency_key,
+                        receipt_id=stored[item.idempotency_key].receipt_id,
+                        target_type=item.action.target_type,
+                        target_id=item.action.target_id,
+                        action=item.action.action,
+                        applied_at=stored[item.idempotency_key].applied_at,
+                        replayed=item.idempotency_key not in new_keys,
+                    ),
+                )
+                for item in items
+            ]
 
     def receipts(self, proposal_id: str | None = None) -> list[PlatformReceiptRow]:
         """Every application the platform recorded (tests compare this with the ledger)."""
@@ -562,6 +649,30 @@ class HttpGateway:
                 outcome = outcome.model_copy(update={"error": error})
             matched.append(outcome)
         return matched
+
+    def reverse_batch(
+        self, items: Sequence[GatewayItem], *, proposal_id: str
+    ) -> list[BatchOutcome]:
+        """`POST /v1/actions/reverse` per item, its reversal key as the `Idempotency-Key`."""
+        out = []
+        for item in items:
+            body = {"proposal_id": proposal_id, **item.action.model_dump(mode="json")}
+            try:
+                payload = self._post(
+                    "/v1/actions/reverse", body, idempotency_key=item.idempotency_key
+                )
+                receipt = GatewayReceipt.model_validate(
+                    {**payload, "idempotency_key": item.idempotency_key}
+                )
+            except GatewayRejected as exc:
+                out.append(BatchOutcome(idempotency_key=item.idempotency_key, error=str(exc)))
+                continue
+            except ValidationError as exc:
+                raise GatewayError(
+                    f"The enforcement API sent an unreadable receipt: {exc}"
+                ) from exc
+            out.append(BatchOutcome(idempotency_key=item.idempotency_key, receipt=receipt))
+        return out
 
     def _apply_one(self, item: GatewayItem, proposal_id: str) -> BatchOutcome:
         try:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
+from tools.casework_tables import CaseWorkRow
 from tools.gates import shadow_agreement
 from tools.ops_tables import AppealRow, QASampleRow
 from tools.qa import QualityScores, quality_scores
@@ -56,6 +57,8 @@ class Appeal(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     reason: str | None
+    original_decider: str | None = None  # issue 11: who made the decision appealed
+    vendor_team: str | None = None
 
 
 def file_appeal(
@@ -175,6 +178,14 @@ def _facts(store: Store, since: datetime, until: datetime) -> _Facts:
             Appeal.model_validate(r)
             for r in s.scalars(select(AppealRow).where(AppealRow.filed_at >= since))
         ]
+        case_work = [
+            (w, opened)
+            for w, opened in s.execute(
+                select(CaseWorkRow, CaseRow.opened_at)
+                .join(CaseRow, CaseRow.id == CaseWorkRow.case_id)
+                .where(CaseWorkRow.decided_at >= since)
+            ).tuples()
+        ]
         overturned = s.scalar(
             select(func.count())
             .select_from(StrikeRow)
@@ -192,6 +203,11 @@ def _facts(store: Store, since: datetime, until: datetime) -> _Facts:
         if p.status in DECIDED_PROPOSALS and p.decided_at is not None:
             opened = opened_of.get(p.case_id or "", _utc(p.created_at))
             consider(p.case_id or f"proposal:{p.id}", p.policy_id, opened, _utc(p.decided_at))
+    for w, case_opened in case_work:  # a specialist's own decision (issue 11)
+        section = w.section_id or w.exception_section
+        policy = section.split("-", 1)[0] if section else None
+        if w.decided_at is not None:
+            consider(w.case_id, policy, _utc(case_opened), _utc(w.decided_at))
     for e in escalations:
         if e.resolved_at is not None:
             opened = opened_of.get(e.case_id or "", _utc(e.opened_at))
@@ -312,6 +328,8 @@ class KPIReport(BaseModel):
     volume_by_policy: dict[str, int]
     appeals: AppealStats
     appeals_by_policy: dict[str, AppealStats]
+    appeals_by_specialist: dict[str, AppealStats] = Field(default_factory=dict)
+    appeals_by_vendor_team: dict[str, AppealStats] = Field(default_factory=dict)
     quality: QualityScores
     trends: list[PolicyTrend]
     weeks: list[WeekRow]
@@ -326,6 +344,18 @@ def _appeal_stats(appeals: Sequence[Appeal], overturned_strikes: int = 0) -> App
         overturned=sum(1 for a in decided if a.outcome == "overturned"),
         overturned_strikes=overturned_strikes,
     )
+
+
+def _appeals_by(
+    appeals: Sequence[Appeal], key: Callable[[Appeal], str | None]
+) -> dict[str, AppealStats]:
+    """Appeal outcomes grouped by who decided originally, or by vendor team (overturn rates)."""
+    groups: dict[str, list[Appeal]] = defaultdict(list)
+    for a in appeals:
+        k = key(a)
+        if k is not None:
+            groups[k].append(a)
+    return {k: _appeal_stats(v) for k, v in sorted(groups.items())}
 
 
 def _week_start(moment: datetime) -> datetime:
@@ -432,6 +462,8 @@ def compute_kpis(store: Store, *, now: datetime, since: datetime | None = None) 
         volume_by_policy=dict(sorted(volume.items())),
         appeals=_appeal_stats(facts.appeals, facts.overturned_strikes),
         appeals_by_policy={p: _appeal_stats(a) for p, a in sorted(by_policy_appeals.items())},
+        appeals_by_specialist=_appeals_by(facts.appeals, lambda a: a.original_decider),
+        appeals_by_vendor_team=_appeals_by(facts.appeals, lambda a: a.vendor_team or "in-house"),
         quality=quality,
         trends=trends,
         weeks=weeks,

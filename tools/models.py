@@ -132,6 +132,7 @@ class Case(Frozen):
 
 class AccountStatus(StrEnum):
     ACTIVE = "active"
+    LIMITED = "limited"  # an active limit_distribution restriction
     SUSPENDED = "suspended"
 
 
@@ -213,6 +214,9 @@ class Proposal(Frozen):
     cluster_id: str | None = None
     decided_by: str | None = None
     reject_reason: str | None = None
+    origin: Literal["automated", "decision"] = Field(
+        "automated", description="decision: a specialist's own case decision (no gate applies)"
+    )
 
 
 class EscalationStatus(StrEnum):

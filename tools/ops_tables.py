@@ -149,6 +149,14 @@ class AppealRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
+    # issue 11: appeals filed against a case decision (migration i11a)
+    case_id: Mapped[str | None] = mapped_column(String(128))
+    proposal_id: Mapped[str | None] = mapped_column(String(64))
+    pod: Mapped[str | None] = mapped_column(String(64))
+    grounds: Mapped[str | None] = mapped_column(Text)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    original_decider: Mapped[str | None] = mapped_column(String(128))
+    vendor_team: Mapped[str | None] = mapped_column(String(64))
 
 
 OPS_TABLES = [

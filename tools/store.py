@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from tools.db import make_engine, make_sessionmaker
 from tools.models import (
     Account,
-    AccountStatus,
     Approval,
     Case,
     ContentItem,
@@ -185,7 +184,8 @@ class Store:
                 query = query.where(CaseRow.status == status)
             return [case_from_row(r) for r in s.scalars(query)]
 
-    def get_account(self, account_id: str) -> Account:
+    def get_account(self, account_id: str, *, now: datetime | None = None) -> Account:
+        """The account with every strike; its status as of `now` (restrictions end)."""
         with self.session() as s:
             row = s.get(AccountRow, account_id)
             if row is None:
@@ -195,11 +195,14 @@ class Store:
                 .where(StrikeRow.account_id == account_id)
                 .order_by(StrikeRow.issued_at, StrikeRow.id)
             ).all()
+            from tools.restrictions import account_status
+
             return Account(
                 id=row.id,
                 handle=row.handle,
                 created_at=utc_or_none(row.created_at),
-                status=AccountStatus(row.status),
+                # Derived from its restrictions, which end by themselves.
+                status=account_status(s, row.id, row.status, now or utcnow()),
                 strikes=[strike_from_row(r) for r in strikes],
             )
 
@@ -336,6 +339,7 @@ def proposal_from_row(session: Session, row: ProposalRow) -> Proposal:
             "cluster_id": row.cluster_id,
             "decided_by": row.decided_by,
             "reject_reason": row.reject_reason,
+            "origin": row.origin or "automated",
         }
     )
 

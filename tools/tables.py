@@ -125,6 +125,8 @@ class ProposalRow(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic concurrency: every transition is `UPDATE ... WHERE version = :seen`.
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # automated (detector, agent, bulk: gates apply) or decision (a specialist's own; i11a)
+    origin: Mapped[str] = mapped_column(String(16), default="automated", server_default="automated")
 
 
 class ApprovalRow(Base):

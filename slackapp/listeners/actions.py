@@ -13,8 +13,10 @@ from slackapp.approvals import approve_clicked, audit_refusal, reject_submitted,
 from slackapp.blocks import (
     APPLY,
     APPROVE,
+    DECIDE,
     ESCALATE_CASE,
     ESCALATE_QUESTION,
+    NOT_VIOLATING,
     REASON_BLOCK,
     REASON_INPUT,
     REJECT,
@@ -25,6 +27,7 @@ from slackapp.blocks import (
     RejectMeta,
     reject_modal,
 )
+from slackapp.casework import submit_decision
 from slackapp.conversation import run_request
 from slackapp.runtime import Runtime
 
@@ -128,6 +131,16 @@ def register(app: App, rt: Runtime) -> None:
                 action=ActionType(ref.action) if ref.action else None,
             ),
         )
+
+    @app.block_action(DECIDE)
+    def decide(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        submit_decision(rt, client, body, action, verdict="violating")
+
+    @app.block_action(NOT_VIOLATING)
+    def not_violating(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        submit_decision(rt, client, body, action, verdict="not_violating")
 
     @app.block_action(ESCALATE_CASE)
     def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:

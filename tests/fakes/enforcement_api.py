@@ -190,6 +190,11 @@ def _handler_for(api: EnforcementApiStandIn) -> type[BaseHTTPRequestHandler]:
                 if not key:
                     return 400, {"error": "Idempotency-Key header is required"}
                 return api.deliver(key, body)
+            if self.path == "/v1/actions/reverse":  # undo an applied action (an appeal)
+                key = self.headers.get("Idempotency-Key")
+                if not key:
+                    return 400, {"error": "Idempotency-Key header is required"}
+                return api.deliver(key, body)
             if self.path == "/v1/actions/batch":
                 results = []
                 for item in body.get("items", []):

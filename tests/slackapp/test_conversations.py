@@ -35,5 +35,6 @@ def test_recommend_command_posts_the_card_in_a_thread(harness: Harness) -> None:
     text = render_text(card["blocks"])
     assert "RECOMMENDATION · CASE C-9001" in text
     assert "crosses into suspend" in text
-    assert "[ Apply: propose remove ]" in text
+    assert "[ Apply as my decision: remove ]" in text
+    assert "[ Propose remove for approval ]" in text
     assert "Draft from the policy catalogue's rules" in text

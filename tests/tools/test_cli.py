@@ -58,27 +58,52 @@ def test_import_modes(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     assert run("cases", "show", "b").exit_code == 0
 
 
-def test_sample_strikes_appeal_and_audit(run, warden_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sample_strikes_appeal_and_audit(  # type: ignore[no-untyped-def]
+    run, warden_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warden.settings import get_settings
+
+    monkeypatch.setenv("WARDEN_OPERATORS", "appeals=UAPPEALS1,ana=UANA00001")
+    monkeypatch.setenv("WARDEN_REVIEWER_GROUPS", "critical-harms=UANA00001+UAPPEALS1")
+    get_settings.cache_clear()
     loaded = run("cases", "load-sample")
     assert loaded.exit_code == 0 and "42 cases" in loaded.output
     assert "0 cases" in run("cases", "load-sample").output
-    standing = run("strikes", "show", "acct-1002")
-    assert "HA: 2 active in 90 days (next: 3 -> suspend for 30 days)" in standing.output
-    overturned = run(
-        "appeal",
-        "overturn",
-        "sample:sample-acct-1002-2",
-        "--reason",
-        "appeal upheld",
-    )
+    standing = run("strikes", "show", "acct-1012")
+    assert "HA: 1 active in 90 days (next: 2 -> limit distribution for 14 days)" in standing.output
+    monkeypatch.setenv("LOGNAME", "ana")
+    queue = json.loads(run("cases", "queue", "--pod", "critical-harms", "--json").output)
+    assert "case-1006" in [e["case_id"] for e in queue]
+    claimed = json.loads(run("cases", "claim", "case-1006", "--json").output)
+    assert (claimed["claimed_by"], claimed["status"]) == ("UANA00001", "in_review")
+    decided = run(
+        "cases", "decide", "case-1006", "--violating", "--section", "HA-2.4",
+        "--action", "remove", "--json",
+    )  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    body = json.loads(decided.output)
+    assert body["case"]["status"] == "closed"
+    assert body["strike_effects"][0]["threshold_crossed"] == "limit_distribution"
+    assert len(body["statement_ids"]) == 3  # removal, strike, restriction
+    shown = json.loads(run("strikes", "show", "acct-1012", "--json").output)
+    assert shown["status"] == "limited" and shown["active_restrictions"][0]["ends_at"]
+    filed = json.loads(run("appeal", "file", "case-1006", "--reason", "a news report",
+                           "--json").output)  # fmt: skip
+    refused = run("appeal", "decide", filed["id"], "--overturn", "--reason", "r")
+    assert refused.exception is not None and "made or approved" in str(refused.exception)
+    monkeypatch.setenv("LOGNAME", "appeals")
+    overturned = run("appeal", "decide", filed["id"], "--overturn", "--reason", "news report")
     assert overturned.exit_code == 0, overturned.output
-    assert "HA: 1 active" in run("strikes", "show", "acct-1002").output
+    assert "account acct-1012: active" in overturned.output
+    assert "HA: 1 active" in run("strikes", "show", "acct-1012").output
+    stats = run("cases", "stats")
+    assert stats.exit_code == 0 and "handling time (claim -> decision): median" in stats.output
     verified = run("audit", "verify")
-    assert verified.exit_code == 0 and "intact: 1 events" in verified.output
+    assert verified.exit_code == 0 and "intact" in verified.output
     out = tmp_path / "audit.jsonl"
     assert run("audit", "export", "--out", str(out)).exit_code == 0
     first = json.loads(out.read_text().splitlines()[0])
-    assert (first["verb"], first["actor"]) == ("strike.overturned", "UAPPEALS1")
+    assert (first["verb"], first["actor"]) == ("case.claimed", "UANA00001")
     from tests.fixtures.audit_guard import unguarded
     from tools.store import Store
 
@@ -111,8 +136,11 @@ def test_commands_that_record_decisions_refuse_an_unmapped_os_user(  # type: ign
     monkeypatch.setenv("LOGNAME", "nobody-mapped")
     get_settings.cache_clear()
     assert run("cases", "load-sample").exit_code == 0
-    result = run("appeal", "overturn", "sample:sample-acct-1002-2", "--reason", "r")
+    result = run("cases", "claim", "case-1006")
     assert isinstance(result.exception, ConfigError)
     assert "add nobody-mapped=<Slack user id> to WARDEN_OPERATORS" in str(result.exception)
-    assert "HA: 2 active" in run("strikes", "show", "acct-1002").output
-    assert "--user" not in run("appeal", "overturn", "--help").output
+    decided = run("cases", "decide", "case-1006", "--not-violating", "--reason", "r")
+    assert isinstance(decided.exception, ConfigError)
+    assert "[new]" in run("cases", "show", "case-1006").output
+    for command in (("appeal", "decide"), ("cases", "decide"), ("cases", "claim")):
+        assert "--user" not in run(*command, "--help").output

@@ -92,10 +92,10 @@ def test_apply_is_idempotent_and_suspends_at_threshold(store: Store, catalogue: 
         store, catalogue, strike("acct-two"), action_key="prop-1:acct-two", now=NOW
     )
     assert not again.created and again.strike is not None and again.strike.id == first.strike.id  # type: ignore[union-attr]
-    account = store.get_account("acct-two")
+    account = store.get_account("acct-two", now=NOW)
     assert account.status == "suspended" and len(account.strikes) == 3
     verbs = [e.verb for e in audit.events(store, subject="account:acct-two")]
-    assert verbs == ["strike.applied", "account.suspended"]
+    assert verbs == ["strike.applied", "account.suspended", "restriction.applied"]
     with pytest.raises(InputError):
         apply_strike(
             store,
@@ -127,7 +127,11 @@ def test_overturn_removes_strike_reinstates_and_is_audited(
     (effect,) = preview(store, catalogue, [strike("acct-two")], later)
     assert effect.active_before == 2  # the overturned strike no longer counts
     events = audit.events(store, subject="account:acct-two")
-    assert [e.verb for e in events][-2:] == ["strike.overturned", "account.reinstated"]
+    assert [e.verb for e in events][-3:] == [
+        "strike.overturned",
+        "restriction.lifted",
+        "account.reinstated",
+    ]
     assert (
         events[-2].actor == "U_APPEALS" and events[-2].details["reason"] == "context showed satire"
     )
@@ -151,5 +155,9 @@ def test_deferred_audit_hands_events_to_the_caller(store: Store, catalogue: Cata
         assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
         audit.append_many(s, deferred)
     assert outcome.suspended
-    assert [e.verb for e in deferred] == ["strike.applied", "account.suspended"]
-    assert [e.verb for e in audit.events(store)] == ["strike.applied", "account.suspended"]
+    assert [e.verb for e in deferred] == [
+        "strike.applied",
+        "account.suspended",
+        "restriction.applied",
+    ]
+    assert [e.verb for e in audit.events(store)] == [e.verb for e in deferred]

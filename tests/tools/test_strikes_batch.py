@@ -36,7 +36,11 @@ def _prepare(store: Store) -> None:
 def _comparable(outcome: StrikeOutcome, events: list[EventSpec]) -> dict[str, Any]:
     def event(e: EventSpec) -> dict[str, Any]:
         return e.model_dump(exclude={"details"}) | {
-            "details": {k: v for k, v in e.details.items() if k != "strike_id"}
+            "details": {
+                k: v
+                for k, v in e.details.items()
+                if k not in {"strike_id", "restriction_id", "statement_id"}
+            }
         }
 
     strike_ = outcome.strike

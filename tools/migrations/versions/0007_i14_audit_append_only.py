@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "i14a"
-down_revision = "0005"
+down_revision = "i11a"
 branch_labels = None
 depends_on = None
 
