@@ -299,14 +299,16 @@ def _check_hash(row: ProposalRow, action_hash: str | None) -> None:
 
 def _counted(session: Session, row: ProposalRow, approvers: set[str]) -> tuple[int, list[str]]:
     """Approvals that count now: of the current action list, by someone who is an approver
-    at this moment (re-checked at every decision), never the requester. Also who no longer
-    counts."""
+    at this moment (re-checked at every decision), never the requester of an automated
+    proposal (a specialist's own decision counts its decider as the first reviewer). Also who
+    no longer counts."""
     given = session.scalars(
         select(ApprovalRow.approver_id).where(
             ApprovalRow.proposal_id == row.id, ApprovalRow.action_hash == row.action_hash
         )
     ).all()
-    valid = [a for a in given if a in approvers and a != row.requester_id]
+    own_decision = row.origin == "decision"
+    valid = [a for a in given if a in approvers and (own_decision or a != row.requester_id)]
     return len(valid), sorted(set(given) - set(valid))
 
 
