@@ -54,11 +54,18 @@ class SlackApp:
     def asgi(self) -> Any:
         """The HTTP-mode ASGI app (signature check in front of Bolt's adapter)."""
         from slackapp.http import build_asgi
+        from slackapp.probes import with_probes
 
         secret = self.runtime.settings.slack_signing_secret
         if secret is None:
             raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET.")
-        return build_asgi(self.bolt, secret.get_secret_value())
+        return with_probes(build_asgi(self.bolt, secret.get_secret_value()), self.probes())
+
+    def probes(self) -> Any:
+        """/healthz, /readyz and /metrics over this app's store and Slack client."""
+        from slackapp.probes import Probes
+
+        return Probes(self.runtime.settings, self.runtime.store, self.client)
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait for every background job (tests and the demo)."""
@@ -83,7 +90,7 @@ def build_app(
     """Build the Slack app over an agent and a store that the caller built once."""
     from slack_bolt import App, BoltResponse
 
-    from slackapp import listeners
+    from slackapp import listeners, observe
 
     client = client or build_client(settings)
     secret = (
@@ -135,6 +142,7 @@ def build_app(
         return resp
 
     listeners.register(bolt, rt)
+    observe.instrument(bolt)
     _register_qa(bolt, store)
     return SlackApp(bolt=bolt, runtime=rt, client=client)
 

@@ -51,6 +51,7 @@ from tools.gateway import (
 from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
+from warden.metrics import FANOUT_ACTIONS
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
@@ -115,6 +116,7 @@ class _Run:
 class _BatchStats:
     applied: int = 0
     replayed: int = 0
+    failed: int = 0
     suspended: tuple[str, ...] = ()
 
 
@@ -175,6 +177,9 @@ def execute(
             break
         batches += 1
         applied_now += stats.applied
+        # Counted after the batch's transaction committed: a rolled-back batch counts nothing.
+        FANOUT_ACTIONS.labels(outcome="applied").inc(stats.applied)
+        FANOUT_ACTIONS.labels(outcome="failed").inc(stats.failed)
         replayed += stats.replayed
         suspended.extend(stats.suspended)
         if progress is not None:
@@ -420,6 +425,7 @@ def _settle(
     applied = [(c, o) for c, o in done if o.receipt is not None]
     return _BatchStats(
         applied=len(applied),
+        failed=len(done) - len(applied),
         replayed=sum(1 for _c, o in applied if o.receipt is not None and o.receipt.replayed),
         suspended=_record_effects(session, run, done, now),
     )

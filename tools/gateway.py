@@ -24,6 +24,7 @@ from knowledge.vocabulary import ActionType
 from tools.fanout_tables import PlatformReceiptRow, PlatformTargetRow, conflict_insert
 from tools.models import PlannedAction
 from warden.errors import ConfigError, GatewayError
+from warden.metrics import GATEWAY_ERRORS
 from warden.settings import Settings
 
 
@@ -379,6 +380,7 @@ class HttpGateway:
             try:
                 return self._post_once(path, body, headers)
             except _Transient as exc:
+                GATEWAY_ERRORS.labels(kind="transient").inc()
                 last = exc
                 if attempt == self.max_attempts:
                     break
@@ -386,6 +388,7 @@ class HttpGateway:
                 if exc.retry_after is not None:
                     delay = min(max(delay, exc.retry_after), self.max_retry_after_s)
                 self.sleep(delay)
+        GATEWAY_ERRORS.labels(kind="unavailable").inc()
         raise GatewayUnavailable(
             f"The enforcement API at {self.client.base_url} failed {self.max_attempts} times "
             f"(last: {last}); nothing is lost, run the fanout again to resume."
@@ -402,6 +405,7 @@ class HttpGateway:
         if response.status_code == 429 or response.status_code >= 500:
             raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
         if response.status_code >= 400:
+            GATEWAY_ERRORS.labels(kind="refused").inc()
             raise GatewayRejected(
                 f"The enforcement API refused the request with HTTP {response.status_code}: "
                 f"{response.text[:300]}"
