@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,5 +22,35 @@ def doctor_command(
     raise typer.Exit(doctor.exit_code(checks))
 
 
+def backup_command(
+    target: Annotated[Path, typer.Argument(help="a new folder to write the backup into")],
+) -> None:
+    """Back up the store, the agent's checkpoints and the policy index into a new folder."""
+    from warden.backup import backup
+    from warden.settings import get_settings
+
+    manifest = backup(get_settings(), target)
+    typer.echo(f"backup written to {target}: {', '.join(manifest['parts'])}")
+    if manifest.get("index_note"):
+        typer.echo(manifest["index_note"])
+
+
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="a folder written by `warden backup`")],
+    force: Annotated[
+        bool, typer.Option("--force", help="replace the current store and index")
+    ] = False,
+) -> None:
+    """Restore a backup where the settings say the store and index live (stop Warden first)."""
+    from warden.backup import restore
+    from warden.settings import get_settings
+
+    manifest = restore(get_settings(), source, force=force)
+    typer.echo(f"restored {', '.join(manifest['parts'])} from {source} ({manifest['created_at']})")
+    typer.echo("run `warden doctor` to check the result")
+
+
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor_command)
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
