@@ -63,9 +63,13 @@ class SlackApp:
 
     def probes(self) -> Any:
         """/healthz, /readyz and /metrics over this app's store and Slack client."""
-        from slackapp.probes import Probes
+        from slackapp.probes import PROBE_TIMEOUT_S, Probes
 
-        return Probes(self.runtime.settings, self.runtime.store, self.client)
+        # Its own client: a probe must answer before the load balancer gives up, so no retries.
+        client = build_client(self.runtime.settings, max_rate_limit_retries=0)
+        client.timeout = PROBE_TIMEOUT_S
+        client.retry_handlers = []
+        return Probes(self.runtime.settings, self.runtime.store, client)
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait for every background job (tests and the demo)."""

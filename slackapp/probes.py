@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from warden.settings import Settings
 
 READY_TTL_S = 5.0
+PROBE_TIMEOUT_S = 5.0
 
 
 class Probes:
