@@ -332,3 +332,60 @@ def test_json_logs_of_a_request_carry_its_ids_and_latency_never_its_content(site
     # The job carries the request id of the request that queued it.
     assert {r["request_id"] for r in done} == {r["request_id"] for r in acks}
     assert "rat meme" not in stream.getvalue()
+
+
+def test_warden_serve_health_port_serves_the_probes(site: Site) -> None:
+    """The real command: `warden serve --http --health-port N` answers the probes on N."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    http_port, health_port = free_port(), free_port()
+    settings = site.settings
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "HOME": str(settings.home),
+        "HF_HUB_OFFLINE": "1",
+        "WARDEN_HOME": str(settings.home),
+        "WARDEN_POLICIES_DIRS": ",".join(str(p) for p in settings.policies_dirs),
+        "WARDEN_EMBEDDINGS_URL": str(settings.embeddings_url),
+        "WARDEN_EMBEDDINGS_MODEL": settings.embeddings_model,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": site.standin.url,
+    }
+    code = "from warden.cli import main; main()"
+    args = ["serve", "--http", "--host", "127.0.0.1", "--port", str(http_port)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args, "--health-port", str(health_port)],
+        cwd=settings.home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        ready = None
+        while time.monotonic() < deadline and child.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert ready is not None, "the health port never answered"
+        assert ready.status_code == 200, ready.text
+        metrics = httpx.get(f"http://127.0.0.1:{health_port}/metrics", timeout=10).text
+        assert "warden_store_up 1.0" in metrics
+    finally:
+        child.terminate()
+        out, _ = child.communicate(timeout=30)
+    assert f"/healthz, /readyz, /metrics on 127.0.0.1:{health_port}" in out

@@ -126,3 +126,39 @@ def test_a_backup_of_another_database_kind_is_refused(tmp_path: Path) -> None:
             restore(settings_for(tmp_path / "home", endpoint), folder)
         with pytest.raises(InputError, match="not a Warden backup"):
             restore(settings_for(tmp_path / "home", endpoint), tmp_path)
+
+
+def test_the_commands_back_up_and_refuse_to_overwrite_without_force(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tools.store import build_store
+
+    with OpenAIStandIn() as endpoint:
+        settings = settings_for(tmp_path / "home", endpoint)
+        build_store(settings).close()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "HOME": str(tmp_path),
+        "WARDEN_HOME": str(tmp_path / "home"),
+    }
+
+    def warden(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "from warden.cli import main; main()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    made = warden("backup", str(tmp_path / "b1"))
+    assert made.returncode == 0, made.stderr
+    assert "backup written to" in made.stdout and "store.sqlite" in made.stdout
+    refused = warden("restore", str(tmp_path / "b1"))
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    done = warden("restore", str(tmp_path / "b1"), "--force")
+    assert done.returncode == 0 and "run `warden doctor`" in done.stdout
