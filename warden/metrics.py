@@ -30,6 +30,10 @@ SLACK_ACK_SECONDS = Histogram(
     ["kind"],
     buckets=FAST,
 )
+SLACK_REFUSED = Counter(
+    "warden_slack_refused",
+    "Requests refused before reaching Bolt (unsigned, stale, forged or oversized)",
+)
 AGENT_SECONDS = Histogram(
     "warden_agent_request_seconds",
     "Time the agent took for one request, by intent and outcome",

@@ -259,8 +259,10 @@ def test_healthz_and_readyz_on_the_http_server(site: Site) -> None:
         "index",
         "slack.auth",
     ]
-    # The probes need no Slack signature; everything else still does.
+    # The probes need no Slack signature; everything else still does, and refusals are counted.
+    refused = value(samples(site.get("/metrics").text), "warden_slack_refused_total")
     assert httpx.post(site.servers[0].endpoint, content=b"{}").status_code == 401
+    assert value(samples(site.get("/metrics").text), "warden_slack_refused_total") == refused + 1
 
 
 def test_readyz_names_what_is_down(site: Site) -> None:
