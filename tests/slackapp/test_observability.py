@@ -391,3 +391,24 @@ def test_warden_serve_health_port_serves_the_probes(site: Site) -> None:
         child.terminate()
         out, _ = child.communicate(timeout=30)
     assert f"/healthz, /readyz, /metrics on 127.0.0.1:{health_port}" in out
+
+
+def test_socket_mode_requests_are_counted_as_the_adapter_dispatches_them(site: Site) -> None:
+    """Socket Mode hands each envelope to `App.dispatch` (run_bolt_app): the same wrapper counts."""
+    from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from warden.metrics import SLACK_ACKS
+
+    before = SLACK_ACKS.labels(kind="event:app_home_opened", outcome="ok")._value.get()
+    payload = {
+        "type": "event_callback",
+        "team_id": "T0WARDEN1",
+        "event_id": "Ev0SOCKET1",
+        "event": {"type": "app_home_opened", "user": REQUESTER, "tab": "home"},
+    }
+    request = SocketModeRequest(type="events_api", envelope_id="e1", payload=payload)
+    assert run_bolt_app(site.apps[0].bolt, request).status == 200
+    assert site.apps[0].drain(30)
+    after = SLACK_ACKS.labels(kind="event:app_home_opened", outcome="ok")._value.get()
+    assert after == before + 1
