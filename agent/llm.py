@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agent.interface import Usage
+from warden.metrics import MODEL_CALLS, MODEL_SECONDS, MODEL_TOKENS, model_label
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -100,11 +102,15 @@ def structured_call(
     """
     response_format = {"name": name, "schema": schema.model_json_schema(), "strict": False}
     runnable = model.with_structured_output(response_format, method="json_schema", include_raw=True)
+    labels = {"job": name, "model": model_label(model_name(model))}
+    started = time.perf_counter()
     try:
         out = runnable.invoke(messages)
     except Exception as exc:  # the model boundary: degrade, never crash the request
         unavailable = _is_unavailable(exc)
         log.warning("model call %s failed (%s): %s", name, type(exc).__name__, exc)
+        MODEL_SECONDS.labels(**labels).observe(time.perf_counter() - started)
+        MODEL_CALLS.labels(**labels, outcome="unavailable" if unavailable else "error").inc()
         return Reply(
             parsed=None,
             problem=f"{type(exc).__name__}: {str(exc)[:200]}",
@@ -113,6 +119,10 @@ def structured_call(
         )
     raw = out.get("raw") if isinstance(out, dict) else None
     usage = _usage_of(raw)
+    MODEL_SECONDS.labels(**labels).observe(time.perf_counter() - started)
+    MODEL_CALLS.labels(**labels, outcome="answered").inc()
+    MODEL_TOKENS.labels(**labels, direction="prompt").inc(usage.prompt_tokens)
+    MODEL_TOKENS.labels(**labels, direction="completion").inc(usage.completion_tokens)
     raw_text = str(getattr(raw, "content", "") or "")
     if raw is not None and getattr(raw, "tool_calls", None):
         # Some OpenAI-compatible servers answer structured output with a tool call; only a call

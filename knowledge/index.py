@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from knowledge.parsing import Chunk, Document, chunk_document, iter_files, parse_file
+from knowledge.parsing import (
+    CHUNKER_VERSION,
+    Chunk,
+    Document,
+    chunk_document,
+    iter_files,
+    parse_file,
+)
 from warden.errors import ConfigError, InputError, PolicyError, WardenError
 
 if TYPE_CHECKING:
@@ -32,6 +39,8 @@ if TYPE_CHECKING:
 
 GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
+# Which chunker wrote the chunks: `warden doctor` asks for a re-ingest when it differs.
+CHUNKER_KEY = "warden_chunker"
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
 
 
@@ -296,17 +305,7 @@ def ingest(
     name = collection or settings.collection
     coll = open_collection(client, name, embedder)
 
-    wanted: dict[str, tuple[Chunk, dict[str, Any]]] = {}
-    for item in prepared:
-        for chunk in item.chunks:
-            meta = chunk_metadata(chunk, approved=item.approved, path=item.document.path)
-            chunk_id = chunk.content_hash
-            suffix = 2
-            while chunk_id in wanted:  # identical text twice under one heading
-                chunk_id = f"{chunk.content_hash}-{suffix}"
-                suffix += 1
-            wanted[chunk_id] = (chunk, meta)
-
+    wanted = planned_chunks(prepared)
     doc_keys = sorted({item.document.doc_key for item in prepared})
     existing = _existing(coll, doc_keys)
     to_add = [cid for cid in wanted if cid not in existing]
@@ -357,6 +356,21 @@ def ingest(
         warnings=warnings,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def planned_chunks(prepared: Sequence[Prepared]) -> dict[str, tuple[Chunk, dict[str, Any]]]:
+    """Chunk id -> (chunk, metadata) that an ingest of these documents stores."""
+    wanted: dict[str, tuple[Chunk, dict[str, Any]]] = {}
+    for item in prepared:
+        for chunk in item.chunks:
+            meta = chunk_metadata(chunk, approved=item.approved, path=item.document.path)
+            chunk_id = chunk.content_hash
+            suffix = 2
+            while chunk_id in wanted:  # identical text twice under one heading
+                chunk_id = f"{chunk.content_hash}-{suffix}"
+                suffix += 1
+            wanted[chunk_id] = (chunk, meta)
+    return wanted
 
 
 def lexical_dir(settings: Settings, collection: str) -> Path:
@@ -463,5 +477,6 @@ def bump_generation(coll: Any) -> str:
     generation = uuid.uuid4().hex
     metadata = {k: v for k, v in (coll.metadata or {}).items() if not k.startswith("hnsw:")}
     metadata[GENERATION_KEY] = generation
+    metadata[CHUNKER_KEY] = CHUNKER_VERSION
     coll.modify(metadata=metadata)
     return generation

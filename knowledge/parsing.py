@@ -613,6 +613,10 @@ def split_section_id(title: str) -> tuple[str | None, str]:
 
 # --------------------------------------------------------------------------- chunks
 
+# Bump when chunk_document's output changes for the same input: ingest stores it on the
+# collection, and `warden doctor` then says the index needs `warden ingest`.
+CHUNKER_VERSION = "1"
+
 
 def chunk_document(doc: Document) -> list[Chunk]:
     """Cut every section into passages of readable size that keep their heading path."""

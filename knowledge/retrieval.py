@@ -27,6 +27,7 @@ from knowledge.index import (
     lexical_dir,
     open_collection,
 )
+from warden.metrics import RETRIEVAL_SECONDS
 
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
@@ -333,7 +334,23 @@ class Retriever:
         mode: Mode | None = None,
     ) -> list[Hit]:
         """`search` with the query already embedded (used by batch callers and the evaluator)."""
+        started = time.perf_counter()
         mode = mode or self.mode
+        try:
+            return self._search_vector(query, vector, k, policy, version, approved_only, mode)
+        finally:
+            RETRIEVAL_SECONDS.labels(mode=mode).observe(time.perf_counter() - started)
+
+    def _search_vector(
+        self,
+        query: str,
+        vector: list[float],
+        k: int,
+        policy: str | None,
+        version: str | None,
+        approved_only: bool,
+        mode: Mode,
+    ) -> list[Hit]:
         pool = max(k, CANDIDATES) if mode == "hybrid" else k
         lexical = self.lexical()
         mask = lexical.mask(policy=policy, version=version, approved_only=approved_only)

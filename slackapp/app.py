@@ -59,11 +59,22 @@ class SlackApp:
     def asgi(self) -> Any:
         """The HTTP-mode ASGI app (signature check in front of Bolt's adapter)."""
         from slackapp.http import build_asgi
+        from slackapp.probes import with_probes
 
         secret = self.runtime.settings.slack_signing_secret
         if secret is None:
             raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET.")
-        return build_asgi(self.bolt, secret.get_secret_value())
+        return with_probes(build_asgi(self.bolt, secret.get_secret_value()), self.probes())
+
+    def probes(self) -> Any:
+        """/healthz, /readyz and /metrics over this app's store and Slack client."""
+        from slackapp.probes import PROBE_TIMEOUT_S, Probes
+
+        # Its own client: a probe must answer before the load balancer gives up, so no retries.
+        client = build_client(self.runtime.settings, max_rate_limit_retries=0)
+        client.timeout = PROBE_TIMEOUT_S
+        client.retry_handlers = []
+        return Probes(self.runtime.settings, self.runtime.store, client)
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait for every background job (tests and the demo)."""
@@ -88,7 +99,7 @@ def build_app(
     """Build the Slack app over an agent and a store that the caller built once."""
     from slack_bolt import App, BoltResponse
 
-    from slackapp import listeners
+    from slackapp import listeners, observe
 
     client = client or build_client(settings)
     secret = (
@@ -168,6 +179,7 @@ def build_app(
             next()
 
     listeners.register(bolt, rt)
+    observe.instrument(bolt)
     _register_qa(bolt, store)
     return SlackApp(bolt=bolt, runtime=rt, client=client)
 

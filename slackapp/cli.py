@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(3000, "--port", help="HTTP port"),
         host: str = typer.Option("0.0.0.0", "--host", help="HTTP bind address"),
         reminder_interval: float = typer.Option(60.0, help="seconds between SLA reminder sweeps"),
+        health_port: int | None = typer.Option(
+            None,
+            "--health-port",
+            help="also serve /healthz, /readyz and /metrics on this port (for Socket Mode)",
+        ),
     ) -> None:
         """Run the Slack app: answers, recommendations, escalations and approvals."""
         from warden.settings import get_settings
@@ -60,6 +65,13 @@ def register(app: typer.Typer) -> None:
         # waits for it, so events arriving meanwhile are still acked at once.
         warden.warm_up()
         reminders = ReminderLoop(slack.runtime, slack.client, interval_s=reminder_interval).start()
+        health = None
+        if health_port is not None:
+            from slackapp.http import start_in_thread
+            from slackapp.probes import probes_only
+
+            health = start_in_thread(probes_only(slack.probes()), port=health_port, host=host)
+            typer.echo(f"Warden: /healthz, /readyz, /metrics on {host}:{health.port}")
         try:
             if http:
                 from slackapp.http import serve as serve_http
@@ -72,5 +84,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo("Warden: Socket Mode")
                 run(slack)
         finally:
+            if health is not None:
+                health.stop()
             reminders.stop()
             slack.close()

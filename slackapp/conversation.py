@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from slackapp.escape import escape_untrusted
 from slackapp.ledger import Post
 from slackapp.runtime import Runtime
 from warden.errors import InputError, WardenError
+from warden.logs import log_context
+from warden.metrics import AGENT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +140,25 @@ def run_request(
     question: str = "",
 ) -> None:
     """Call the agent and post what it says (or what went wrong) in the thread."""
+    intent = request.intent.value if request.intent else "auto"
+    with log_context(thread=request.thread_id, case_id=request.case_id, intent=intent):
+        _run_request(rt, client, request, channel=channel, thread_ts=thread_ts, question=question)
+
+
+def _run_request(
+    rt: Runtime,
+    client: Any,
+    request: WardenRequest,
+    *,
+    channel: str,
+    thread_ts: str,
+    question: str,
+) -> None:
+    started = time.perf_counter()
     try:
         response = rt.warden.handle(request)
     except WardenError as exc:
+        observe_request(request, "refused", started)
         post(
             client,
             channel=channel,
@@ -149,6 +168,7 @@ def run_request(
         )
         return
     except Exception:
+        observe_request(request, "error", started)
         log.exception("request failed: %s", request.intent)
         post(
             client,
@@ -158,6 +178,7 @@ def run_request(
             blocks=error_blocks(INTERNAL_ERROR),
         )
         return
+    observe_request(request, type(response).__name__, started)
     question_id = None
     if isinstance(response, PolicyAnswer) and response.offer_escalation:
         # The question goes to the ledger, the button carries its id: a button value is
@@ -181,6 +202,17 @@ def run_request(
         )
     elif isinstance(response, EscalationOpened):
         route_escalation(rt, client, response, request_channel=channel, thread_ts=thread_ts)
+
+
+def observe_request(request: WardenRequest, outcome: str, started: float) -> None:
+    """Time one agent request (metric by intent and outcome) and log it, without its content."""
+    elapsed = time.perf_counter() - started
+    intent = request.intent.value if request.intent else "auto"
+    AGENT_SECONDS.labels(intent=intent, outcome=outcome).observe(elapsed)
+    log.info(
+        "agent request done",
+        extra={"outcome": outcome, "latency_ms": round(elapsed * 1000, 1)},
+    )
 
 
 def route_escalation(

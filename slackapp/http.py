@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from warden.metrics import SLACK_REFUSED
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -107,6 +109,7 @@ class VerifySlackSignature:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
+                SLACK_REFUSED.inc()
                 await _respond(send, 413, "request body too large")
                 return
             chunks.append(chunk)
@@ -115,6 +118,7 @@ class VerifySlackSignature:
         body = b"".join(chunks)
         reason = self.check(body, list(scope.get("headers", [])))
         if reason is not None:
+            SLACK_REFUSED.inc()
             await _respond(send, 401, f"unauthorized: {reason}")
             return
 

@@ -50,6 +50,11 @@ class StandIn:
     messages: dict[tuple[str, str], JSONDict] = field(default_factory=dict)
     home_views: dict[str, JSONDict] = field(default_factory=dict)
     responses: list[JSONDict] = field(default_factory=list)
+    # What `warden doctor` reads: scopes granted to the token (None: the manifest's), channels
+    # by id ({"name", "is_member", "is_private", "is_archived"}), user group handles by id.
+    scopes: list[str] | None = None
+    channels: dict[str, JSONDict] = field(default_factory=dict)
+    usergroup_handles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -184,7 +189,14 @@ class StandIn:
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             result: JSONDict = handler(args)
-            return 200, result, {}
+            return 200, result, {"X-OAuth-Scopes": ",".join(self._granted())}
+
+    def _granted(self) -> list[str]:
+        if self.scopes is not None:
+            return self.scopes
+        from slackapp.doctor import manifest_scopes
+
+        return manifest_scopes()
 
     def _m_auth_test(self, args: JSONDict) -> JSONDict:
         return {
@@ -324,6 +336,36 @@ class StandIn:
             return {"ok": False, "error": "thread_not_found"}
         found.sort(key=lambda m: float(m["ts"]))
         return {"ok": True, "messages": found, "has_more": False}
+
+    def _conversation(self, cid: str) -> JSONDict:
+        info = self.channels[cid]
+        return {
+            "id": cid,
+            "name": info["name"],
+            "is_channel": True,
+            "is_private": bool(info.get("is_private", False)),
+            "is_archived": bool(info.get("is_archived", False)),
+            "is_member": bool(info.get("is_member", True)),
+        }
+
+    def _m_conversations_list(self, args: JSONDict) -> JSONDict:
+        channels = [self._conversation(cid) for cid in self.channels]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _m_usergroups_list(self, args: JSONDict) -> JSONDict:
+        groups = [
+            {
+                "id": gid,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "handle": self.usergroup_handles.get(gid, gid.lower()),
+                "name": self.usergroup_handles.get(gid, gid),
+                "date_delete": 0,
+                "user_count": len(members),
+            }
+            for gid, members in self.usergroups.items()
+        ]
+        return {"ok": True, "usergroups": groups}
 
     def _m_assistant_threads_setStatus(self, args: JSONDict) -> JSONDict:
         return {"ok": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -53,7 +54,8 @@ class WorkPool:
                     self._pending -= 1
                     self._lock.notify_all()
 
-        return self._executor.submit(run)
+        # The job keeps the submitting request's log context (request id, kind).
+        return self._executor.submit(contextvars.copy_context().run, run)
 
     @property
     def pending(self) -> int:

@@ -53,6 +53,7 @@ from tools.gateway import (
 from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
+from warden.metrics import FANOUT_ACTIONS
 from warden.redact import redact
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class _Run:
 class _BatchStats:
     applied: int = 0
     replayed: int = 0
+    failed: int = 0
     suspended: tuple[str, ...] = ()
 
 
@@ -181,6 +183,9 @@ def execute(
             break
         batches += 1
         applied_now += stats.applied
+        # Counted after the batch's transaction committed: a rolled-back batch counts nothing.
+        FANOUT_ACTIONS.labels(outcome="applied").inc(stats.applied)
+        FANOUT_ACTIONS.labels(outcome="failed").inc(stats.failed)
         replayed += stats.replayed
         suspended.extend(stats.suspended)
         if progress is not None:
@@ -448,6 +453,7 @@ def _settle(
     applied = [(c, o) for c, o in done if o.receipt is not None]
     return _BatchStats(
         applied=len(applied),
+        failed=len(done) - len(applied),
         replayed=sum(1 for _c, o in applied if o.receipt is not None and o.receipt.replayed),
         suspended=_record_effects(session, run, done, now),
     )

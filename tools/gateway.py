@@ -29,6 +29,7 @@ from knowledge.vocabulary import ActionType
 from tools.fanout_tables import PlatformReceiptRow, PlatformTargetRow, conflict_insert
 from tools.models import PlannedAction
 from warden.errors import ConfigError, GatewayError
+from warden.metrics import GATEWAY_ERRORS
 from warden.redact import redact, redact_url, secrets_of
 from warden.settings import Settings
 
@@ -694,6 +695,7 @@ class HttpGateway:
             try:
                 return self._post_once(path, body, headers)
             except _Transient as exc:
+                GATEWAY_ERRORS.labels(kind="transient").inc()
                 last = exc
                 if attempt == self.max_attempts:
                     break
@@ -701,6 +703,7 @@ class HttpGateway:
                 if exc.retry_after is not None:
                     delay = min(max(delay, exc.retry_after), self.max_retry_after_s)
                 self.sleep(delay)
+        GATEWAY_ERRORS.labels(kind="unavailable").inc()
         raise GatewayUnavailable(
             self._clean(
                 f"The enforcement API at {self.where} failed {self.max_attempts} times "
@@ -733,6 +736,7 @@ class HttpGateway:
             shown = f" ({code})" if code else ""
             if _marked_retryable(payload):
                 raise _Transient(f"HTTP {status}{shown}, marked retryable")
+            GATEWAY_ERRORS.labels(kind="refused").inc()
             raise GatewayRejected(
                 f"The enforcement API refused the request with HTTP {status}{shown}."
             )

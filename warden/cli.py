@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 
 import typer
 
 from warden.errors import WardenError
+from warden.logs import configure as configure_logging
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -31,6 +31,7 @@ CLI_MODULES = (
     "agent.cli",
     "slackapp.cli",
     "ops.cli",
+    "warden.commands",
 )
 
 
@@ -43,10 +44,8 @@ def _register() -> None:
 def main() -> None:
     """Run the CLI; Warden errors become one clear line and exit code 2."""
     level = os.environ.get("WARDEN_LOG_LEVEL", "WARNING")
-    logging.basicConfig(level=level)
     # Some libraries (bm25s) set their own loggers to DEBUG; the handler's level keeps them quiet.
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)
+    configure_logging(level, os.environ.get("WARDEN_LOG_FORMAT"))
     _register()
     try:
         app()

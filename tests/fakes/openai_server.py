@@ -41,10 +41,29 @@ def count_tokens(body: dict[str, Any]) -> int:
     return total
 
 
-class OpenAIStandIn:
-    """Start with `with OpenAIStandIn() as server:`; `server.base_url` ends in /v1."""
+def hash_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for `text` (same text, same vector; no model needed)."""
+    import hashlib
+    import math
 
-    def __init__(self) -> None:
+    digest = b""
+    counter = 0
+    while len(digest) < dimensions:
+        digest += hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        counter += 1
+    raw = [b / 255.0 - 0.5 for b in digest[:dimensions]]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+class OpenAIStandIn:
+    """Start with `with OpenAIStandIn() as server:`; `server.base_url` ends in /v1.
+
+    POST /v1/embeddings answers `hash_vector` embeddings of `embedding_dimensions`.
+    """
+
+    def __init__(self, *, embedding_dimensions: int = 16) -> None:
+        self.embedding_dimensions = embedding_dimensions
         self.script: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
         self.usages: list[dict[str, int]] = []
@@ -124,6 +143,20 @@ class OpenAIStandIn:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                if self.path.rstrip("/") == "/v1/embeddings":
+                    body = json.loads(raw or b"{}")
+                    texts = body.get("input") or []
+                    texts = [texts] if isinstance(texts, str) else texts
+                    data = [
+                        {
+                            "object": "embedding",
+                            "index": i,
+                            "embedding": hash_vector(str(t), outer.embedding_dimensions),
+                        }
+                        for i, t in enumerate(texts)
+                    ]
+                    self._send(200, {"object": "list", "data": data, "model": body.get("model")})
+                    return
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
