@@ -48,7 +48,8 @@ from tools.gateway import (
     GatewayItem,
     TransactionalGateway,
 )
-from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.models import Case, FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.proposals import SAMPLE_SIZE
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
 
@@ -108,7 +109,7 @@ class _Run:
     proposal: Proposal
     batch_size: int
     worker: str
-    detector: str | None
+    case: Case | None
 
 
 @dataclass
@@ -165,8 +166,9 @@ def execute(
     # Status, action hash and approvals are checked under the proposal's row lock.
     proposal = proposals.mark_executing(store, proposal_id, worker_id=worker)
     total = _prepare_ledger(store, proposal)
-    detector = store.get_cluster(proposal.cluster_id).detector if proposal.cluster_id else None
-    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, detector)
+    # The case a proposal came from says how its content was found (statements of reasons).
+    case = store.get_case(proposal.case_id) if proposal.case_id else None
+    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, case)
     applied_now = replayed = batches = 0
     suspended: list[str] = []
     while True:
@@ -440,6 +442,7 @@ def _record_effects(
     slots: list[list[EventSpec]] = []
     explained: list[tuple[PlannedAction, str]] = []
     strike_run: list[tuple[list[EventSpec], _Claimed]] = []
+    restrictions: list[reasons.SorInput] = []
 
     def apply_strike_run() -> None:
         # Consecutive strikes go to `apply_strikes` together; a suspension in between ends
@@ -460,6 +463,20 @@ def _record_effects(
             slot[:0] = strike_events
             if result.suspended:
                 suspended.append(claim.action.target_id)
+                restrictions.append(
+                    reasons.restriction_input(
+                        run.catalogue,
+                        claim.key,
+                        claim.action.section_id,
+                        result.effect,
+                        now=now,
+                        policy_version=proposal.policy_version,
+                        automated_detection=reasons.automated_detection(
+                            proposal, run.case, run.catalogue
+                        ),
+                        case=run.case,
+                    )
+                )
         strike_run.clear()
 
     for claim, outcome in done:
@@ -504,7 +521,10 @@ def _record_effects(
         reasons.issue_statements(
             run.store,
             run.catalogue,
-            reasons.inputs_for_proposal(proposal, explained, detector=run.detector),
+            reasons.inputs_for_proposal(
+                run.catalogue, proposal, explained, case=run.case, sample_size=SAMPLE_SIZE
+            )
+            + restrictions,
             now=now,
             session=session,
         )
