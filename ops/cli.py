@@ -390,16 +390,20 @@ def qa_sample(
     since: Annotated[
         str | None, typer.Option(help="decisions since (date); default 7 days")
     ] = None,
+    minimum: Annotated[
+        int,
+        typer.Option(min=0, help="at least this many per policy, specialist, team and path"),
+    ] = 2,
 ) -> None:
-    """Sample decided cases and executed actions for QA (deterministic; safe to re-run)."""
+    """Sample decided cases and executed actions for QA, stratified (deterministic; re-runnable)."""
     from datetime import timedelta
 
-    from tools.qa import decided_items, sample_many
+    from tools.qa import decided_items, sample_stratified
 
     store = _store()
     start = _date(since) or datetime.now(UTC) - timedelta(days=7)
     items = decided_items(store, since=start)
-    samples = sample_many(store, items, rate=rate)
+    samples = sample_stratified(store, items, rate=rate, minimum=minimum)
     typer.echo(f"{len(items)} decisions since {start:%Y-%m-%d}; {len(samples)} sampled for QA.")
 
 
@@ -413,30 +417,6 @@ def qa_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
             f"{s.id}  {s.subject_type} {s.subject_id}  {s.policy_id or '-'}  "
             f"{s.decision}  by {s.decided_by or '-'}  team {s.vendor_team or '-'}"
         )
-
-
-@qa_app.command("post")
-def qa_post(
-    channel: Annotated[str, typer.Option(help="Slack channel id of the QA reviewers")],
-    limit: Annotated[int, typer.Option(min=1)] = 20,
-) -> None:
-    """Post review cards (Agree / Disagree) for samples not yet posted."""
-    from slack_sdk import WebClient
-
-    from slackapp.qa import post_samples
-    from warden.errors import ConfigError
-    from warden.settings import get_settings
-
-    settings = get_settings()
-    missing = settings.missing_slack_settings(http=True)
-    if "SLACK_BOT_TOKEN" in missing:
-        raise ConfigError("SLACK_BOT_TOKEN is not set; QA cards are posted as the Warden bot.")
-    assert settings.slack_bot_token is not None
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
-    posted = post_samples(client, _store(), channel, limit=limit)
-    typer.echo(f"{posted} QA cards posted to {channel}.")
 
 
 @qa_app.command("review")

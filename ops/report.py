@@ -1,19 +1,27 @@
-"""The HTML report: evaluation runs (with the previous run), gates, and operations KPIs."""
+"""The HTML report: operations first (what the ops lead watches), the EU DSA transparency
+figures, then evaluation runs (with the previous run) and automation gates."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from ops import charts
 from ops.evaluate import EvalRun, list_runs, previous_run
 from ops.metrics import BinaryMetrics
+from tools import operations, transparency
 from tools.gates import Gates, GateStatusRow, status_rows
 from tools.kpis import Headline, KPIReport, compute_kpis, headline
+from tools.operations import Operations
 from tools.store import Store
+from tools.transparency import TransparencyReport
+
+if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -102,14 +110,24 @@ class ReportData(BaseModel):
     generated_at: datetime
     runs: list[RunSection]
     gates: list[GateStatusRow]
+    gates_unevaluated: list[GateStatusRow]
     gates_source: str
     kpis: KPIReport
+    operations: Operations
+    transparency: TransparencyReport
+    transparency_csv: str
     headline: Headline
     charts: dict[str, str]
 
 
 def collect(
-    store: Store, gates: Gates, *, out_dir: Path, since: datetime | None, now: datetime
+    store: Store,
+    gates: Gates,
+    catalogue: Catalogue,
+    *,
+    out_dir: Path,
+    since: datetime | None,
+    now: datetime,
 ) -> ReportData:
     """Gather every figure and draw every chart into `out_dir/charts`."""
     chart_dir = out_dir / "charts"
@@ -118,10 +136,17 @@ def collect(
         latest.setdefault(run.dataset, run)
     sections = [_run_section(store, r, chart_dir) for r in latest.values()]
     kpis = compute_kpis(store, now=now, since=since)
+    ops = operations.compute(store, catalogue, since=kpis.since, now=now)
+    dsa_figures = transparency.compute(store, catalogue, since=kpis.since, until=now)
+    csv_path = out_dir / "transparency.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as out:
+        transparency.write_csv(dsa_figures, out)
     drawn = {
         "weekly": charts.weekly(kpis, chart_dir / "ops-weekly.png"),
         "sla": charts.sla_by_priority(kpis, chart_dir / "ops-sla.png"),
-        "volume": charts.volume_by_policy(kpis, chart_dir / "ops-volume.png"),
+        "volume": charts.volume_by_policy(
+            kpis, chart_dir / "ops-volume.png", ops.actions_by_policy
+        ),
         "qa_policy": charts.agreement(
             kpis.quality.by_policy, chart_dir / "ops-qa-policy.png", title="QA agreement by policy"
         ),
@@ -134,12 +159,20 @@ def collect(
     policy_ids = sorted(
         set(gates.policies) | {m.key for s in sections for m in s.run.metrics.policies}
     )
+    rows = status_rows(store, gates, policy_ids)
     return ReportData(
         generated_at=now,
         runs=sections,
-        gates=status_rows(store, gates, policy_ids),
+        # A policy never evaluated has no figures: one line names them, not a row of n/a.
+        gates=[g for g in rows if g.eval_run_id or g.shadow_recorded or g.overridden],
+        gates_unevaluated=[
+            g for g in rows if not (g.eval_run_id or g.shadow_recorded or g.overridden)
+        ],
         gates_source=gates.source,
         kpis=kpis,
+        operations=ops,
+        transparency=dsa_figures,
+        transparency_csv=csv_path.name,
         headline=headline(store, now),
         charts={k: f"charts/{p.name}" for k, p in drawn.items()},
     )
@@ -160,7 +193,17 @@ def _signed(value: float | None) -> str:
 def _minutes(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if value < 1:
+        return f"{value * 60:.0f} s"
     return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
+
+
+def _hours(value: float | None) -> str:
+    return "n/a" if value is None else _minutes(value * 60)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def render(data: ReportData) -> str:
@@ -172,7 +215,9 @@ def render(data: ReportData) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, num=_num, signed=_signed, minutes=_minutes)
+    env.filters.update(
+        pct=_pct, num=_num, signed=_signed, minutes=_minutes, hours=_hours, plural=_plural
+    )
     return env.get_template("report.html.j2").render(d=data)
 
 
@@ -183,10 +228,17 @@ def build_report(
     out_dir: Path,
     since: datetime | None = None,
     now: datetime | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Path:
-    """Write `out_dir/index.html` and its PNG charts; return the HTML path."""
+    """Write `out_dir/index.html`, its PNG charts and `transparency.csv`; return the HTML path."""
+    if catalogue is None:
+        from knowledge.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = collect(store, gates, out_dir=out_dir, since=since, now=now or datetime.now(UTC))
+    data = collect(
+        store, gates, catalogue, out_dir=out_dir, since=since, now=now or datetime.now(UTC)
+    )
     path = out_dir / "index.html"
     path.write_text(render(data), encoding="utf-8")
     return path
