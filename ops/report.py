@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ops import charts
 from ops.evaluate import EvalRun, list_runs, previous_run
@@ -49,8 +49,14 @@ class Delta(BaseModel):
 class RunSection(BaseModel):
     run: EvalRun
     previous: EvalRun | None
+    policies: list[BinaryMetrics] = Field(description="policies the run measured anything for")
+    unmeasured: list[str] = Field(description="no labelled positive and no prediction: no figures")
     deltas: list[Delta]
     charts: dict[str, str]
+
+
+def _measured(metrics: list[BinaryMetrics]) -> list[BinaryMetrics]:
+    return [m for m in metrics if m.support or m.predicted]
 
 
 def compare(current: list[BinaryMetrics], before: list[BinaryMetrics]) -> list[Delta]:
@@ -75,15 +81,16 @@ def _slug(text: str) -> str:
 def _run_section(store: Store, run: EvalRun, chart_dir: Path) -> RunSection:
     prev = previous_run(store, run)
     slug = _slug(f"{run.dataset}-{run.id}")
+    measured = _measured(run.metrics.policies)
     drawn = {
         "policies": charts.policy_bars(
-            run.metrics.policies,
+            measured,
             chart_dir / f"{slug}-policies.png",
             previous=prev.metrics.policies if prev else None,
             title=f"{run.dataset}: precision / recall per policy ({run.mode})",
         ),
         "flagged": charts.policy_bars(
-            run.metrics.flagged,
+            _measured(run.metrics.flagged),
             chart_dir / f"{slug}-flagged.png",
             previous=prev.metrics.flagged if prev else None,
             title="Counting borderline drafts as flags",
@@ -101,7 +108,9 @@ def _run_section(store: Store, run: EvalRun, chart_dir: Path) -> RunSection:
     return RunSection(
         run=run,
         previous=prev,
-        deltas=compare(run.metrics.policies, prev.metrics.policies if prev else []),
+        policies=measured,
+        unmeasured=[m.key for m in run.metrics.policies if m not in measured],
+        deltas=compare(measured, prev.metrics.policies if prev else []),
         charts={k: f"charts/{p.name}" for k, p in drawn.items()},
     )
 
@@ -163,11 +172,9 @@ def collect(
     return ReportData(
         generated_at=now,
         runs=sections,
-        # A policy never evaluated has no figures: one line names them, not a row of n/a.
-        gates=[g for g in rows if g.eval_run_id or g.shadow_recorded or g.overridden],
-        gates_unevaluated=[
-            g for g in rows if not (g.eval_run_id or g.shadow_recorded or g.overridden)
-        ],
+        # A policy without labelled positives has no figures: one line names them, not n/a rows.
+        gates=[g for g in rows if _has_figures(g)],
+        gates_unevaluated=[g for g in rows if not _has_figures(g)],
         gates_source=gates.source,
         kpis=kpis,
         operations=ops,
@@ -176,6 +183,10 @@ def collect(
         headline=headline(store, now),
         charts={k: f"charts/{p.name}" for k, p in drawn.items()},
     )
+
+
+def _has_figures(gate: GateStatusRow) -> bool:
+    return bool(gate.support or gate.shadow_recorded or gate.overridden)
 
 
 def _pct(value: float | None, digits: int = 0) -> str:

@@ -97,6 +97,9 @@ def test_report_renders_in_headless_chromium(
     assert html.index("<h2>Operations</h2>") < html.index("<h2>Evaluation</h2>")
     assert html.index("<h2>Operations</h2>") < html.index("<h2>EU DSA transparency")
     assert "1 appeal filed" in html and "strikes overturned in the store" not in html
+    # Policies with nothing measured are named on one line, not shown as rows of n/a.
+    assert "No labelled positives evaluated and no shadow records yet" in html
+    assert '<td class="l">remove</td><td class="l">partially</td><td>60</td>' in html
     csv_text = (out / "transparency.csv").read_text()
     assert (
         "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH,DECISION_VISIBILITY_CONTENT_REMOVED,60"
