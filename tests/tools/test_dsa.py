@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from knowledge.catalogue import Catalogue
 from knowledge.vocabulary import ActionType
@@ -16,7 +17,14 @@ from tests.tools.helpers import NOW
 from tools import dsa, proposals
 from tools.fanout import execute
 from tools.gateway import LocalPlatform
-from tools.models import CaseSource, ContentType, DecisionAutomation, PlannedAction, StrikeEffect
+from tools.models import (
+    CaseSource,
+    ContentType,
+    DecisionAutomation,
+    PlannedAction,
+    StatementOfReasons,
+    StrikeEffect,
+)
 from tools.reasons import (
     SorInput,
     export,
@@ -291,3 +299,41 @@ def test_older_yes_no_automation_reads_as_the_three_answers() -> None:
         automated_decision=False,  # type: ignore[arg-type]
     )
     assert item.automated_decision == DecisionAutomation.NOT_AUTOMATED
+
+
+def test_a_case_proposal_from_a_classifier_says_detected_automatically(
+    sample_store: Store, catalogue: Catalogue
+) -> None:
+    # case-1001 came from a classifier (hate_speech 0.94): its statement must say so, and its
+    # facts must not quote the signal, its score or the catalogue's threshold.
+    created = proposals.create_proposal(
+        sample_store,
+        catalogue,
+        policy_id="HA",
+        section_ids=["HA-2.1"],
+        action=ActionType.REMOVE,
+        targets=None,
+        requester_id="U_REQUESTER",
+        case_id="case-1001",
+        evidence=["recommendation (rules): violating; Signal hate_speech=0.94 meets (>= 0.90)"],
+    )
+    proposal = created.proposal
+    for approver in ("U_LEAD1", "U_LEAD2")[: proposal.required_approvals]:
+        assert proposals.approve(
+            sample_store, proposal.id, approver, proposal.action_hash, approvers={approver}
+        ).accepted
+    execute(sample_store, LocalPlatform(sample_store.engine), proposal.id, catalogue=catalogue)
+    with sample_store.session() as s:
+        (data,) = s.scalars(
+            select(StatementRow.data).where(StatementRow.action_key.startswith(proposal.id))
+        )
+    row = dsa.to_dsa(StatementOfReasons.model_validate(data), catalogue)
+    assert row["automated_detection"] == "Yes"
+    assert row["automated_decision"] == "AUTOMATED_DECISION_PARTIALLY"
+    assert row["source_type"] == "SOURCE_VOLUNTARY"
+    assert row["content_date"] == "2026-11-12"  # the case opened then; the item has no date
+    facts = row["decision_facts"]
+    assert "automated systems flagged" in facts and "reviewed the content" in facts
+    for internal in ("hate_speech", "0.94", "0.90", "Signal", "recommendation"):
+        assert internal not in facts
+    assert dsa.problems(row) == {}
