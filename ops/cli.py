@@ -55,7 +55,7 @@ def _date(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InputError(f"--since {value!r}: use a date like 2026-11-01.") from exc
+        raise InputError(f"{value!r} is not a date: use a date like 2026-11-01.") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -337,17 +337,22 @@ def gates_check(
 
 def report_command(
     since: Annotated[str | None, typer.Option(help="start of the operations window (date)")] = None,
+    until: Annotated[str | None, typer.Option(help="end of the window (date; default now)")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("var/report"),
     gates_file: GatesFileOption = None,
 ) -> None:
-    """Write the HTML report with charts: evaluation, gates, operations KPIs."""
+    """Write the HTML report with charts: operations, DSA transparency figures (also as
+    transparency.csv), evaluation, gates."""
     from ops.report import build_report
     from tools.gates import sync_shadow_from_proposals
 
     store = _store()
     sync_shadow_from_proposals(store)
-    path = build_report(store, _gates(gates_file), out_dir=out, since=_date(since))
+    path = build_report(
+        store, _gates(gates_file), out_dir=out, since=_date(since), now=_date(until)
+    )
     typer.echo(f"report: {path}")
+    typer.echo(f"DSA transparency figures (CSV): {path.parent / 'transparency.csv'}")
 
 
 def kpis_command(
