@@ -14,10 +14,12 @@ letters rather than its list of ISO 639-1 codes).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
@@ -27,7 +29,7 @@ from knowledge.vocabulary import DSA_CATEGORIES, DSA_KEYWORDS, ActionType
 from tools.models import CaseSource, ContentType, DecisionAutomation, StatementOfReasons
 from tools.store import Store
 from tools.tables import StatementRow
-from warden.errors import InputError
+from warden.errors import InputError, PolicyError
 from warden.settings import EEA_COUNTRIES
 
 if TYPE_CHECKING:
@@ -127,6 +129,27 @@ STRIKE_DECISION = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _published_url(document: Path) -> str | None:
+    from knowledge.catalogue import read_front_matter
+
+    try:
+        return read_front_matter(document).url
+    except (OSError, PolicyError):
+        return None
+
+
+def policy_url(catalogue: Catalogue, policy_id: str) -> str | None:
+    """Where the policy is published (its document's front matter `url`), if it says."""
+    from warden.settings import get_settings
+
+    document = catalogue.policy(policy_id).document
+    for folder in get_settings().policies_dirs:
+        if (folder / document).is_file():
+            return _published_url(folder / document)
+    return None
+
+
 def _day(value: date | datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
@@ -160,6 +183,7 @@ def to_dsa(sor: StatementOfReasons, catalogue: Catalogue) -> dict[str, Any]:
         out["decision_ground"] = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
         out["incompatible_content_ground"] = sor.policy_ground
         out["incompatible_content_explanation"] = sor.policy_explanation
+        out["decision_ground_reference_url"] = policy_url(catalogue, section.policy_id)
     out["category"] = spec.category
     if spec.specification:
         out["category_specification"] = list(spec.specification)

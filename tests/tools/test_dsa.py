@@ -190,6 +190,7 @@ def test_bulk_removal_statements_pass_and_say_how_the_group_was_reviewed(
     assert first["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
     assert first["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT"
     assert "HA-2.3" in first["incompatible_content_ground"]
+    assert first["decision_ground_reference_url"].startswith("https://")  # the published policy
     assert first["category"] == "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"
     assert first["automated_detection"] == "Yes"
     assert first["automated_decision"] == "AUTOMATED_DECISION_PARTIALLY"
