@@ -51,21 +51,19 @@ def test_stand_in_refuses_like_the_database(sqlite_store: Store) -> None:
         assert api.stored == {}
 
 
-def test_every_statement_is_filed_once_and_recorded(
-    sqlite_store: Store, catalogue: Catalogue
-) -> None:
-    _executed(sqlite_store, catalogue, 130)
+def test_every_statement_is_filed_once_and_recorded(store: Store, catalogue: Catalogue) -> None:
+    _executed(store, catalogue, 130)
     with DsaStandIn() as api:
-        report = submit(sqlite_store, catalogue, url=api.url, token=TOKEN, sleep=_no_sleep)
+        report = submit(store, catalogue, url=api.url, token=TOKEN, sleep=_no_sleep)
         assert (report.accepted, report.rejected, report.requests) == (130, 0, 2)
         assert len(api.stored) == 130
-        assert submission_status(sqlite_store) == {ACCEPTED: 130}
-        with sqlite_store.session() as s:
+        assert submission_status(store) == {ACCEPTED: 130}
+        with store.session() as s:
             uuids = set(s.scalars(select(DsaSubmissionRow.uuid)))
         assert {f["uuid"] for f in api.stored.values()} == uuids
         # Nothing left to file: a second run sends nothing.
-        again = submit(sqlite_store, catalogue, url=api.url, token=TOKEN, sleep=_no_sleep)
-        assert (again.accepted, again.requests) == (0, 0) and unfiled(sqlite_store) == []
+        again = submit(store, catalogue, url=api.url, token=TOKEN, sleep=_no_sleep)
+        assert (again.accepted, again.requests) == (0, 0) and unfiled(store) == []
 
 
 def test_a_lost_answer_is_repaired_by_the_puid_check_and_outages_are_retried(
@@ -165,3 +163,18 @@ def test_export_and_submit_commands(
             assert len(api.stored) == 3
     finally:
         get_settings.cache_clear()
+
+
+def test_migration_matches_the_submissions_table(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import MetaData
+
+    from tools.dsa_tables import DSA_TABLES
+
+    ours = MetaData(naming_convention=DSA_TABLES[0].metadata.naming_convention)
+    for table in DSA_TABLES:
+        table.to_metadata(ours)
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), ours)
+    assert [d for d in diff if "dsa_submissions" in repr(d)] == []
