@@ -338,3 +338,25 @@ def test_a_case_proposal_from_a_classifier_says_detected_automatically(
     for internal in ("hate_speech", "0.94", "0.90", "Signal", "recommendation"):
         assert internal not in facts
     assert dsa.problems(row) == {}
+
+
+def test_an_account_limit_maps_to_demotion_with_its_end_date(
+    sample_store: Store, catalogue: Catalogue
+) -> None:
+    effect = StrikeEffect(
+        account_id="acct-1011",
+        active_before=1,
+        added=1,
+        active_after=2,
+        window_days=90,
+        threshold_crossed="limit_distribution",
+        restriction_days=14,
+    )
+    item = restriction_input(catalogue, "p7:account:acct-1011:strike", "HA-2.3", effect, now=NOW)
+    (sor,) = issue_statements(sample_store, catalogue, [item], now=NOW)
+    data = dsa.to_dsa(sor, catalogue)
+    assert data["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DEMOTED"]
+    assert data["end_date_visibility_restriction"] == "2026-12-04"
+    assert data["content_type"] == ["CONTENT_TYPE_OTHER"] and data["content_type_other"]
+    assert "limited in distribution for 14 days" in data["decision_facts"]
+    assert "account's content" in sor.restriction and dsa.problems(data) == {}
