@@ -157,7 +157,7 @@ def build_statement(
         restriction, scope = _ACCOUNT_RESTRICTION[item.action.action]
     else:
         restriction, scope = _RESTRICTION[item.action.action]
-    allowed = ", ".join(a.value for a in section.allowed_actions)
+    allowed = ", ".join(a.value.replace("_", " ") for a in section.allowed_actions)
     target = "account" if item.action.target_type == "account" else "content"
     return StatementOfReasons(
         id=f"sor_{uuid.uuid4().hex[:16]}",
