@@ -192,16 +192,22 @@ def reasons_export(
         from tools.dsa import export_dsa
 
         if out is None:
-            count, passing = export_dsa(store, _catalogue(), sys.stdout)
+            count, passing, unmapped = export_dsa(store, _catalogue(), sys.stdout)
         else:
             with out.open("w", encoding="utf-8") as stream:
-                count, passing = export_dsa(store, _catalogue(), stream)
+                count, passing, unmapped = export_dsa(store, _catalogue(), stream)
         where = f" to {out}" if out else ""
         typer.echo(
             f"{count} statements written{where}; {passing} of {count} pass the Transparency "
             "Database's rules",
             err=True,
         )
+        if unmapped:
+            typer.echo(
+                f"{len(unmapped)} older statements left out: issued before Warden recorded their "
+                f"section and action (e.g. {unmapped[0]})",
+                err=True,
+            )
         return
     if out is None:
         export(store, sys.stdout)

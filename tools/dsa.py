@@ -439,16 +439,26 @@ def error_message(errors: Mapping[str, list[str]]) -> str:
     return f"{messages[0]} (and {more} more error{'s' if more > 1 else ''})"
 
 
-def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, int]:
-    """Write every statement as one Transparency Database submission per line (JSONL);
-    return how many were written and how many pass the database's rules and `problems`."""
+def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, int, list[str]]:
+    """Write every statement as one Transparency Database submission per line (JSONL).
+
+    Returns how many were written, how many of those pass the database's rules and
+    `problems`, and the ids of statements that cannot be mapped (issued before statements
+    recorded their section and action), which are left out.
+    """
     count = passing = 0
+    unmapped: list[str] = []
     with store.session() as s:
         for data in s.scalars(
             select(StatementRow.data).order_by(StatementRow.issued_at, StatementRow.id)
         ):
-            mapped = to_dsa(StatementOfReasons.model_validate(data), catalogue)
+            sor = StatementOfReasons.model_validate(data)
+            try:
+                mapped = to_dsa(sor, catalogue)
+            except InputError:
+                unmapped.append(sor.id)
+                continue
             out.write(json.dumps(mapped, ensure_ascii=False) + "\n")
             count += 1
             passing += not problems(mapped)
-    return count, passing
+    return count, passing, unmapped

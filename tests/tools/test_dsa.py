@@ -175,9 +175,10 @@ def _fanout_statements(store: Store, catalogue: Catalogue, **kwargs: Any) -> lis
     proposal = seed_approved_proposal(store, catalogue, **kwargs)
     execute(store, LocalPlatform(store.engine), proposal.id, catalogue=catalogue)
     out = io.StringIO()
-    count, passing = dsa.export_dsa(store, catalogue, out)
+    count, passing, unmapped = dsa.export_dsa(store, catalogue, out)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert count == len(rows) and passing == count, [dsa.problems(r) for r in rows][:3]
+    assert unmapped == []
     return rows
 
 
@@ -360,3 +361,19 @@ def test_an_account_limit_maps_to_demotion_with_its_end_date(
     assert data["content_type"] == ["CONTENT_TYPE_OTHER"] and data["content_type_other"]
     assert "limited in distribution for 14 days" in data["decision_facts"]
     assert "account's content" in sor.restriction and dsa.problems(data) == {}
+
+
+def test_statements_issued_before_the_mapping_are_left_out_and_named(
+    sqlite_store: Store, catalogue: Catalogue
+) -> None:
+    proposal = seed_approved_proposal(sqlite_store, catalogue, n=3)
+    execute(sqlite_store, LocalPlatform(sqlite_store.engine), proposal.id, catalogue=catalogue)
+    with sqlite_store.session() as s:
+        row = s.scalars(select(StatementRow).order_by(StatementRow.id)).first()
+        assert row is not None
+        legacy = {k: v for k, v in row.data.items() if k not in ("section_id", "action")}
+        legacy["automated_decision"] = False  # the older yes/no form
+        row.data = legacy
+        legacy_id = row.id
+    out = io.StringIO()
+    assert dsa.export_dsa(sqlite_store, catalogue, out) == (2, 2, [legacy_id])
