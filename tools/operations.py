@@ -2,8 +2,9 @@
 automation, turnaround and handling time per pod and vendor team.
 
 Definitions (the report repeats them):
-- Backlog: cases not yet decided (new, in review, escalated); a case's pod is its policy's
-  escalation pod ("unrouted" without a policy). Queue age = now - opened.
+- Backlog: cases not yet decided (new, in review, escalated); a case's pod is the escalation
+  pod of the policy it names, else of the policy its classifier signals match ("unrouted"
+  without either). Queue age = now - opened.
 - Turnaround (TAT): case opened -> its first decision (a decided proposal or a resolved
   escalation). Handling time: that proposal or escalation opened -> decided, the time people
   spent on it once it was in front of them.
@@ -78,6 +79,18 @@ def _pod(catalogue: Catalogue, policy_id: object) -> str:
     return UNROUTED
 
 
+def _case_policy(catalogue: Catalogue, data: dict[str, object]) -> object:
+    """The policy a case is queued under: the one it names, else the one its signals match."""
+    if data.get("policy_id"):
+        return data["policy_id"]
+    signals = data.get("signals")
+    if isinstance(signals, dict):
+        matches = catalogue.match_signals({str(k): float(v) for k, v in signals.items()})
+        if matches:
+            return matches[0].policy_id
+    return None
+
+
 def _timings(groups: dict[str, list[tuple[float, float]]]) -> list[Timing]:
     return [
         Timing(
@@ -115,7 +128,7 @@ def compute(store: Store, catalogue: Catalogue, *, since: datetime, now: datetim
     ages: dict[str, list[float]] = defaultdict(list)
     for row in cases.values():
         if row.status in OPEN_STATUSES:
-            pod = _pod(catalogue, row.data.get("policy_id"))
+            pod = _pod(catalogue, _case_policy(catalogue, row.data))
             ages[pod].append((now - utc(row.opened_at)).total_seconds() / 3600)
     backlog = [
         Backlog(
