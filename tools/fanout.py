@@ -522,7 +522,12 @@ def _record_effects(
             run.store,
             run.catalogue,
             reasons.inputs_for_proposal(
-                run.catalogue, proposal, explained, case=run.case, sample_size=SAMPLE_SIZE
+                run.catalogue,
+                proposal,
+                explained,
+                case=run.case,
+                sample_size=SAMPLE_SIZE,
+                now=now,
             )
             + restrictions,
             now=now,

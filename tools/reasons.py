@@ -23,7 +23,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from knowledge.vocabulary import ActionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tools.models import (
     Case,
     CaseSource,
@@ -457,14 +457,16 @@ def inputs_for_proposal(
     *,
     case: Case | None = None,
     sample_size: int | None = None,
+    now: datetime | None = None,
 ) -> list[SorInput]:
     """Statement inputs for a proposal's applied actions. Its decision is partially automated:
-    an automated or bulk proposal that people approved."""
+    an automated or bulk proposal that people approved. A suspension under a section whose
+    `on_violation` suspends for some days ends then (counted from `now`)."""
     if not keyed_actions:
         return []
     facts = facts_for(catalogue, proposal, case=case, sample_size=sample_size)
     action, key = keyed_actions[0]
-    # Validate once; the rest differ only in action and key, both already typed values.
+    # Validate once; the rest differ only in action, key and end date, all typed values.
     first = SorInput(
         action=action,
         action_key=key,
@@ -474,11 +476,29 @@ def inputs_for_proposal(
         policy_version=proposal.policy_version,
         case_id=case.id if case is not None else None,
         source=case.source if case is not None else None,
+        ends_at=_suspension_end(catalogue, action, now),
     )
     return [first] + [
-        first.model_copy(update={"action": action, "action_key": key})
+        first.model_copy(
+            update={
+                "action": action,
+                "action_key": key,
+                "ends_at": _suspension_end(catalogue, action, now),
+            }
+        )
         for action, key in keyed_actions[1:]
     ]
+
+
+def _suspension_end(
+    catalogue: Catalogue, action: PlannedAction, now: datetime | None
+) -> datetime | None:
+    if now is None or action.target_type != "account" or action.action != ActionType.SUSPEND:
+        return None
+    spec = catalogue.section(action.section_id).on_violation
+    if spec is None or spec.days is None or spec.restriction != RestrictionType.SUSPEND:
+        return None
+    return now + timedelta(days=spec.days)
 
 
 def restriction_input(

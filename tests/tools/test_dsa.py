@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +35,10 @@ from tools.reasons import (
 )
 from tools.store import Store
 from tools.tables import StatementRow
+from warden.settings import PACKAGE_ROOT
 
 pytestmark = pytest.mark.timeout(120)
+CATALOGUE_DIR = PACKAGE_ROOT / "knowledge" / "catalogue"
 
 
 def valid() -> dict[str, Any]:
@@ -377,3 +381,31 @@ def test_statements_issued_before_the_mapping_are_left_out_and_named(
         legacy_id = row.id
     out = io.StringIO()
     assert dsa.export_dsa(sqlite_store, catalogue, out) == (2, 2, [legacy_id])
+
+
+def test_a_suspension_ends_when_its_sections_on_violation_says(
+    sqlite_store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    from knowledge.catalogue import load_catalogue
+    from tools.reasons import inputs_for_proposal
+
+    proposal = seed_approved_proposal(
+        sqlite_store, catalogue, n=1, action=ActionType.SUSPEND, section_id="HA-2.5"
+    )
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder)
+    ha = folder / "hateful-activities.yaml"
+    ha.write_text(
+        ha.read_text().replace(
+            "    imminent_harm: true\n    strikes: {remove: 3, strike: 3}\n",
+            "    imminent_harm: true\n    strikes: {remove: 3, strike: 3}\n"
+            "    on_violation: {restriction: suspend, days: 7}\n",
+        )
+    )
+    timed = load_catalogue(folder)
+    assert timed.section("HA-2.5").on_violation is not None
+    keyed = [(proposal.actions[0], "k:suspend")]
+    (item,) = inputs_for_proposal(timed, proposal, keyed, now=NOW)
+    assert item.ends_at == NOW + timedelta(days=7)
+    (untimed,) = inputs_for_proposal(catalogue, proposal, keyed, now=NOW)
+    assert untimed.ends_at is None  # as shipped, HA-2.5 suspends until lifted
