@@ -454,6 +454,7 @@ def qa_scores(
         ("specialist", q.by_decider),
         ("reviewer", q.by_reviewer),
         ("vendor team", q.by_vendor_team),
+        ("automation path", q.by_automation),
     ):
         for s in scores:
             rate = "n/a" if s.rate is None else f"{s.rate:.0%}"

@@ -57,6 +57,7 @@ class QASample(BaseModel):
     reviewed_at: datetime | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    automation: str | None = None
 
     @property
     def reviewed(self) -> bool:
@@ -152,6 +153,7 @@ def maybe_sample(
         decision=item.decision,
         decided_at=item.decided_at,
         sampled_at=now or datetime.now(UTC),
+        automation=item.automation,
     )
     try:
         with store.session() as s:
@@ -327,6 +329,9 @@ class QualityScores(BaseModel):
     by_decider: list[Score] = Field(description="the specialist whose decision was reviewed")
     by_reviewer: list[Score]
     by_vendor_team: list[Score]
+    by_automation: list[Score] = Field(
+        default_factory=list, description="bulk, auto-proposal or specialist"
+    )
 
     @property
     def overall(self) -> float | None:
@@ -364,6 +369,7 @@ def quality_scores(
         by_decider=cut("decided_by"),
         by_reviewer=cut("reviewer_id"),
         by_vendor_team=cut("vendor_team"),
+        by_automation=cut("automation"),
     )
 
 

@@ -138,3 +138,16 @@ def test_a_disagreement_opens_a_reversal_and_drops_the_gate_to_shadow(
         f"action:{samples[0].subject_id}",
         f"action:{samples[2].subject_id}",
     ]
+
+
+def test_quality_scores_per_automation_path(store: Store) -> None:
+    from tools.qa import quality_scores
+
+    bulk = sample_stratified(store, _decided(2), rate=1.0, now=NOW)
+    own = sample_stratified(
+        store, _decided(1, policy_id="HA", automation="specialist"), rate=1.0, now=NOW
+    )
+    record_review(store, bulk[0].id, reviewer_id="R1", agree=True, now=NOW)
+    record_review(store, own[0].id, reviewer_id="R1", agree=True, now=NOW)
+    scores = {s.key: s.reviewed for s in quality_scores(store).by_automation}
+    assert scores == {"bulk": 1, "specialist": 1}
