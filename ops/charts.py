@@ -165,14 +165,16 @@ def weekly(report: KPIReport, path: Path) -> Path:
     ax.set_ylabel("count")
     twin = ax.twinx()
     turnaround = [w.median_turnaround_minutes for w in report.weeks]
+    # A demo decides in seconds, a pod in hours: one unit cannot show both (0.003 min).
+    unit, per = duration_unit([t for t in turnaround if t is not None])
     twin.plot(
         [x for x, t in zip(xs, turnaround, strict=True) if t is not None],
-        [t for t in turnaround if t is not None],
+        [t / per for t in turnaround if t is not None],
         color=ORANGE,
         marker="o",
-        label="median turnaround (min)",
+        label=f"median turnaround ({unit})",
     )
-    twin.set_ylabel("minutes")
+    twin.set_ylabel(unit)
     twin.set_ylim(bottom=0)
     if not any(w.cases_opened or w.decisions for w in report.weeks):
         _empty(ax)
@@ -244,30 +246,35 @@ def agreement(scores: Sequence[Score], path: Path, *, title: str) -> Path:
     return _save(fig, path)
 
 
-def volume_by_policy(report: KPIReport, path: Path) -> Path:
-    """This week's against last week's volume per policy."""
+def volume_by_policy(report: KPIReport, path: Path, actions: dict[str, int]) -> Path:
+    """Per policy in the window: work opened (proposals + escalations) and actions applied."""
     plt = _plt()
-    trends = report.trends
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(trends) + 2), 3))
-    xs = list(range(len(trends)))
-    ax.bar(
-        [x - 0.2 for x in xs],
-        [t.volume_last_week for t in trends],
-        0.4,
-        color=GREY,
-        label="last week",
-    )
-    ax.bar(
-        [x + 0.2 for x in xs],
-        [t.volume_this_week for t in trends],
-        0.4,
-        color=BLUE,
-        label="this week",
-    )
-    ax.set_xticks(xs, [t.policy_id for t in trends], fontsize=8)
-    if not any(t.volume_this_week or t.volume_last_week for t in trends):
+    policies = sorted(set(report.volume_by_policy) | set(actions))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(policies) + 2), 3))
+    xs = list(range(len(policies)))
+    work = [report.volume_by_policy.get(p, 0) for p in policies]
+    applied = [actions.get(p, 0) for p in policies]
+    ax.bar([x - 0.2 for x in xs], work, 0.4, color=GREY, label="proposals + escalations")
+    ax.bar([x + 0.2 for x in xs], applied, 0.4, color=BLUE, label="actions applied")
+    for x, w, a in zip(xs, work, applied, strict=True):
+        ax.text(x - 0.2, w, str(w), ha="center", va="bottom", fontsize=7)
+        ax.text(x + 0.2, a, str(a), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(xs, policies, fontsize=8)
+    if any(applied) and max(applied) > 20 * max(max(work), 1):
+        ax.set_yscale("symlog", linthresh=10)  # 400 removals beside 3 escalations stay legible
+    if not any(work) and not any(applied):
         _empty(ax)
-    ax.set_title("Volume by policy (proposals + escalations), week over week", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title("Work and actions applied by policy (window)", fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _save(fig, path)
+
+
+def duration_unit(minutes: Sequence[float]) -> tuple[str, float]:
+    """The unit that shows these durations as readable numbers, and minutes per unit."""
+    top = max(minutes, default=0.0)
+    if top < 2:
+        return "seconds", 1 / 60
+    if top >= 180:
+        return "hours", 60.0
+    return "minutes", 1.0

@@ -55,7 +55,7 @@ def _date(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InputError(f"--since {value!r}: use a date like 2026-11-01.") from exc
+        raise InputError(f"{value!r} is not a date: use a date like 2026-11-01.") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -337,17 +337,22 @@ def gates_check(
 
 def report_command(
     since: Annotated[str | None, typer.Option(help="start of the operations window (date)")] = None,
+    until: Annotated[str | None, typer.Option(help="end of the window (date; default now)")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("var/report"),
     gates_file: GatesFileOption = None,
 ) -> None:
-    """Write the HTML report with charts: evaluation, gates, operations KPIs."""
+    """Write the HTML report with charts: operations, DSA transparency figures (also as
+    transparency.csv), evaluation, gates."""
     from ops.report import build_report
     from tools.gates import sync_shadow_from_proposals
 
     store = _store()
     sync_shadow_from_proposals(store)
-    path = build_report(store, _gates(gates_file), out_dir=out, since=_date(since))
+    path = build_report(
+        store, _gates(gates_file), out_dir=out, since=_date(since), now=_date(until)
+    )
     typer.echo(f"report: {path}")
+    typer.echo(f"DSA transparency figures (CSV): {path.parent / 'transparency.csv'}")
 
 
 def kpis_command(
@@ -411,16 +416,20 @@ def qa_sample(
     since: Annotated[
         str | None, typer.Option(help="decisions since (date); default 7 days")
     ] = None,
+    minimum: Annotated[
+        int,
+        typer.Option(min=0, help="at least this many per policy, specialist, team and path"),
+    ] = 2,
 ) -> None:
-    """Sample decided cases and executed actions for QA (deterministic; safe to re-run)."""
+    """Sample decided cases and executed actions for QA, stratified (deterministic; re-runnable)."""
     from datetime import timedelta
 
-    from tools.qa import decided_items, sample_many
+    from tools.qa import decided_items, sample_stratified
 
     store = _store()
     start = _date(since) or datetime.now(UTC) - timedelta(days=7)
     items = decided_items(store, since=start)
-    samples = sample_many(store, items, rate=rate)
+    samples = sample_stratified(store, items, rate=rate, minimum=minimum)
     typer.echo(f"{len(items)} decisions since {start:%Y-%m-%d}; {len(samples)} sampled for QA.")
 
 
@@ -434,30 +443,6 @@ def qa_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
             f"{s.id}  {s.subject_type} {s.subject_id}  {s.policy_id or '-'}  "
             f"{s.decision}  by {s.decided_by or '-'}  team {s.vendor_team or '-'}"
         )
-
-
-@qa_app.command("post")
-def qa_post(
-    channel: Annotated[str, typer.Option(help="Slack channel id of the QA reviewers")],
-    limit: Annotated[int, typer.Option(min=1)] = 20,
-) -> None:
-    """Post review cards (Agree / Disagree) for samples not yet posted."""
-    from slack_sdk import WebClient
-
-    from slackapp.qa import post_samples
-    from warden.errors import ConfigError
-    from warden.settings import get_settings
-
-    settings = get_settings()
-    missing = settings.missing_slack_settings(http=True)
-    if "SLACK_BOT_TOKEN" in missing:
-        raise ConfigError("SLACK_BOT_TOKEN is not set; QA cards are posted as the Warden bot.")
-    assert settings.slack_bot_token is not None
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
-    posted = post_samples(client, _store(), channel, limit=limit)
-    typer.echo(f"{posted} QA cards posted to {channel}.")
 
 
 @qa_app.command("review")
@@ -490,6 +475,7 @@ def qa_scores(
         ("specialist", q.by_decider),
         ("reviewer", q.by_reviewer),
         ("vendor team", q.by_vendor_team),
+        ("automation path", q.by_automation),
     ):
         for s in scores:
             rate = "n/a" if s.rate is None else f"{s.rate:.0%}"

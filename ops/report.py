@@ -1,19 +1,27 @@
-"""The HTML report: evaluation runs (with the previous run), gates, and operations KPIs."""
+"""The HTML report: operations first (what the ops lead watches), the EU DSA transparency
+figures, then evaluation runs (with the previous run) and automation gates."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ops import charts
 from ops.evaluate import EvalRun, list_runs, previous_run
 from ops.metrics import BinaryMetrics
+from tools import operations, transparency
 from tools.gates import Gates, GateStatusRow, status_rows
 from tools.kpis import Headline, KPIReport, compute_kpis, headline
+from tools.operations import Operations
 from tools.store import Store
+from tools.transparency import TransparencyReport
+
+if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -41,8 +49,14 @@ class Delta(BaseModel):
 class RunSection(BaseModel):
     run: EvalRun
     previous: EvalRun | None
+    policies: list[BinaryMetrics] = Field(description="policies the run measured anything for")
+    unmeasured: list[str] = Field(description="no labelled positive and no prediction: no figures")
     deltas: list[Delta]
     charts: dict[str, str]
+
+
+def _measured(metrics: list[BinaryMetrics]) -> list[BinaryMetrics]:
+    return [m for m in metrics if m.support or m.predicted]
 
 
 def compare(current: list[BinaryMetrics], before: list[BinaryMetrics]) -> list[Delta]:
@@ -67,15 +81,16 @@ def _slug(text: str) -> str:
 def _run_section(store: Store, run: EvalRun, chart_dir: Path) -> RunSection:
     prev = previous_run(store, run)
     slug = _slug(f"{run.dataset}-{run.id}")
+    measured = _measured(run.metrics.policies)
     drawn = {
         "policies": charts.policy_bars(
-            run.metrics.policies,
+            measured,
             chart_dir / f"{slug}-policies.png",
             previous=prev.metrics.policies if prev else None,
             title=f"{run.dataset}: precision / recall per policy ({run.mode})",
         ),
         "flagged": charts.policy_bars(
-            run.metrics.flagged,
+            _measured(run.metrics.flagged),
             chart_dir / f"{slug}-flagged.png",
             previous=prev.metrics.flagged if prev else None,
             title="Counting borderline drafts as flags",
@@ -93,7 +108,9 @@ def _run_section(store: Store, run: EvalRun, chart_dir: Path) -> RunSection:
     return RunSection(
         run=run,
         previous=prev,
-        deltas=compare(run.metrics.policies, prev.metrics.policies if prev else []),
+        policies=measured,
+        unmeasured=[m.key for m in run.metrics.policies if m not in measured],
+        deltas=compare(measured, prev.metrics.policies if prev else []),
         charts={k: f"charts/{p.name}" for k, p in drawn.items()},
     )
 
@@ -102,14 +119,24 @@ class ReportData(BaseModel):
     generated_at: datetime
     runs: list[RunSection]
     gates: list[GateStatusRow]
+    gates_unevaluated: list[GateStatusRow]
     gates_source: str
     kpis: KPIReport
+    operations: Operations
+    transparency: TransparencyReport
+    transparency_csv: str
     headline: Headline
     charts: dict[str, str]
 
 
 def collect(
-    store: Store, gates: Gates, *, out_dir: Path, since: datetime | None, now: datetime
+    store: Store,
+    gates: Gates,
+    catalogue: Catalogue,
+    *,
+    out_dir: Path,
+    since: datetime | None,
+    now: datetime,
 ) -> ReportData:
     """Gather every figure and draw every chart into `out_dir/charts`."""
     chart_dir = out_dir / "charts"
@@ -118,10 +145,17 @@ def collect(
         latest.setdefault(run.dataset, run)
     sections = [_run_section(store, r, chart_dir) for r in latest.values()]
     kpis = compute_kpis(store, now=now, since=since)
+    ops = operations.compute(store, catalogue, since=kpis.since, now=now)
+    dsa_figures = transparency.compute(store, catalogue, since=kpis.since, until=now)
+    csv_path = out_dir / "transparency.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as out:
+        transparency.write_csv(dsa_figures, out)
     drawn = {
         "weekly": charts.weekly(kpis, chart_dir / "ops-weekly.png"),
         "sla": charts.sla_by_priority(kpis, chart_dir / "ops-sla.png"),
-        "volume": charts.volume_by_policy(kpis, chart_dir / "ops-volume.png"),
+        "volume": charts.volume_by_policy(
+            kpis, chart_dir / "ops-volume.png", ops.actions_by_policy
+        ),
         "qa_policy": charts.agreement(
             kpis.quality.by_policy, chart_dir / "ops-qa-policy.png", title="QA agreement by policy"
         ),
@@ -134,15 +168,25 @@ def collect(
     policy_ids = sorted(
         set(gates.policies) | {m.key for s in sections for m in s.run.metrics.policies}
     )
+    rows = status_rows(store, gates, policy_ids)
     return ReportData(
         generated_at=now,
         runs=sections,
-        gates=status_rows(store, gates, policy_ids),
+        # A policy without labelled positives has no figures: one line names them, not n/a rows.
+        gates=[g for g in rows if _has_figures(g)],
+        gates_unevaluated=[g for g in rows if not _has_figures(g)],
         gates_source=gates.source,
         kpis=kpis,
+        operations=ops,
+        transparency=dsa_figures,
+        transparency_csv=csv_path.name,
         headline=headline(store, now),
         charts={k: f"charts/{p.name}" for k, p in drawn.items()},
     )
+
+
+def _has_figures(gate: GateStatusRow) -> bool:
+    return bool(gate.support or gate.shadow_recorded or gate.overridden)
 
 
 def _pct(value: float | None, digits: int = 0) -> str:
@@ -160,7 +204,17 @@ def _signed(value: float | None) -> str:
 def _minutes(value: float | None) -> str:
     if value is None:
         return "n/a"
+    if value < 1:
+        return f"{value * 60:.0f} s"
     return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
+
+
+def _hours(value: float | None) -> str:
+    return "n/a" if value is None else _minutes(value * 60)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def render(data: ReportData) -> str:
@@ -172,7 +226,9 @@ def render(data: ReportData) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, num=_num, signed=_signed, minutes=_minutes)
+    env.filters.update(
+        pct=_pct, num=_num, signed=_signed, minutes=_minutes, hours=_hours, plural=_plural
+    )
     return env.get_template("report.html.j2").render(d=data)
 
 
@@ -183,10 +239,17 @@ def build_report(
     out_dir: Path,
     since: datetime | None = None,
     now: datetime | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Path:
-    """Write `out_dir/index.html` and its PNG charts; return the HTML path."""
+    """Write `out_dir/index.html`, its PNG charts and `transparency.csv`; return the HTML path."""
+    if catalogue is None:
+        from knowledge.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = collect(store, gates, out_dir=out_dir, since=since, now=now or datetime.now(UTC))
+    data = collect(
+        store, gates, catalogue, out_dir=out_dir, since=since, now=now or datetime.now(UTC)
+    )
     path = out_dir / "index.html"
     path.write_text(render(data), encoding="utf-8")
     return path

@@ -22,7 +22,35 @@ def missing_message(missing: list[str], *, http: bool) -> str:
     )
 
 
+def qa_post(
+    channel: str = typer.Option(..., help="Slack channel id of the QA reviewers"),
+    limit: int = typer.Option(20, min=1),
+) -> None:
+    """Post review cards (Agree / Disagree) for samples not yet posted."""
+    from slack_sdk import WebClient
+
+    from slackapp.qa import post_samples
+    from tools.store import build_store
+    from warden.settings import get_settings
+
+    settings = get_settings()
+    missing = settings.missing_slack_settings(http=True)
+    if "SLACK_BOT_TOKEN" in missing:
+        raise ConfigError("SLACK_BOT_TOKEN is not set; QA cards are posted as the Warden bot.")
+    assert settings.slack_bot_token is not None
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    posted = post_samples(client, build_store(settings), channel, limit=limit)
+    typer.echo(f"{posted} QA cards posted to {channel}.")
+
+
 def register(app: typer.Typer) -> None:
+    # `warden qa post` lives with Slack: `ops` knows no Slack, its `qa` group gets the command.
+    from ops.cli import qa_app
+
+    qa_app.command("post")(qa_post)
+
     @app.command()
     def serve(
         http: bool = typer.Option(

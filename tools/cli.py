@@ -205,16 +205,76 @@ def audit_export(
 @reasons_app.command("export")
 def reasons_export(
     out: Annotated[Path | None, typer.Option("--out", help="file (default: stdout)")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="warden (the statements as stored) or dsa (the EU Transparency Database "
+            "API's field names and values)",
+        ),
+    ] = "warden",
 ) -> None:
     """Export every statement of reasons as JSONL."""
     from tools.reasons import export, export_to
+    from warden.errors import InputError
 
+    if fmt not in ("warden", "dsa"):
+        raise InputError(f"--format must be warden or dsa, not {fmt!r}")
     store = _store()
+    if fmt == "dsa":
+        from tools.dsa import export_dsa
+
+        if out is None:
+            count, passing, unmapped = export_dsa(store, _catalogue(), sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8") as stream:
+                count, passing, unmapped = export_dsa(store, _catalogue(), stream)
+        where = f" to {out}" if out else ""
+        typer.echo(
+            f"{count} statements written{where}; {passing} of {count} pass the Transparency "
+            "Database's rules",
+            err=True,
+        )
+        if unmapped:
+            typer.echo(
+                f"{len(unmapped)} older statements left out: issued before Warden recorded their "
+                f"section and action (e.g. {unmapped[0]})",
+                err=True,
+            )
+        return
     if out is None:
         export(store, sys.stdout)
         return
     count = export_to(store, out)
     typer.echo(f"{count} statements written to {out}", err=True)
+
+
+@reasons_app.command("submit")
+def reasons_submit(
+    batch_size: Annotated[int, typer.Option(min=1, max=100, help="statements per request")] = 100,
+) -> None:
+    """File every statement not yet accepted with the EU DSA Transparency Database."""
+    from tools.dsa_submit import rejections, submit
+    from warden.errors import ConfigError
+    from warden.settings import get_settings
+
+    settings = get_settings()
+    if settings.dsa_api_token is None or not settings.dsa_api_token.get_secret_value():
+        raise ConfigError("Set WARDEN_DSA_API_TOKEN (the platform's Transparency Database token).")
+    report = submit(
+        _store(),
+        _catalogue(),
+        url=settings.dsa_api_url,
+        token=settings.dsa_api_token.get_secret_value(),
+        batch_size=batch_size,
+    )
+    typer.echo(
+        f"{report.accepted} accepted, {report.already_filed} already filed, "
+        f"{report.rejected} rejected ({report.requests} requests)"
+    )
+    for puid, errors, _at in rejections(_store())[: 20 if report.rejected else 0]:
+        fields = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+        typer.echo(f"  rejected {puid}: {_safe(fields)[:300]}", err=True)
 
 
 @escalations_app.command("list")

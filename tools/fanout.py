@@ -50,7 +50,8 @@ from tools.gateway import (
     GatewayUnavailable,
     TransactionalGateway,
 )
-from tools.models import FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.models import Case, FanoutProgress, PlannedAction, Proposal, ProposalStatus
+from tools.proposals import SAMPLE_SIZE
 from tools.store import Store
 from warden.errors import ApprovalError, GatewayError, InputError
 from warden.metrics import FANOUT_ACTIONS
@@ -113,6 +114,7 @@ class _Run:
     batch_size: int
     worker: str
     detector: str | None
+    case: Case | None
     # Ledger rows the platform answered "retry later" for in this run: they stay pending and
     # this run does not claim them again (a later run does).
     deferred: set[int] = field(default_factory=set)
@@ -173,8 +175,9 @@ def execute(
     # Status, action hash and approvals are checked under the proposal's row lock.
     proposal = proposals.mark_executing(store, proposal_id, worker_id=worker)
     total = _prepare_ledger(store, proposal)
-    detector = store.get_cluster(proposal.cluster_id).detector if proposal.cluster_id else None
-    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, detector)
+    # The case a proposal came from says how its content was found (statements of reasons).
+    case = store.get_case(proposal.case_id) if proposal.case_id else None
+    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, case)
     applied_now = replayed = batches = 0
     suspended: list[str] = []
     while True:
@@ -605,7 +608,14 @@ def _record_effects(
         reasons.issue_statements(
             run.store,
             run.catalogue,
-            reasons.inputs_for_proposal(proposal, explained, detector=run.detector),
+            reasons.inputs_for_proposal(
+                run.catalogue,
+                proposal,
+                explained,
+                case=run.case,
+                sample_size=SAMPLE_SIZE,
+                now=now,
+            ),
             now=now,
             session=session,
         )

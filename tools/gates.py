@@ -7,10 +7,11 @@ Call `check(store, gates, policy_id, batch_size)` wherever a proposal is about t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -44,6 +45,10 @@ class GateRule(BaseModel):
     min_precision: float = Field(0.95, ge=0.0, le=1.0)
     min_support: int = Field(200, ge=1)
     max_batch_size: int = Field(500, ge=1)
+    # Live QA: a propose-mode policy whose reviewed decisions agree less than this drops back
+    # to shadow (after at least `min_qa_reviews` reviews in the last `QA_WINDOW`).
+    min_qa_agreement: float = Field(0.9, ge=0.0, le=1.0)
+    min_qa_reviews: int = Field(5, ge=1)
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -223,6 +228,22 @@ def check(store: Store, gates: Gates, policy_id: str, batch_size: int) -> GateDe
     return decision(True, False, f"{policy_id} may propose: {_figures(rule, evidence)}.")
 
 
+class SecondPersonNeeded(GateClosed):
+    """A critical-harm policy's gate opens only when a second person confirms the change."""
+
+
+GATE_SET, GATE_REQUESTED = "gate.set", "gate.set.requested"
+QA_WINDOW = timedelta(days=30)
+QA_ACTOR = "warden:qa"
+
+
+def _is_critical(policy_id: str) -> bool:
+    from knowledge.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    return policy_id in catalogue.policies and catalogue.policies[policy_id].critical_harm
+
+
 def set_mode(
     store: Store,
     gates: Gates,
@@ -231,9 +252,24 @@ def set_mode(
     *,
     actor: str,
     now: datetime | None = None,
+    critical_harm: bool | None = None,
 ) -> GateDecision:
-    """Switch a policy's mode in the store; `propose` is refused without a passing evaluation."""
+    """Switch a policy's mode in the store, audited in the hash-chained log.
+
+    `propose` is refused without a passing evaluation. For a critical-harm policy (from the
+    catalogue unless `critical_harm` says) `propose` needs two people: the first call records
+    the request (audited) and raises `SecondPersonNeeded`; the same change by someone else
+    applies it. Narrowing automation (shadow, off) never waits for a second person.
+    """
+    from tools.audit import EventSpec, append_many
+    from tools.tables import AuditRow
+
     rule = gates.rule(policy_id)
+    at = _now(now)
+    subject = f"gate:{policy_id}"
+    if critical_harm is None:
+        critical_harm = _is_critical(policy_id)
+    waiting: SecondPersonNeeded | None = None
     with store.session() as s:
         evidence = latest_evidence(s, policy_id, rule.min_support)
         if mode is GateMode.PROPOSE and not _passes(rule, evidence):
@@ -241,14 +277,125 @@ def set_mode(
                 f"Refused: {policy_id} cannot be switched to propose: {_figures(rule, evidence)}. "
                 f"Run `warden eval DATASET` with labelled {policy_id} cases first."
             )
+        before = _mode(s, gates, policy_id)
+        details: dict[str, object] = {
+            "from": before.value,
+            "to": mode.value,
+            "eval_run_id": evidence.eval_run_id if evidence else None,
+        }
+        if mode is GateMode.PROPOSE and critical_harm:
+            last = s.scalars(
+                select(AuditRow)
+                .where(AuditRow.subject == subject, AuditRow.verb.in_((GATE_SET, GATE_REQUESTED)))
+                .order_by(AuditRow.seq.desc())
+                .limit(1)
+            ).first()
+            pending = (
+                last is not None
+                and last.verb == GATE_REQUESTED
+                and json.loads(last.details).get("to") == mode.value
+            )
+            if last is not None and pending and last.actor != actor:
+                details["requested_by"] = last.actor
+            else:
+                requester = last.actor if last is not None and pending else actor
+                if not pending:
+                    append_many(
+                        s,
+                        [
+                            EventSpec(
+                                actor=actor,
+                                verb=GATE_REQUESTED,
+                                subject=subject,
+                                source="gates",
+                                outcome="awaiting second person",
+                                policy_id=policy_id,
+                                details=details,
+                                at=at,
+                            )
+                        ],
+                    )
+                waiting = SecondPersonNeeded(
+                    f"{policy_id} is a critical-harm policy: switching it to propose needs a "
+                    f"second person. Requested by {requester}; someone else must run "
+                    f"`warden gates set {policy_id} propose` to confirm."
+                )
+        if waiting is None:
+            row = s.get(GateModeRow, policy_id)
+            if row is None:
+                row = GateModeRow(policy_id=policy_id)
+                s.add(row)
+            row.mode = mode.value
+            row.set_by = actor
+            row.set_at = at
+            row.eval_run_id = evidence.eval_run_id if evidence else None
+            append_many(
+                s,
+                [
+                    EventSpec(
+                        actor=actor,
+                        verb=GATE_SET,
+                        subject=subject,
+                        source="gates",
+                        outcome=mode.value,
+                        policy_id=policy_id,
+                        details=details,
+                        at=at,
+                    )
+                ],
+            )
+    if waiting is not None:
+        raise waiting  # after the commit: the request stays on record
+    return check(store, gates, policy_id, 1)
+
+
+def enforce_live_qa(
+    store: Store, gates: Gates, policy_id: str, *, now: datetime | None = None
+) -> GateDecision | None:
+    """Drop a propose-mode policy to shadow when its live QA agreement is below its gate's
+    minimum; audited like any gate change. Returns the new decision, or None if unchanged."""
+    from tools.qa import quality_scores
+
+    rule = gates.rule(policy_id)
+    at = _now(now)
+    with store.session() as s:
+        if _mode(s, gates, policy_id) is not GateMode.PROPOSE:
+            return None
+    scores = {q.key: q for q in quality_scores(store, since=at - QA_WINDOW).by_policy}
+    score = scores.get(policy_id)
+    if score is None or score.reviewed < rule.min_qa_reviews or score.rate is None:
+        return None
+    if score.rate >= rule.min_qa_agreement:
+        return None
+    from tools.audit import EventSpec, append_many
+
+    with store.session() as s:
         row = s.get(GateModeRow, policy_id)
         if row is None:
             row = GateModeRow(policy_id=policy_id)
             s.add(row)
-        row.mode = mode.value
-        row.set_by = actor
-        row.set_at = _now(now)
-        row.eval_run_id = evidence.eval_run_id if evidence else None
+        row.mode, row.set_by, row.set_at = GateMode.SHADOW.value, QA_ACTOR, at
+        append_many(
+            s,
+            [
+                EventSpec(
+                    actor=QA_ACTOR,
+                    verb=GATE_SET,
+                    subject=f"gate:{policy_id}",
+                    source="qa",
+                    outcome=GateMode.SHADOW.value,
+                    policy_id=policy_id,
+                    details={
+                        "from": GateMode.PROPOSE.value,
+                        "to": GateMode.SHADOW.value,
+                        "qa_agreement": round(score.rate, 4),
+                        "qa_reviewed": score.reviewed,
+                        "min_qa_agreement": rule.min_qa_agreement,
+                    },
+                    at=at,
+                )
+            ],
+        )
     return check(store, gates, policy_id, 1)
 
 

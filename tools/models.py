@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -269,8 +269,25 @@ class AuditEvent(Frozen):
     hash: str
 
 
+class DecisionAutomation(StrEnum):
+    """How far a decision was taken by automated means (the DSA's three answers)."""
+
+    FULLY = "fully"  # no person decided it
+    PARTIALLY = "partially"  # automation proposed or followed a rule; people approved
+    NOT_AUTOMATED = "not_automated"  # a specialist's own decision
+
+
+def decision_automation(value: object) -> object:
+    """Accept the older yes/no form: True meant taken by automated means, False by a person."""
+    if isinstance(value, bool):
+        return DecisionAutomation.FULLY if value else DecisionAutomation.NOT_AUTOMATED
+    return value
+
+
 class StatementOfReasons(Frozen):
-    """What the affected user is told (EU DSA Article 17(3))."""
+    """What the affected user is told (EU DSA Article 17(3)), with what the Transparency
+    Database needs to file it (`tools.dsa`); the context fields are None on statements issued
+    before they were recorded."""
 
     id: str
     action_key: str
@@ -282,11 +299,23 @@ class StatementOfReasons(Frozen):
     duration: str
     facts: str
     automated_detection: bool
-    automated_decision: bool
+    automated_decision: DecisionAutomation
     policy_ground: str
     policy_explanation: str
     policy_version: str
     redress: list[str]
+    section_id: str | None = None
+    action: ActionType | None = None
+    target_type: Literal["content", "account"] | None = None
+    ends_at: datetime | None = Field(None, description="when a temporary restriction ends")
+    source: CaseSource | None = Field(None, description="how the case came in (None: own work)")
+    case_id: str | None = None
+    content_date: date | None = Field(None, description="when the content was posted")
+    content_type: list[ContentType] = Field(default_factory=list)
+    territorial_scope: list[str] = Field(default_factory=list)
+    language: str | None = None
+
+    _automation = field_validator("automated_decision", mode="before")(decision_automation)
 
 
 class StrikeEffect(Frozen):

@@ -133,6 +133,8 @@ class QASampleRow(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     slack_channel: Mapped[str | None] = mapped_column(String(40))
     slack_ts: Mapped[str | None] = mapped_column(String(40))
+    # issue 15 (migration i15b): bulk, auto-proposal or specialist, for QA scores per path.
+    automation: Mapped[str | None] = mapped_column(String(32))
 
 
 class AppealRow(Base):

@@ -2,6 +2,9 @@
 
 Sampling is deterministic by a hash of the subject id, so every replica samples the same items
 and re-running a sweep never samples an item twice (a unique key backs that up in the store).
+`sample_stratified` samples the fraction within every stratum (policy, specialist, vendor team,
+automation path) and at least a minimum of each, so a small team or a rare path is still
+reviewed: a flat 2% of twelve decisions is none.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
@@ -20,6 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from tools.ops_tables import QASampleRow
 from tools.store import Store
 from warden.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from tools.gates import Gates
 
 DEFAULT_RATE = 0.02
 SubjectType = Literal["case", "action"]
@@ -51,6 +57,7 @@ class QASample(BaseModel):
     reviewed_at: datetime | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    automation: str | None = None
 
     @property
     def reviewed(self) -> bool:
@@ -71,6 +78,60 @@ class Decided(BaseModel):
     decided_by: str | None
     decided_at: datetime
     vendor_team: str | None = None
+    automation: str | None = Field(
+        None, description="how it was decided: bulk (detector cluster), auto-proposal, specialist"
+    )
+
+
+STRATA = ("policy_id", "decided_by", "vendor_team", "automation")
+
+
+def _bucket(item: Decided) -> int:
+    key = f"{item.subject_type}:{item.subject_id}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+def stratified_choice(
+    items: Iterable[Decided], *, rate: float = DEFAULT_RATE, minimum: int = 2
+) -> list[Decided]:
+    """The items to sample: `rate` of each stratum, and at least `minimum` of each (all of a
+    smaller one), in every cut (policy, specialist, vendor team, automation path).
+
+    Deterministic: within a stratum the items with the lowest hash are taken, so a re-run
+    (or another replica) chooses the same ones.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise InputError(f"QA sampling rate must be between 0 and 1, got {rate}.")
+    if minimum < 0:
+        raise InputError(f"The QA minimum per stratum must be 0 or more, got {minimum}.")
+    pool = {f"{i.subject_type}:{i.subject_id}": i for i in items}
+    chosen: dict[str, Decided] = {}
+    for cut in STRATA:
+        strata: dict[str, list[Decided]] = {}
+        for item in pool.values():
+            strata.setdefault(str(getattr(item, cut) or "(none)"), []).append(item)
+        for members in strata.values():
+            members.sort(key=_bucket)
+            wanted = max(minimum, round(rate * len(members)))
+            for item in members[:wanted]:
+                chosen[f"{item.subject_type}:{item.subject_id}"] = item
+    return sorted(chosen.values(), key=_bucket)
+
+
+def sample_stratified(
+    store: Store,
+    items: Iterable[Decided],
+    *,
+    rate: float = DEFAULT_RATE,
+    minimum: int = 2,
+    now: datetime | None = None,
+) -> list[QASample]:
+    """Store QA samples for `stratified_choice(items)` (idempotent)."""
+    return [
+        sample
+        for item in stratified_choice(items, rate=rate, minimum=minimum)
+        if (sample := maybe_sample(store, item, rate=1.0, now=now)) is not None
+    ]
 
 
 def maybe_sample(
@@ -92,6 +153,7 @@ def maybe_sample(
         decision=item.decision,
         decided_at=item.decided_at,
         sampled_at=now or datetime.now(UTC),
+        automation=item.automation,
     )
     try:
         with store.session() as s:
@@ -156,6 +218,10 @@ class ReviewResult(BaseModel):
     accepted: bool
     sample: QASample
     reason: str
+    follow_up: str | None = Field(
+        None, description="what a disagreement opened: a reversal review of the decision"
+    )
+    gate_dropped: bool = Field(False, description="the policy's gate fell back to shadow")
 
 
 def record_review(
@@ -166,8 +232,12 @@ def record_review(
     agree: bool,
     reason: str | None = None,
     now: datetime | None = None,
+    gates: Gates | None = None,
 ) -> ReviewResult:
-    """Record a reviewer's verdict once; a second click or a second reviewer is refused."""
+    """Record a reviewer's verdict once; a second click or a second reviewer is refused.
+
+    A disagreement opens a reversal review and counts against the policy's gate (`gates`:
+    default, the gates file)."""
     sample = get_sample(store, sample_id)
     if sample.decided_by and sample.decided_by == reviewer_id:
         return ReviewResult(
@@ -196,7 +266,48 @@ def record_review(
             sample=current,
             reason=f"Already reviewed by {current.reviewer_id}.",
         )
-    return ReviewResult(accepted=True, sample=current, reason="Recorded.")
+    if agree:
+        return ReviewResult(accepted=True, sample=current, reason="Recorded.")
+    return _follow_up(store, current, gates=gates, now=now)
+
+
+def _follow_up(
+    store: Store, sample: QASample, *, gates: Gates | None, now: datetime | None
+) -> ReviewResult:
+    """A disagreement opens a reversal review of the decision (audited, for the decision's
+    owners to reverse through an overturn) and counts against its policy's gate."""
+    from tools.audit import EventSpec, append
+    from tools.gates import enforce_live_qa, load_gates
+
+    append(
+        store,
+        EventSpec(
+            actor=sample.reviewer_id or "(unknown)",
+            verb="qa.reversal_requested",
+            subject=f"{sample.subject_type}:{sample.subject_id}",
+            source="qa",
+            outcome="open",
+            policy_id=sample.policy_id,
+            details={"sample_id": sample.id, "decision": sample.decision, "reason": sample.reason},
+            at=now,
+        ),
+    )
+    dropped = None
+    if sample.policy_id:
+        dropped = enforce_live_qa(store, gates or load_gates(), sample.policy_id, now=now)
+    note = (
+        f" The {sample.policy_id} gate fell back to shadow: live QA agreement is below its "
+        "threshold."
+        if dropped
+        else ""
+    )
+    return ReviewResult(
+        accepted=True,
+        sample=sample,
+        reason=f"Recorded; a reversal review of {sample.subject_id} is open.{note}",
+        follow_up=f"reversal review of {sample.subject_type} {sample.subject_id}",
+        gate_dropped=dropped is not None,
+    )
 
 
 class Score(BaseModel):
@@ -218,6 +329,9 @@ class QualityScores(BaseModel):
     by_decider: list[Score] = Field(description="the specialist whose decision was reviewed")
     by_reviewer: list[Score]
     by_vendor_team: list[Score]
+    by_automation: list[Score] = Field(
+        default_factory=list, description="bulk, auto-proposal or specialist"
+    )
 
     @property
     def overall(self) -> float | None:
@@ -255,6 +369,7 @@ def quality_scores(
         by_decider=cut("decided_by"),
         by_reviewer=cut("reviewer_id"),
         by_vendor_team=cut("vendor_team"),
+        by_automation=cut("automation"),
     )
 
 
@@ -291,6 +406,7 @@ def decided_items(store: Store, *, since: datetime) -> list[Decided]:
                         decided_by=p.decided_by,
                         decided_at=_aware(p.decided_at),
                         vendor_team=teams.get(p.case_id),
+                        automation="auto-proposal",
                     )
                 )
         for e in s.scalars(
@@ -308,6 +424,7 @@ def decided_items(store: Store, *, since: datetime) -> list[Decided]:
                         decided_by=e.owner_id,
                         decided_at=_aware(e.resolved_at),
                         vendor_team=teams.get(e.case_id),
+                        automation="specialist",
                     )
                 )
         for row in s.scalars(
@@ -326,6 +443,7 @@ def decided_items(store: Store, *, since: datetime) -> list[Decided]:
                     decided_by=proposal.decided_by if proposal else None,
                     decided_at=_aware(row.applied_at),
                     vendor_team=teams.get(proposal.case_id or "") if proposal else None,
+                    automation="bulk" if proposal and proposal.cluster_id else "auto-proposal",
                 )
             )
     return items

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from knowledge.vocabulary import RestrictionType
+from knowledge.vocabulary import ActionType, RestrictionType
 from tools.audit import EventSpec
 from tools.casework_tables import RestrictionRow
-from tools.models import AccountStatus, StatementOfReasons
+from tools.models import AccountStatus, DecisionAutomation, StatementOfReasons
 from tools.reasons import REDRESS
 from tools.store import utc
 from tools.tables import AccountRow, StatementRow
@@ -101,7 +101,7 @@ def restrict(
     actor: str,
     source: str,
     now: datetime,
-    automated_decision: bool = False,
+    automated_decision: DecisionAutomation = DecisionAutomation.PARTIALLY,
 ) -> tuple[Restriction | None, list[EventSpec]]:
     """Put a restriction in place once per cause; return it and its audit events (not appended).
 
@@ -138,6 +138,11 @@ def restrict(
         ),
         policy_version=policy.version,
         redress=list(REDRESS),
+        # What the Transparency Database needs (tools.dsa): an account decision with its end.
+        section_id=section.id,
+        action=ActionType(spec.restriction.value),
+        target_type="account",
+        ends_at=ends,
     )
     row = RestrictionRow(
         id=restriction_id,

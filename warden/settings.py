@@ -113,6 +113,16 @@ class Settings(BaseSettings):
         description="JSONL file of signed audit head checkpoints (default: data folder)",
     )
 
+    # issue 15: filing statements of reasons with the EU DSA Transparency Database
+    dsa_api_url: str = Field(
+        "https://transparency.dsa.ec.europa.eu/api/v1",
+        alias="WARDEN_DSA_API_URL",
+        description="the Transparency Database API (its batch endpoint is <url>/statements)",
+    )
+    dsa_api_token: SecretStr | None = Field(
+        None, alias="WARDEN_DSA_API_TOKEN", description="the platform's API bearer token"
+    )
+
     @field_validator("approvers", "policies_dirs", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -81,11 +81,16 @@ def open_gate(t: Transcript, settings: Any, store: Any, gates: Any) -> bool:
 
 def switch_to_propose(t: Transcript, store: Any, gates: Any, *, first: bool) -> bool:
     """`warden gates set HA propose`, through the real check; the transcript says what happened."""
-    from tools.gates import GateClosed, GateMode, set_mode
+    from tools.gates import GateClosed, GateMode, SecondPersonNeeded, set_mode
 
     t.person(OWNER, "$ warden gates set HA propose")
     try:
-        decision = set_mode(store, gates, "HA", GateMode.PROPOSE, actor=OWNER)
+        try:
+            decision = set_mode(store, gates, "HA", GateMode.PROPOSE, actor=OWNER)
+        except SecondPersonNeeded as exc:
+            t.say(f"    {exc}")
+            t.person(BEN, "$ warden gates set HA propose")
+            decision = set_mode(store, gates, "HA", GateMode.PROPOSE, actor=BEN)
     except GateClosed as exc:
         t.say(f"    {exc}")
         if not first:

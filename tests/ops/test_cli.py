@@ -64,6 +64,12 @@ def test_report_and_qa_cli(cli: Callable[..., Result], tmp_path: Path) -> None:
     result = cli("report", "--out", str(tmp_path / "rep"), "--since", "2026-01-01")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "rep" / "index.html").is_file()
+    assert (tmp_path / "rep" / "transparency.csv").read_text().startswith("section,key,")
+    period = cli(
+        "report", "--out", str(tmp_path / "p"), "--since", "2026-01-01", "--until", "2026-02-01"
+    )
+    assert period.exit_code == 0, period.output
+    assert "period,until,,2026-02-01 00:00" in (tmp_path / "p" / "transparency.csv").read_text()
     assert list((tmp_path / "rep" / "charts").glob("*.png"))
     sample = cli("qa", "sample", "--rate", "0.5")
     assert sample.exit_code == 0 and "0 decisions" in sample.output

@@ -122,3 +122,11 @@ def test_report_on_empty_store(sqlite_ops_store: Store, tmp_path: Path) -> None:
     store = sqlite_ops_store
     html = build_report(store, load_gates(), out_dir=tmp_path / "r", now=NOW).read_text()
     assert "No evaluation run is stored yet" in html
+
+
+def test_durations_are_drawn_in_a_readable_unit() -> None:
+    from ops.charts import duration_unit
+
+    assert duration_unit([0.003, 0.01]) == ("seconds", 1 / 60)
+    assert duration_unit([45.0]) == ("minutes", 1.0)
+    assert duration_unit([600.0, 30.0]) == ("hours", 60.0)

@@ -14,7 +14,7 @@ from tools import audit, proposals, reasons
 from tools.fanout import execute, idempotency_key, status
 from tools.fanout_tables import APPLIED, FAILED, PENDING, LedgerRow
 from tools.gateway import GatewayUnavailable, HttpGateway, LocalPlatform
-from tools.models import FanoutProgress, PlannedAction, ProposalStatus
+from tools.models import DecisionAutomation, FanoutProgress, PlannedAction, ProposalStatus
 from tools.store import Store
 from tools.tables import AccountRow, ProposalRow
 from warden.errors import ApprovalError
@@ -49,7 +49,7 @@ def test_happy_path_applies_every_action_once_and_reports_progress(
     assert (counts.lost, counts.duplicated, counts.platform_applied) == (0, 0, 230)
     assert counts.audit_applied_events == counts.statements == 230
     sor = reasons.get_statement(store, idempotency_key(proposal.id, proposal.actions[0]))
-    assert sor.automated_detection and not sor.automated_decision
+    assert sor.automated_detection and sor.automated_decision == DecisionAutomation.PARTIALLY
     assert sor.account_id.startswith("acct-") and sor.content_id == proposal.actions[0].target_id
     assert audit.verify(store).ok
 

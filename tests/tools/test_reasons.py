@@ -8,7 +8,7 @@ import json
 from knowledge.catalogue import Catalogue
 from knowledge.vocabulary import ActionType
 from tests.tools.helpers import NOW
-from tools.models import PlannedAction
+from tools.models import DecisionAutomation, PlannedAction
 from tools.reasons import SorInput, export, get_statement, issue_statements
 from tools.store import Store
 
@@ -45,7 +45,8 @@ def test_statement_content_and_idempotence(sample_store: Store, catalogue: Catal
     assert sor.content_id == "hs-pin-0007"
     assert "removed" in sor.restriction and "content item" in sor.scope and sor.duration
     assert sor.facts.startswith("Image matched")
-    assert sor.automated_detection is True and sor.automated_decision is False
+    assert sor.automated_detection is True
+    assert sor.automated_decision == DecisionAutomation.NOT_AUTOMATED
     assert section.title in sor.policy_ground and section.id in sor.policy_ground
     assert (
         policy.version == sor.policy_version
