@@ -358,7 +358,7 @@ def deadline_transport() -> httpx.HTTPTransport:
     """An httpx transport whose every socket read, write and connect obeys `_DEADLINE`."""
     transport = httpx.HTTPTransport()
     pool = transport._pool  # httpx exposes no backend argument; its pool takes one
-    pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]
+    pool._network_backend = _DeadlineBackend(pool._network_backend)
     return transport
 
 
