@@ -647,7 +647,7 @@ class HttpGateway:
             )
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_raw():
+        for chunk in response.iter_bytes():  # decoded: the cap also bounds a compressed bomb
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise GatewayError(
