@@ -151,14 +151,14 @@ def build_app(
         )
         if refusal is not None:
             team = request_team(body)
-            user = body.get("user") if isinstance(body.get("user"), dict) else {}
-            actor = user.get("id") or body.get("user_id") or "unknown"
+            user = body.get("user")
+            actor = (user.get("id") if isinstance(user, dict) else None) or body.get("user_id")
             log.warning("request refused: %s (this app serves %s)", refusal, rt.team_id)
             rt.pool.submit(
                 "audit",
                 audit_refusal,
                 rt,
-                actor=str(actor)[:40],
+                actor=str(actor or "unknown")[:40],
                 verb="slack.request",
                 subject=f"team:{str(team)[:40]}",
                 reason=refusal,

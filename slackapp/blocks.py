@@ -7,6 +7,7 @@ Untrusted text (case content, model output, policy excerpts, user input) goes th
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +32,10 @@ from tools.models import (
     ProposalStatus,
     StrikeEffect,
 )
-from warden.settings import SLACK_USER_ID
 
 Block = dict[str, Any]
+# A Slack user id as it may appear in a request or a card: U or W, then letters and digits.
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 # Block Kit limits (https://api.slack.com/reference/block-kit): enforced by `check_blocks`.
 MAX_BLOCKS = 50
@@ -134,7 +136,7 @@ def context(*texts: str) -> Block:
 
 def mention(user_id: str | None) -> str:
     """`<@U…>` for a Slack user id; anything else is shown as inert text, never as markup."""
-    if user_id and SLACK_USER_ID.fullmatch(user_id):
+    if user_id and USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return f"`{escape_untrusted(user_id or '?', limit=40).replace('`', 'ˋ')}`"
 
@@ -603,8 +605,6 @@ def render_text(blocks: list[Block] | str | None, *, fallback: str = "") -> str:
 
 def _plain(text: str) -> str:
     """Undo the mrkdwn escaping and show Slack tokens the way the client displays them."""
-    import re
-
     text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
     text = re.sub(r"\*([^*\n]+)\*", r"\1", text)

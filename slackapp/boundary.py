@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slackapp.blocks import APPLY, APPROVE, ESCALATE_CASE, ESCALATE_QUESTION, REJECT
-from warden.settings import SLACK_USER_ID
+from slackapp.blocks import APPLY, APPROVE, ESCALATE_CASE, ESCALATE_QUESTION, REJECT, USER_ID
 
 # Buttons that only exist on Warden's messages: their clicks must carry a message container.
 MESSAGE_BUTTONS = frozenset({APPROVE, REJECT, APPLY, ESCALATE_CASE, ESCALATE_QUESTION})
@@ -38,7 +37,7 @@ _USER_PAYLOADS = frozenset(
 
 def valid_user_id(value: object) -> bool:
     """A Slack user id (U… or W…, upper-case letters and digits), nothing that can carry markup."""
-    return isinstance(value, str) and bool(SLACK_USER_ID.fullmatch(value))
+    return isinstance(value, str) and bool(USER_ID.fullmatch(value))
 
 
 def _str(value: object) -> bool:
@@ -141,7 +140,7 @@ def workspace_refusal(
         enterprises.append(body["enterprise_id"])
     if isinstance(user, dict) and user.get("enterprise_id") is not None:
         enterprises.append(user["enterprise_id"])
-    for value in enterprises:
-        if not isinstance(value, str) or value != enterprise_id:
+    for named_enterprise in enterprises:
+        if not isinstance(named_enterprise, str) or named_enterprise != enterprise_id:
             return "the request comes from another enterprise organisation"
     return None

@@ -48,7 +48,7 @@ class RedactingWebClient(WebClient):
             retry_handlers=list(other.retry_handlers) if other.retry_handlers else None,
         )
 
-    def api_call(  # type: ignore[override]
+    def api_call(
         self,
         api_method: str,
         *,

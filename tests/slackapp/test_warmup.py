@@ -40,6 +40,8 @@ def test_serve_warms_up_after_building_and_does_not_wait(monkeypatch: pytest.Mon
     warden = FakeWarden(events)
 
     class Settings:
+        environment = "development"
+
         def missing_slack_settings(self, *, http: bool) -> list[str]:
             return []
 
@@ -63,7 +65,7 @@ def test_serve_warms_up_after_building_and_does_not_wait(monkeypatch: pytest.Mon
         events.append("build_warden")
         return warden
 
-    def build_app(settings: Any, *, warden: Any, store: Any) -> Slack:
+    def build_app(settings: Any, *, warden: Any, store: Any, client: Any) -> Slack:
         events.append("build_app")
         return Slack()
 
@@ -78,6 +80,8 @@ def test_serve_warms_up_after_building_and_does_not_wait(monkeypatch: pytest.Mon
     monkeypatch.setattr(warden_settings, "get_settings", lambda: Settings())
     monkeypatch.setattr(tools.store, "build_store", lambda settings: object())
     monkeypatch.setattr(slackapp.app, "build_app", build_app)
+    monkeypatch.setattr(slackapp.app, "build_client", lambda settings: object())
+    monkeypatch.setattr(slackapp.app, "check_slack", lambda client, settings: {"ok": True})
     monkeypatch.setattr(slackapp.reminders, "ReminderLoop", Reminders)
     monkeypatch.setattr(slackapp.socket, "run", run)
 
