@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from warden.errors import ConfigError
@@ -31,6 +33,9 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(3000, "--port", help="HTTP port"),
         host: str = typer.Option("0.0.0.0", "--host", help="HTTP bind address"),
         reminder_interval: float = typer.Option(60.0, help="seconds between SLA reminder sweeps"),
+        api_port: int | None = typer.Option(
+            None, "--api-port", help="Socket Mode: serve the HTTP API (/api/v1/) on this port"
+        ),
     ) -> None:
         """Run the Slack app: answers, recommendations, escalations and approvals."""
         from warden.settings import get_settings
@@ -52,17 +57,48 @@ def register(app: typer.Typer) -> None:
         # waits for it, so events arriving meanwhile are still acked at once.
         warden.warm_up()
         reminders = ReminderLoop(slack.runtime, slack.client, interval_s=reminder_interval).start()
+        api, deliverer = _integrations(settings, slack, store)
         try:
             if http:
                 from slackapp.http import serve as serve_http
+                from slackapp.http import with_api
 
                 typer.echo(f"Warden: HTTP mode on {host}:{port} (POST /slack/events)")
-                serve_http(slack.asgi(), host=host, port=port)
+                serve_http(with_api(slack.asgi(), api), host=host, port=port)
             else:
                 from slackapp.socket import run
 
                 typer.echo("Warden: Socket Mode")
+                if api is not None and api_port is not None:
+                    from slackapp.http import start_in_thread
+
+                    start_in_thread(api, port=api_port, host=host)
+                    typer.echo(f"Warden: HTTP API on {host}:{api_port} (/api/v1/)")
                 run(slack)
         finally:
+            if deliverer is not None:
+                deliverer.stop()
             reminders.stop()
             slack.close()
+
+
+def _integrations(settings: Any, slack: Any, store: Any) -> tuple[Any, Any]:
+    """The HTTP API (when WARDEN_API_KEYS is set) and the webhook deliverer (WARDEN_WEBHOOKS)."""
+    api = None
+    if settings.api_keys:
+        from api.app import api_from_settings
+        from slackapp.api_cards import SlackProposalNotifier
+
+        api = api_from_settings(
+            settings, store=store, notifier=SlackProposalNotifier(slack.runtime, slack.client)
+        )
+        typer.echo(f"Warden: HTTP API /api/v1/ with {len(settings.api_keys)} key(s)")
+    deliverer = None
+    if settings.webhooks:
+        from tools.outbox import Deliverer
+
+        deliverer = Deliverer(
+            store, settings.webhooks, max_attempts=settings.webhook_max_attempts
+        ).start()
+        typer.echo(f"Warden: webhooks to {len(settings.webhooks)} subscriber(s)")
+    return api, deliverer

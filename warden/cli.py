@@ -31,6 +31,7 @@ CLI_MODULES = (
     "agent.cli",
     "slackapp.cli",
     "ops.cli",
+    "tools.outbox_cli",
 )
 
 
