@@ -60,6 +60,37 @@ IdempotencyKey = Annotated[
 ]
 
 
+_bearer = HTTPBearer(auto_error=False, description="an API key from WARDEN_API_KEYS")
+
+
+def _scoped(scope: Scope) -> Callable[..., Caller]:
+    """The dependency that authenticates a request and requires `scope` (401, then 403)."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Caller:
+        ring: KeyRing = request.app.state.keyring
+        caller = ring.identify(credentials.credentials if credentials else None)
+        if caller is None:
+            raise ApiError(
+                401,
+                "send a valid API key as `Authorization: Bearer KEY`",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        request.state.api_caller = caller.name  # the audit names the key, never shows it
+        if scope not in caller.scopes:
+            raise ApiError(403, f"the key {caller.name!r} lacks the {scope.value!r} scope")
+        return caller
+
+    return dependency
+
+
+CasesCaller = Annotated[Caller, Depends(_scoped(Scope.CASES))]
+ProposalsCaller = Annotated[Caller, Depends(_scoped(Scope.PROPOSALS))]
+ReadCaller = Annotated[Caller, Depends(_scoped(Scope.READ))]
+
+
 class ProposalNotifier(Protocol):
     """Posts a freshly created proposal's card for approval (the Slack app implements it)."""
 
@@ -114,7 +145,8 @@ def _decode_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = (cursor + "=" * (-len(cursor) % 4)).encode()
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _field_error(("query", "cursor"), "not a cursor this API returned") from None
 
@@ -149,8 +181,6 @@ def build_api(
     proposal_ttl: timedelta = timedelta(hours=4),
 ) -> ASGIApp:
     """The API over clients the caller built once; mount it beside the Slack endpoints."""
-    ring = KeyRing(keys)
-    bearer = HTTPBearer(auto_error=False, description="an API key from WARDEN_API_KEYS")
     app = FastAPI(
         title="Warden API",
         version="1",
@@ -159,25 +189,7 @@ def build_api(
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
-
-    def caller_with(scope: Scope) -> Callable[..., Caller]:
-        def dependency(
-            request: Request,
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        ) -> Caller:
-            caller = ring.identify(credentials.credentials if credentials else None)
-            if caller is None:
-                raise ApiError(
-                    401,
-                    "send a valid API key as `Authorization: Bearer KEY`",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-            request.state.api_caller = caller.name
-            if scope not in caller.scopes:
-                raise ApiError(403, f"the key {caller.name!r} lacks the {scope.value!r} scope")
-            return caller
-
-        return dependency
+    app.state.keyring = KeyRing(keys)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -238,7 +250,7 @@ def build_api(
     )
     def submit_case(
         case: Case,
-        caller: Annotated[Caller, Depends(caller_with(Scope.CASES))],
+        caller: CasesCaller,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         payload = case.model_dump(mode="json")
@@ -259,7 +271,7 @@ def build_api(
         summary="Read a case",
     )
     def read_case(
-        case_id: IdPath, caller: Annotated[Caller, Depends(caller_with(Scope.READ))]
+        case_id: IdPath, caller: ReadCaller
     ) -> Case:
         try:
             return store.get_case(case_id)
@@ -270,7 +282,7 @@ def build_api(
         f"{PREFIX}/cases", response_model=CasePage, responses=ERRORS, summary="List cases"
     )
     def list_cases(
-        caller: Annotated[Caller, Depends(caller_with(Scope.READ))],
+        caller: ReadCaller,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=400)] = None,
     ) -> CasePage:
@@ -297,7 +309,7 @@ def build_api(
     )
     def submit_proposal(
         submission: detectors.DetectorSubmission,
-        caller: Annotated[Caller, Depends(caller_with(Scope.PROPOSALS))],
+        caller: ProposalsCaller,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         key = idempotency_key or (
@@ -337,7 +349,7 @@ def build_api(
         summary="Read a proposal",
     )
     def read_proposal(
-        proposal_id: IdPath, caller: Annotated[Caller, Depends(caller_with(Scope.READ))]
+        proposal_id: IdPath, caller: ReadCaller
     ) -> Proposal:
         try:
             return store.get_proposal(proposal_id)
@@ -351,7 +363,7 @@ def build_api(
         summary="List proposals",
     )
     def list_proposals(
-        caller: Annotated[Caller, Depends(caller_with(Scope.READ))],
+        caller: ReadCaller,
         status: ProposalStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=400)] = None,

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from knowledge.vocabulary import ActionType, Priority, RestrictionType
 
-# Ids address stored rows: never empty, no control characters (NUL breaks Postgres text).
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Ids address stored rows: never empty, no control characters (NUL breaks Postgres text), no
+# longer than the id columns (128: a longer id was a database error on Postgres).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 # Classifier scores are probabilities; a score outside 0..1 would meet every threshold.
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
@@ -108,7 +109,12 @@ class Case(Frozen):
     signals: dict[str, Score] = Field(default_factory=dict, description="classifier -> score")
     source: CaseSource = CaseSource.USER_REPORT
     status: CaseStatus = CaseStatus.NEW
-    vendor_team: str | None = Field(None, description="BPO team that handled it, if any")
+    vendor_team: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="BPO team that handled it, if any",
+    )
     policy_id: str | None = Field(
         None,
         pattern=r"^[A-Z]{2,4}$",
