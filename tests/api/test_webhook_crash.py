@@ -57,6 +57,7 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
     rng = random.Random(17)
     with Receiver(SECRET) as hooks:
         start, kills = 0, 0
+        in_outbox: list[int] = []
         while kills < KILLS:
             proc = spawn(db_url, hooks.url, start, EVENTS)
             target = min(EVENTS, start + rng.randint(20, 60))
@@ -65,6 +66,8 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
+            # written but not yet delivered when the app died: must still arrive
+            in_outbox.append(len(written(store)) - len(hooks.unique()))
             start = max(written(store), default=-1) + 1
         final = spawn(db_url, hooks.url, start, EVENTS)
         try:
@@ -83,7 +86,8 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
     repeats = sum(n - 1 for n in Counter(received).values())
     print(
         f"\n[webhook kill -9] events={total} kills={kills} delivered={len(set(received))} "
-        f"lost={len(lost)} redelivered_same_id={repeats} bad_signatures={hooks.refused_signatures}"
+        f"lost={len(lost)} redelivered_same_id={repeats} bad_signatures={hooks.refused_signatures} "
+        f"undelivered_at_each_kill={in_outbox}"
     )
     assert not lost and total == EVENTS
     assert repeats <= kills  # only an event in flight at a kill comes again, with its own id
