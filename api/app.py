@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import idempotency
 from api.auth import Caller, KeyRing
@@ -198,6 +199,15 @@ def build_api(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _clean(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not even decode the body (not UTF-8 JSON)
+            error = {"loc": ["body"], "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}
+            return JSONResponse({"detail": [error]}, status_code=422)
+        return JSONResponse(
+            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(_FieldErrors)
     async def _fields(request: Request, exc: _FieldErrors) -> JSONResponse:
