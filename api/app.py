@@ -213,9 +213,7 @@ def build_api(
     async def _fields(request: Request, exc: _FieldErrors) -> JSONResponse:
         return JSONResponse({"detail": exc.errors}, status_code=422)
 
-    def replayed(
-        caller: Caller, key: str | None, endpoint: str, body: Any
-    ) -> JSONResponse | None:
+    def replayed(caller: Caller, key: str | None, endpoint: str, body: Any) -> JSONResponse | None:
         if key is None:
             return None
         first = idempotency.reserve(
@@ -225,9 +223,7 @@ def build_api(
             return None
         return JSONResponse(first.body, status_code=first.status_code)
 
-    def answered(
-        caller: Caller, key: str | None, status: int, model: BaseModel
-    ) -> JSONResponse:
+    def answered(caller: Caller, key: str | None, status: int, model: BaseModel) -> JSONResponse:
         body = jsonable_encoder(model)
         if key is not None:
             idempotency.complete(store, caller.name, key, status, body)
@@ -245,7 +241,9 @@ def build_api(
             return ApiError(409, str(exc))
         return exc
 
-    conflict = {409: {"model": ErrorOut, "description": "conflicts with what is stored"}}
+    conflict: dict[int | str, dict[str, Any]] = {
+        409: {"model": ErrorOut, "description": "conflicts with what is stored"}
+    }
 
     @app.post(
         f"{PREFIX}/cases",
@@ -280,17 +278,13 @@ def build_api(
         responses={404: {"model": ErrorOut}, **ERRORS},
         summary="Read a case",
     )
-    def read_case(
-        case_id: IdPath, caller: ReadCaller
-    ) -> Case:
+    def read_case(case_id: IdPath, caller: ReadCaller) -> Case:
         try:
             return store.get_case(case_id)
         except NotFoundError as exc:
             raise ApiError(404, str(exc)) from None
 
-    @app.get(
-        f"{PREFIX}/cases", response_model=CasePage, responses=ERRORS, summary="List cases"
-    )
+    @app.get(f"{PREFIX}/cases", response_model=CasePage, responses=ERRORS, summary="List cases")
     def list_cases(
         caller: ReadCaller,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -358,9 +352,7 @@ def build_api(
         responses={404: {"model": ErrorOut}, **ERRORS},
         summary="Read a proposal",
     )
-    def read_proposal(
-        proposal_id: IdPath, caller: ReadCaller
-    ) -> Proposal:
+    def read_proposal(proposal_id: IdPath, caller: ReadCaller) -> Proposal:
         try:
             return store.get_proposal(proposal_id)
         except NotFoundError as exc:
@@ -388,9 +380,7 @@ def build_api(
             rows = list(s.scalars(query))
             items = [proposal_from_row(s, r) for r in rows[:limit]]
         more = len(rows) > limit
-        return ProposalPage(
-            items=items, next_cursor=_encode_cursor(items[-1].id) if more else None
-        )
+        return ProposalPage(items=items, next_cursor=_encode_cursor(items[-1].id) if more else None)
 
     return Guard(app, store, max_body_bytes=max_body_bytes)
 

@@ -8,9 +8,9 @@ blast radius, approved or rejected on its card, executed by the fanout on approv
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-from agent.interface import ProposalPending
+from agent.interface import ProposalPending, WardenResponse
 from slackapp.blocks import response_blocks
 from slackapp.conversation import post, thread_id_of
 from slackapp.ledger import Post
@@ -20,14 +20,24 @@ from tools.detectors import Submitted
 log = logging.getLogger(__name__)
 
 
-def post_proposal_card(rt: Runtime, client: Any, submitted: Submitted) -> None:
+class PausesProposals(Protocol):
+    """The agent's entry point for proposals made elsewhere (agent.service.Warden has it)."""
+
+    def await_decision(
+        self, thread_id: str, created: ProposalPending, *, requester_id: str
+    ) -> WardenResponse: ...
+
+
+def post_proposal_card(
+    rt: Runtime, client: Any, warden: PausesProposals, submitted: Submitted
+) -> None:
     """Pause the proposal for a decision, then post its card in the pod channel."""
     proposal, radius = submitted.proposal, submitted.blast_radius
     if proposal is None or radius is None:
         return
     # No conversation thread: the card's own message becomes the thread of its outcome.
     thread_id = thread_id_of(submitted.channel, "")
-    pending = rt.warden.await_decision(
+    pending = warden.await_decision(
         thread_id,
         ProposalPending(proposal=proposal, blast_radius=radius),
         requester_id=proposal.requester_id,
@@ -47,9 +57,12 @@ def post_proposal_card(rt: Runtime, client: Any, submitted: Submitted) -> None:
 class SlackProposalNotifier:
     """`api.app.ProposalNotifier` for the Slack app: the card is posted after the API answers."""
 
-    def __init__(self, rt: Runtime, client: Any) -> None:
+    def __init__(self, rt: Runtime, client: Any, warden: PausesProposals) -> None:
         self.rt = rt
         self.client = client
+        self.warden = warden
 
     def proposal_created(self, submitted: Submitted) -> None:
-        self.rt.pool.submit("api proposal card", post_proposal_card, self.rt, self.client, submitted)
+        self.rt.pool.submit(
+            "api proposal card", post_proposal_card, self.rt, self.client, self.warden, submitted
+        )

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         # waits for it, so events arriving meanwhile are still acked at once.
         warden.warm_up()
         reminders = ReminderLoop(slack.runtime, slack.client, interval_s=reminder_interval).start()
-        api, deliverer = _integrations(settings, slack, store)
+        api, deliverer = _integrations(settings, slack, store, warden)
         try:
             if http:
                 from slackapp.http import serve as serve_http
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
             slack.close()
 
 
-def _integrations(settings: Any, slack: Any, store: Any) -> tuple[Any, Any]:
+def _integrations(settings: Any, slack: Any, store: Any, warden: Any) -> tuple[Any, Any]:
     """The HTTP API (when WARDEN_API_KEYS is set) and the webhook deliverer (WARDEN_WEBHOOKS)."""
     api = None
     if settings.api_keys:
@@ -90,7 +90,9 @@ def _integrations(settings: Any, slack: Any, store: Any) -> tuple[Any, Any]:
         from slackapp.api_cards import SlackProposalNotifier
 
         api = api_from_settings(
-            settings, store=store, notifier=SlackProposalNotifier(slack.runtime, slack.client)
+            settings,
+            store=store,
+            notifier=SlackProposalNotifier(slack.runtime, slack.client, warden),
         )
         typer.echo(f"Warden: HTTP API /api/v1/ with {len(settings.api_keys)} key(s)")
     deliverer = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent.interface import Decision, ProposalPending, WardenRequest, WardenResponse
+from agent.interface import Decision, WardenRequest, WardenResponse
 from slackapp.ledger import SlackLedger
 from slackapp.work import WorkPool
 from tools.models import FanoutProgress, ProposalStatus
@@ -24,10 +24,6 @@ class WardenService(Protocol):
         thread_id: str,
         decision: Decision,
         progress: Callable[[FanoutProgress], None] | None = None,
-    ) -> WardenResponse: ...
-
-    def await_decision(
-        self, thread_id: str, created: ProposalPending, *, requester_id: str
     ) -> WardenResponse: ...
 
 

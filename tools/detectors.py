@@ -135,7 +135,9 @@ def _authors(store: Store, sub: DetectorSubmission) -> dict[str, str]:
     with store.session() as s:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows = s.execute(select(ContentRow.id, ContentRow.author_id).where(ContentRow.id.in_(chunk)))
+            rows = s.execute(
+                select(ContentRow.id, ContentRow.author_id).where(ContentRow.id.in_(chunk))
+            )
             known.update({cid: author for cid, author in rows})
     for n, target in enumerate(sub.targets):
         if target.item is None and target.content_id not in known:

@@ -10,7 +10,15 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 # Production refuses these (and anything shorter than the minimum) as API keys or secrets.
-PLACEHOLDER_WORDS = ("changeme", "change-me", "placeholder", "example", "secret", "password", "todo")
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "placeholder",
+    "example",
+    "secret",
+    "password",
+    "todo",
+)
 MIN_PRODUCTION_KEY = 32
 MIN_PRODUCTION_SECRET = 24
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -22,7 +22,7 @@ DETECTOR = {"name": "symbolmatch", "version": "4.0.2"}
 class Integrations:
     """The API (with one detector key), the webhook receiver and the deliverer feeding it."""
 
-    def __init__(self, slack: Any, store: Any, catalogue: Any, gates: Any) -> None:
+    def __init__(self, slack: Any, warden: Any, store: Any, catalogue: Any, gates: Any) -> None:
         from api.app import build_api
         from slackapp.api_cards import SlackProposalNotifier
         from tools.outbox import Deliverer
@@ -42,7 +42,7 @@ class Integrations:
                     scopes=frozenset({Scope.PROPOSALS, Scope.READ}),
                 )
             ],
-            notifier=SlackProposalNotifier(slack.runtime, slack.client),
+            notifier=SlackProposalNotifier(slack.runtime, slack.client, warden),
         )
         self.store = store
         self.receiver = Receiver(secret).__enter__()

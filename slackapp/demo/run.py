@@ -33,8 +33,8 @@ def run(home: Path, *, llm: bool = False) -> int:
     from knowledge.catalogue import load_catalogue
     from knowledge.index import ingest
     from slackapp.app import build_app
-    from slackapp.driver import SlackDriver
     from slackapp.demo.integrations import Integrations
+    from slackapp.driver import SlackDriver
     from slackapp.http import start_in_thread, with_api
     from slackapp.standin import StandIn
     from tools import gates as gates_module
@@ -101,7 +101,7 @@ def run(home: Path, *, llm: bool = False) -> int:
         )
         slack = build_app(settings, warden=warden, store=store)
         # The HTTP API on the app's own port, as `warden serve --http` mounts it (issue 17).
-        integrations = Integrations(slack, store, catalogue, gates)
+        integrations = Integrations(slack, warden, store, catalogue, gates)
         server = start_in_thread(with_api(slack.asgi(), integrations.api))
         integrations.base_url = f"http://127.0.0.1:{server.port}"
         driver = SlackDriver(

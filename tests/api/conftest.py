@@ -114,7 +114,9 @@ def sqlite_api(sqlite_store: Store, catalogue: Catalogue, gates_path: Path) -> I
     yield from serve_api(sqlite_store, catalogue, gates_path)
 
 
-def case_body(case_id: str = "C-api-1", *, n_items: int = 1, author: str = "acct-1") -> dict[str, Any]:
+def case_body(
+    case_id: str = "C-api-1", *, n_items: int = 1, author: str = "acct-1"
+) -> dict[str, Any]:
     return {
         "id": case_id,
         "opened_at": "2026-11-20T10:00:00Z",

@@ -35,7 +35,7 @@ def main() -> None:
         secret=args.secret,
         events=frozenset({EventType.ACTION_APPLIED}),
     )
-    deliverer = Deliverer(store, [hook], interval_s=0.01, timeout_s=5).start()
+    Deliverer(store, [hook], interval_s=0.01, timeout_s=5).start()  # runs until the kill
     print("READY", flush=True)
     for n in range(args.start, args.events):
         # An audited event that maps to a webhook: its outbox row commits with the audit row.

@@ -128,7 +128,9 @@ def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
         (lambda b: b["items"][0].update(author_id=5), ["body", "items", 0, "author_id"]),
     ],
 )
-def test_bad_case_names_the_field_and_stores_nothing(api: Api, mutate: Any, field: list[Any]) -> None:
+def test_bad_case_names_the_field_and_stores_nothing(
+    api: Api, mutate: Any, field: list[Any]
+) -> None:
     body = case_body()
     mutate(body)
     response = api.post("/api/v1/cases", body, key=INTAKE_KEY)

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tools.webhook_receiver import Receiver
 from tools.outbox import OutboxRow
 from tools.store import Store
+from tools.webhook_receiver import Receiver
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "i17-FAKE-crash-secret-77c1e4b2d0"
@@ -51,9 +51,7 @@ def wait_until(predicate: Any, timeout: float) -> bool:
     return bool(predicate())
 
 
-def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
-    store: Store, db_url: str
-) -> None:
+def test_kill_9_between_outbox_write_and_delivery_loses_nothing(store: Store, db_url: str) -> None:
     rng = random.Random(17)
     with Receiver(SECRET) as hooks:
         start, kills = 0, 0
@@ -61,7 +59,7 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
         while kills < KILLS:
             proc = spawn(db_url, hooks.url, start, EVENTS)
             target = min(EVENTS, start + rng.randint(20, 60))
-            wait_until(lambda t=target: len(written(store)) >= t, 60)  # noqa: B023
+            wait_until(lambda t=target: len(written(store)) >= t, 60)
             time.sleep(rng.uniform(0.0, 0.05))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -71,9 +69,9 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(
             start = max(written(store), default=-1) + 1
         final = spawn(db_url, hooks.url, start, EVENTS)
         try:
-            assert wait_until(
-                lambda: len({e["id"] for e in hooks.events}) >= EVENTS, 120
-            ), "not every event was delivered after the restarts"
+            assert wait_until(lambda: len({e["id"] for e in hooks.events}) >= EVENTS, 120), (
+                "not every event was delivered after the restarts"
+            )
         finally:
             final.send_signal(signal.SIGKILL)
             final.wait()

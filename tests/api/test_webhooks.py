@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from knowledge.catalogue import Catalogue
-from tools.webhook_receiver import Receiver
 from tests.tools.fanout_child import seed_approved_proposal
 from tools import audit, escalations, outbox, proposals
 from tools.fanout import execute
 from tools.gateway import LocalPlatform
 from tools.outbox import OutboxRow
 from tools.store import Store
+from tools.webhook_receiver import Receiver
 from warden.integrations import EventType, WebhookSubscriber
 
 SECRET = "i17-FAKE-webhook-secret-a6d2e0"
@@ -67,8 +67,13 @@ def test_events_are_written_in_the_transaction_of_what_they_report(
     ).proposal
     proposals.expire_due(store, datetime.now(UTC) + timedelta(minutes=1))
     esc = escalations.open_escalation(
-        store, catalogue, case_id=None, policy_id="SP", section_ids=["SP-2.1"],
-        summary="burst of promo links", opened_by="U_SPEC",
+        store,
+        catalogue,
+        case_id=None,
+        policy_id="SP",
+        section_ids=["SP-2.1"],
+        summary="burst of promo links",
+        opened_by="U_SPEC",
     )
     escalations.resolve(store, esc.id, by="U_SPEC", resolution="removed by hand")
     assert outbox_types(store)[5:] == [
@@ -179,8 +184,14 @@ def test_webhooks_status_command(
     url = str(sqlite_store.engine.url)
     with sqlite_store.session() as s:
         outbox.enqueue(s, EventType.ACTION_APPLIED, {"n": 1}, "C-1")
-    hooks = [{"name": "ledger", "url": "http://127.0.0.1:9/x", "secret": SECRET,
-              "events": ["action.applied"]}]
+    hooks = [
+        {
+            "name": "ledger",
+            "url": "http://127.0.0.1:9/x",
+            "secret": SECRET,
+            "events": ["action.applied"],
+        }
+    ]
     monkeypatch.setenv("WARDEN_DATABASE_URL", url)
     monkeypatch.setenv("WARDEN_WEBHOOKS", json.dumps(hooks))
     monkeypatch.setenv("WARDEN_WEBHOOK_MAX_ATTEMPTS", "1")
