@@ -30,6 +30,7 @@ from tools.models import (
     ProposalStatus,
     StrikeEffect,
 )
+from warden.settings import SLACK_USER_ID
 
 Block = dict[str, Any]
 
@@ -313,6 +314,13 @@ def _progress_line(progress: FanoutProgress) -> str:
     )
 
 
+def _requester(requester_id: str) -> str:
+    """A person as a mention; a detector (API proposals: `detector:name@version`) by name."""
+    if SLACK_USER_ID.match(requester_id):
+        return f"<@{requester_id}>"
+    return f"`{escape_untrusted(requester_id, limit=120)}`"
+
+
 def proposal_blocks(
     proposal: Proposal,
     blast: BlastRadius,
@@ -335,7 +343,7 @@ def proposal_blocks(
     blocks: list[Block] = [
         header(f"Proposal {proposal.id}: {action} × {blast.total_actions}"),
         section(
-            f"Requested by <@{proposal.requester_id}>{source}",
+            f"Requested by {_requester(proposal.requester_id)}{source}",
             fields=[
                 f"*Action*\n{action}",
                 f"*Policy*\n{escape_untrusted(proposal.policy_id, limit=20)} "
