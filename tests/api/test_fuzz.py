@@ -36,10 +36,17 @@ def _document() -> dict[str, Any]:
 
     (schemathesis' `from_fixture` does not run under pytest 9, so the schema is loaded here and
     the test checks below that the live server serves this very document.)"""
-    from api.app import build_api
+    import tempfile
 
-    guard: Any = build_api(store=None, catalogue=None, gates=None, keys=[])  # type: ignore[arg-type]
-    document: dict[str, Any] = guard.app.openapi()
+    from api.app import build_api
+    from tools.store import Store
+
+    store = Store.open(f"sqlite:///{tempfile.mkdtemp(prefix='openapi-')}/doc.db", migrate=False)
+    try:
+        guard: Any = build_api(store=store, catalogue=None, gates=None, keys=[])  # type: ignore[arg-type]
+        document: dict[str, Any] = guard.app.openapi()
+    finally:
+        store.close()
     return document
 
 
