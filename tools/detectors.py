@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
 
 MAX_TARGETS = 5000
+NO_NUL = r"^[^\x00]+$"  # NUL cannot be stored in Postgres text
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")]
 Version = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")]
 
@@ -59,7 +60,9 @@ class Target(Frozen):
     """One content item the detector flagged, with why."""
 
     content_id: Id
-    evidence: str = Field(min_length=1, max_length=500, description="why this item matched")
+    evidence: str = Field(
+        min_length=1, max_length=500, pattern=NO_NUL, description="why this item matched"
+    )
     score: Score | None = Field(None, description="the detector's score, 0..1")
     item: ContentItem | None = Field(
         None, description="the item itself, when Warden may not have it yet (stored as evidence)"
@@ -75,7 +78,7 @@ class DetectorSubmission(Frozen):
     )
     section_id: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,4}-[0-9]+(\.[0-9]+)*$")]
     action: ActionType | None = Field(None, description="default: the section's default action")
-    description: str = Field(min_length=1, max_length=1000)
+    description: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
     targets: list[Target] = Field(min_length=1, max_length=MAX_TARGETS)
 
 

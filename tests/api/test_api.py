@@ -120,6 +120,8 @@ def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
         (lambda b: b.pop("items"), ["body", "items"]),
         (lambda b: b.update(items=[]), ["body", "items"]),
         (lambda b: b.update(opened_at="yesterday"), ["body", "opened_at"]),
+        (lambda b: b.update(opened_at="0001-01-01T00:00:00+01:00"), ["body", "opened_at"]),
+        (lambda b: b.update(opened_at="9999-12-31T23:59:59-05:00"), ["body", "opened_at"]),
         (lambda b: b.update(signals={"spam": 7}), ["body", "signals", "spam"]),
         (lambda b: b.update(source="rumour"), ["body", "source"]),
         (lambda b: b.update(id="x" * 129), ["body", "id"]),
@@ -249,6 +251,7 @@ def test_gate_off_refuses_with_the_reason_and_stores_nothing(api: Api) -> None:
         ({"action": "delete_everything"}, ["body", "action"]),
         ({"action": "suspend"}, ["body", "action"]),
         ({"targets": []}, ["body", "targets"]),
+        ({"description": "nul \x00 byte"}, ["body", "description"]),
         ({"detector": {"name": "x"}}, ["body", "detector", "version"]),
     ],
 )
