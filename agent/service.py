@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from agent.context import Context
 from agent.interface import (
     Decision,
+    Intent,
     ProposalPending,
     Refusal,
     Usage,
@@ -97,6 +98,20 @@ class Warden:
         if isinstance(response, ProposalPending):
             return self._pause(request, response, context)
         return response
+
+    def await_decision(
+        self, thread_id: str, created: ProposalPending, *, requester_id: str
+    ) -> WardenResponse:
+        """Pause a proposal created outside a conversation (a detector through the API), so an
+        approval on its card resumes it exactly like one proposed in Slack."""
+        request = WardenRequest(
+            thread_id=thread_id,
+            user_id=requester_id,
+            intent=Intent.PROPOSE,
+            case_id=created.proposal.case_id,
+            cluster_id=created.proposal.cluster_id,
+        )
+        return self._pause(request, created, Context())
 
     def _pause(
         self, request: WardenRequest, created: ProposalPending, context: Context

@@ -138,7 +138,7 @@ def mention(user_id: str | None) -> str:
     """`<@U…>` for a Slack user id; anything else is shown as inert text, never as markup."""
     if user_id and USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
-    return f"`{escape_untrusted(user_id or '?', limit=40).replace('`', 'ˋ')}`"
+    return f"`{escape_untrusted(user_id or '?', limit=120).replace('`', 'ˋ')}`"
 
 
 # mrkdwn's emphasis marks, swapped for look-alikes so quoted content cannot format itself.

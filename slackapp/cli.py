@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from warden.errors import ConfigError
@@ -64,6 +66,9 @@ def register(app: typer.Typer) -> None:
             "--health-port",
             help="also serve /healthz, /readyz and /metrics on this port (for Socket Mode)",
         ),
+        api_port: int | None = typer.Option(
+            None, "--api-port", help="Socket Mode: serve the HTTP API (/api/v1/) on this port"
+        ),
     ) -> None:
         """Run the Slack app: answers, recommendations, escalations and approvals."""
         from warden.settings import get_settings
@@ -100,19 +105,52 @@ def register(app: typer.Typer) -> None:
 
             health = start_in_thread(probes_only(slack.probes()), port=health_port, host=host)
             typer.echo(f"Warden: /healthz, /readyz, /metrics on {host}:{health.port}")
+        api, deliverer = _integrations(settings, slack, store, warden)
         try:
             if http:
                 from slackapp.http import serve as serve_http
+                from slackapp.http import with_api
 
                 typer.echo(f"Warden: HTTP mode on {host}:{port} (POST /slack/events)")
-                serve_http(slack.asgi(), host=host, port=port)
+                serve_http(with_api(slack.asgi(), api), host=host, port=port)
             else:
                 from slackapp.socket import run
 
                 typer.echo("Warden: Socket Mode")
+                if api is not None and api_port is not None:
+                    from slackapp.http import start_in_thread
+
+                    start_in_thread(api, port=api_port, host=host)
+                    typer.echo(f"Warden: HTTP API on {host}:{api_port} (/api/v1/)")
                 run(slack)
         finally:
             if health is not None:
                 health.stop()
+            if deliverer is not None:
+                deliverer.stop()
             reminders.stop()
             slack.close()
+
+
+def _integrations(settings: Any, slack: Any, store: Any, warden: Any) -> tuple[Any, Any]:
+    """The HTTP API (when WARDEN_API_KEYS is set) and the webhook deliverer (WARDEN_WEBHOOKS)."""
+    api = None
+    if settings.api_keys:
+        from api.app import api_from_settings
+        from slackapp.api_cards import SlackProposalNotifier
+
+        api = api_from_settings(
+            settings,
+            store=store,
+            notifier=SlackProposalNotifier(slack.runtime, slack.client, warden),
+        )
+        typer.echo(f"Warden: HTTP API /api/v1/ with {len(settings.api_keys)} key(s)")
+    deliverer = None
+    if settings.webhooks:
+        from tools.outbox import Deliverer
+
+        deliverer = Deliverer(
+            store, settings.webhooks, max_attempts=settings.webhook_max_attempts
+        ).start()
+        typer.echo(f"Warden: webhooks to {len(settings.webhooks)} subscriber(s)")
+    return api, deliverer

@@ -179,6 +179,20 @@ def build_asgi(
     return VerifySlackSignature(handler, signing_secret)  # type: ignore[arg-type]
 
 
+def with_api(slack: ASGIApp, api: ASGIApp | None, *, prefix: str = "/api/") -> ASGIApp:
+    """Serve the JSON API (its own auth) under `prefix` beside the Slack endpoints, one port."""
+    if api is None:
+        return slack
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(prefix):
+            await api(scope, receive, send)
+        else:
+            await slack(scope, receive, send)
+
+    return dispatch
+
+
 @dataclass
 class RunningServer:
     """A uvicorn server running in a background thread (tests, the demo, loadcheck)."""

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from tools import outbox
 from tools.models import AuditEvent, Frozen
 from tools.store import Store, utc, utcnow
 from tools.tables import AuditHeadRow, AuditRow
@@ -189,6 +190,7 @@ def _append_rows(session: Session, specs: list[EventSpec]) -> list[dict[str, Any
         rows.append(values)
     # Core executemany on the table: the ORM's per-row bookkeeping was most of a batch's cost.
     session.execute(insert(AuditRow.__table__), rows)  # type: ignore[arg-type]
+    outbox.from_audit(session, rows)  # webhook events commit or vanish with their audit rows
     if head is None:
         session.add(AuditHeadRow(id=1, seq=seq, hash=prev))
     else:

@@ -57,11 +57,32 @@ class GateRule(BaseModel):
         return "off" if value is False else value
 
 
+class DetectorRule(BaseModel):
+    """A detector's own limits on one section (or "*": all its sections); only ever stricter
+    than the policy's gate, so a new detector cannot open what the evaluation did not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: GateMode | None = None
+    max_batch_size: int | None = Field(None, ge=1)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value
+
+
+_STRICTNESS = {GateMode.OFF: 0, GateMode.SHADOW: 1, GateMode.PROPOSE: 2}
+
+
 class _GatesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     defaults: GateRule = Field(default_factory=GateRule)
     policies: dict[str, dict[str, object] | None] = Field(default_factory=dict)
+    detectors: dict[str, dict[str, DetectorRule]] = Field(
+        default_factory=dict, description="detector (name or name@version) -> section -> rule"
+    )
 
 
 class Gates(BaseModel):
@@ -72,9 +93,22 @@ class Gates(BaseModel):
     source: str
     defaults: GateRule
     policies: dict[str, GateRule]
+    detectors: dict[str, dict[str, DetectorRule]] = Field(default_factory=dict)
 
     def rule(self, policy_id: str) -> GateRule:
         return self.policies.get(policy_id, self.defaults)
+
+    def detector_rule(self, detector: str, section_id: str) -> DetectorRule | None:
+        """The most specific entry: name@version before name, the section before "*"."""
+        name = detector.partition("@")[0]
+        for key in dict.fromkeys((detector, name)):
+            sections = self.detectors.get(key)
+            if sections is None:
+                continue
+            found = sections.get(section_id) or sections.get("*")
+            if found is not None:
+                return found
+        return None
 
 
 def load_gates(path: Path | None = None) -> Gates:
@@ -99,7 +133,7 @@ def load_gates(path: Path | None = None) -> Gates:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InputError(f"{path}: {where}{field}: {first['msg']}") from exc
-    return Gates(source=str(path), defaults=defaults, policies=policies)
+    return Gates(source=str(path), defaults=defaults, policies=policies, detectors=spec.detectors)
 
 
 class Evidence(BaseModel):
@@ -186,12 +220,44 @@ def _mode(session: Session, gates: Gates, policy_id: str) -> GateMode:
     return GateMode(override.mode) if override else gates.rule(policy_id).mode
 
 
-def check(store: Store, gates: Gates, policy_id: str, batch_size: int) -> GateDecision:
-    """Decide whether a proposal of `batch_size` actions under `policy_id` may be posted."""
+def check(
+    store: Store,
+    gates: Gates,
+    policy_id: str,
+    batch_size: int,
+    *,
+    section_id: str | None = None,
+    detector: str | None = None,
+) -> GateDecision:
+    """Decide whether a proposal of `batch_size` actions under `policy_id` may be posted.
+
+    With a detector and a section, the gate is per (section, detector): the policy's gate,
+    narrowed by the detector's entry in the gates file (a stricter mode, a smaller batch).
+    """
     rule = gates.rule(policy_id)
     with store.session() as s:
         mode = _mode(s, gates, policy_id)
         evidence = latest_evidence(s, policy_id, rule.min_support)
+    shown = policy_id
+    narrowed = gates.detector_rule(detector, section_id) if detector and section_id else None
+    if narrowed is not None:
+        if narrowed.mode is not None and _STRICTNESS[narrowed.mode] < _STRICTNESS[mode]:
+            mode, shown = narrowed.mode, f"{policy_id} ({section_id}, detector {detector})"
+        if narrowed.max_batch_size is not None:
+            limit = min(rule.max_batch_size, narrowed.max_batch_size)
+            rule = rule.model_copy(update={"max_batch_size": limit})
+    return _decide(policy_id, shown, mode, rule, evidence, batch_size, gates.source)
+
+
+def _decide(
+    policy_id: str,
+    shown: str,
+    mode: GateMode,
+    rule: GateRule,
+    evidence: Evidence | None,
+    batch_size: int,
+    source: str,
+) -> GateDecision:
 
     def decision(allowed: bool, shadow: bool, reason: str) -> GateDecision:
         return GateDecision(
@@ -205,17 +271,17 @@ def check(store: Store, gates: Gates, policy_id: str, batch_size: int) -> GateDe
         )
 
     if mode is GateMode.OFF:
-        return decision(False, False, f"Automation is off for {policy_id} (gates: {gates.source}).")
+        return decision(False, False, f"Automation is off for {shown} (gates: {source}).")
     if batch_size > rule.max_batch_size:
         return decision(
             False,
             mode is GateMode.SHADOW,
-            f"{batch_size} actions exceed the {policy_id} gate's maximum batch of "
+            f"{batch_size} actions exceed the {shown} gate's maximum batch of "
             f"{rule.max_batch_size}; split the proposal or raise max_batch_size.",
         )
     if mode is GateMode.SHADOW:
         return decision(
-            False, True, f"{policy_id} is in shadow mode: recorded, not posted for approval."
+            False, True, f"{shown} is in shadow mode: recorded, not posted for approval."
         )
     if not _passes(rule, evidence):
         # The file or an old override may say propose while the evidence no longer holds.

@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from knowledge.vocabulary import ActionType, Priority, RestrictionType
 
-# Ids address stored rows: never empty, no control characters (NUL breaks Postgres text).
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Ids address stored rows: never empty, no control characters (NUL breaks Postgres text), no
+# longer than the id columns (128: a longer id was a database error on Postgres).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _utc_representable(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+# Stored as UTC: a time whose offset pushes it outside year 1..9999 is refused, not a crash.
+Timestamp = Annotated[datetime, AfterValidator(_utc_representable)]
 # Classifier scores are probabilities; a score outside 0..1 would meet every threshold.
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
@@ -50,7 +71,7 @@ class ContentItem(Frozen):
     text: str | None = None
     media_url: str | None = None
     media_description: str | None = None
-    created_at: datetime | None = Field(None, description="when the content was posted")
+    created_at: Timestamp | None = Field(None, description="when the content was posted")
     content_type: list[ContentType] | None = Field(
         None, description="what the item is (None: derived from its kind and media)"
     )
@@ -61,7 +82,7 @@ class ContentItem(Frozen):
 class UserReport(Frozen):
     reporter_id: Id
     reason: str
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
     _reason_has_no_nul = field_validator("reason")(_no_nul)
 
@@ -102,13 +123,18 @@ class Case(Frozen):
     """
 
     id: Id
-    opened_at: datetime
+    opened_at: Timestamp
     items: list[ContentItem] = Field(min_length=1)
     reports: list[UserReport] = Field(default_factory=list)
     signals: dict[str, Score] = Field(default_factory=dict, description="classifier -> score")
     source: CaseSource = CaseSource.USER_REPORT
     status: CaseStatus = CaseStatus.NEW
-    vendor_team: str | None = Field(None, description="BPO team that handled it, if any")
+    vendor_team: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="BPO team that handled it, if any",
+    )
     policy_id: str | None = Field(
         None,
         pattern=r"^[A-Z]{2,4}$",

@@ -32,6 +32,7 @@ CLI_MODULES = (
     "slackapp.cli",
     "ops.cli",
     "warden.commands",
+    "tools.outbox_cli",
 )
 
 

@@ -8,10 +8,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from warden.errors import ConfigError
+from warden.integrations import (
+    MIN_PRODUCTION_KEY,
+    MIN_PRODUCTION_SECRET,
+    ApiKey,
+    WebhookSubscriber,
+    parse_api_keys,
+    weak_secret,
+)
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 # The EEA, where the DSA applies: the default territorial scope of a decision.
@@ -122,6 +130,45 @@ class Settings(BaseSettings):
     dsa_api_token: SecretStr | None = Field(
         None, alias="WARDEN_DSA_API_TOKEN", description="the platform's API bearer token"
     )
+
+    # issue 17: the HTTP API (keys, body cap) and the webhook subscribers
+    api_keys: Annotated[list[ApiKey], NoDecode] = Field(
+        default_factory=list,
+        alias="WARDEN_API_KEYS",
+        description="NAME:KEY:SCOPE[+SCOPE...], comma-separated (scopes cases, proposals, "
+        "appeals, read)",
+    )
+    api_max_body_bytes: int = Field(1_000_000, ge=1024, alias="WARDEN_API_MAX_BODY_BYTES")
+    webhooks: list[WebhookSubscriber] = Field(
+        default_factory=list,
+        alias="WARDEN_WEBHOOKS",
+        description='JSON list of {"name", "url", "secret", "events": [...]}',
+    )
+    webhook_max_attempts: int = Field(8, ge=1, alias="WARDEN_WEBHOOK_MAX_ATTEMPTS")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> object:
+        return parse_api_keys(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _strong_integration_secrets(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for key in self.api_keys:
+            if weak_secret(key.key.get_secret_value(), MIN_PRODUCTION_KEY):
+                raise ValueError(
+                    f"WARDEN_API_KEYS: the key of {key.name} is shorter than "
+                    f"{MIN_PRODUCTION_KEY} characters or a placeholder; production needs a "
+                    "random key (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+                )
+        for hook in self.webhooks:
+            if weak_secret(hook.secret.get_secret_value(), MIN_PRODUCTION_SECRET):
+                raise ValueError(
+                    f"WARDEN_WEBHOOKS: the secret of {hook.name} is shorter than "
+                    f"{MIN_PRODUCTION_SECRET} characters or a placeholder"
+                )
+        return self
 
     @field_validator("approvers", "policies_dirs", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """Chapter: automating HA. The gate asks for an evaluation, the harness runs on Warden's own
 labelled set (tools/sample/labelled/ha_eval.jsonl, no-LLM), `tools.gates.set_mode` opens the gate
-through its real check, then a bulk proposal for a detector cluster is refused for its requester,
-approved by two approvers and executed with progress.
+through its real check, then a detector submits a bulk proposal for its cluster through the HTTP
+API; two approvers approve it in Slack, it executes with progress, and the platform's webhook
+receiver shows the signed events it got.
 
 Nothing here is staged: the first `set_mode` is refused by the check itself (a fresh folder has
 no evaluation), the figures are whatever the harness measures, and the second attempt is again
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from slackapp.blocks import APPROVE
+from slackapp.demo.integrations import show_webhooks, submit_cluster
 from slackapp.demo.world import (
     ANA,
     BEN,
-    CHANNEL,
     CHIDI,
     OWNER,
     ROOT,
@@ -179,40 +180,42 @@ def play(world: World) -> None:
     t.step("Before automating HA: the gate asks for an evaluation")
     opened = open_gate(t, world.settings, world.store, world.gates)
 
-    t.step(f"A bulk proposal for detector cluster {CLUSTER}")
-    t.person(ANA, f"/warden propose {CLUSTER} remove")
-    driver.command(f"propose {CLUSTER} remove", user=ANA, channel=CHANNEL)
+    t.step(f"Detector {CLUSTER}: a bulk proposal through the HTTP API")
+    submit_cluster(world, CLUSTER)
     world.settle()
     if not opened:
         t.say("\n(The gate stayed closed, so there is no proposal to approve; the chapter ends.)")
         return
     proposal = card(standin, "Proposal ")
-    value = button(proposal, APPROVE)
-
-    t.step("The requester tries to approve her own proposal")
-    t.person(ANA, "clicks [ Approve ] (and confirms)")
-    driver.click(APPROVE, value, user=ANA, channel=CHANNEL, message=proposal)
-    world.settle()
+    value, pod = button(proposal, APPROVE), proposal["channel"]
 
     t.step("An approver sees it in App Home, then approves")
     t.person(BEN, "opens Warden's App Home")
     driver.home_opened(user=BEN)
     world.settle()
     t.person(BEN, "clicks [ Approve ] (and confirms)")
-    driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=proposal)
+    driver.click(APPROVE, value, user=BEN, channel=pod, message=proposal)
+    world.settle()
+
+    t.step("The same approver clicks again: one approver counts once")
+    t.person(BEN, "clicks [ Approve ] again (and confirms)")
+    driver.click(APPROVE, value, user=BEN, channel=pod, message=proposal)
     world.settle()
 
     t.step("Second approver: the proposal executes, with progress")
     t.person(CHIDI, "clicks [ Approve ] (and confirms)")
-    driver.click(APPROVE, value, user=CHIDI, channel=CHANNEL, message=proposal)
+    driver.click(APPROVE, value, user=CHIDI, channel=pod, message=proposal)
     world.settle()
 
     t.step("A stale click after execution")
-    t.person(BEN, "clicks [ Approve ] again on an old copy of the card")
-    driver.click(APPROVE, value, user=BEN, channel=CHANNEL, message=proposal)
+    t.person(ANA, "clicks [ Approve ] on an old copy of the card")
+    driver.click(APPROVE, value, user=ANA, channel=pod, message=proposal)
     world.settle()
 
     t.step("App Home afterwards")
     t.person(BEN, "opens Warden's App Home")
     driver.home_opened(user=BEN)
     world.settle()
+
+    t.step("What the platform's webhook receiver got")
+    show_webhooks(world)

@@ -33,8 +33,9 @@ def run(home: Path, *, llm: bool = False) -> int:
     from knowledge.catalogue import load_catalogue
     from knowledge.index import ingest
     from slackapp.app import build_app
+    from slackapp.demo.integrations import Integrations
     from slackapp.driver import SlackDriver
-    from slackapp.http import start_in_thread
+    from slackapp.http import start_in_thread, with_api
     from slackapp.standin import StandIn
     from tools import gates as gates_module
     from tools.cases import load_sample
@@ -99,7 +100,10 @@ def run(home: Path, *, llm: bool = False) -> int:
             retriever=build_retriever(settings, embedder=embedder),
         )
         slack = build_app(settings, warden=warden, store=store)
-        server = start_in_thread(slack.asgi())
+        # The HTTP API on the app's own port, as `warden serve --http` mounts it (issue 17).
+        integrations = Integrations(slack, warden, store, catalogue, gates)
+        server = start_in_thread(with_api(slack.asgi(), integrations.api))
+        integrations.base_url = f"http://127.0.0.1:{server.port}"
         driver = SlackDriver(
             server.endpoint, secret, response_url_base=standin.url.replace("/api/", "/respond/")
         )
@@ -116,10 +120,12 @@ def run(home: Path, *, llm: bool = False) -> int:
             store=store,
             catalogue=catalogue,
             gates=gates,
+            notes={"integrations": integrations},
         )
         try:
             story.play(world)
         finally:
+            integrations.close()
             driver.close()
             server.stop()
             slack.drain(60)

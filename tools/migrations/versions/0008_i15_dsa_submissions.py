@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i15a"
-down_revision = "0005"
+down_revision = "i14a"
 branch_labels = None
 depends_on = None
 
