@@ -177,7 +177,8 @@ def execute(
     total = _prepare_ledger(store, proposal)
     # The case a proposal came from says how its content was found (statements of reasons).
     case = store.get_case(proposal.case_id) if proposal.case_id else None
-    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, case)
+    detector = store.get_cluster(proposal.cluster_id).detector if proposal.cluster_id else None
+    run = _Run(store, gateway, catalogue, proposal, batch_size, worker, detector, case)
     applied_now = replayed = batches = 0
     suspended: list[str] = []
     while True:
