@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slackapp.demo import answers, automation
+from slackapp.demo import answers, automation, triage
 from slackapp.demo.world import World
 
 CHAPTERS: tuple[Callable[[World], None], ...] = (
     answers.play,
     automation.play,
+    triage.play,
 )
 
 
