@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slackapp.demo.world import ANA, BEN, CHANNEL, CHANNEL_NAME, OWNER, World, card, name_of
+from slackapp.demo.world import ANA, BEN, CHANNEL, CHANNEL_NAME, OWNER, World, name_of
 from slackapp.listeners.shortcuts import CALLBACK_ID
 from slackapp.triage import (
     ESC_NOTE,
@@ -72,7 +72,17 @@ def play(world: World) -> None:
     )
     world.settle()
     esc = _ticket(world, CASE)
-    t.say(f"    (the card mentions @ts-oncall; {name_of(OWNER)} got a DM with its link)")
+    posted = _card(world, esc)
+    paged = "<!subteam^" in str(posted.get("text", ""))
+    dm = "D" + OWNER[1:]
+    links = [
+        m for (ch, _), m in world.standin.messages.items() if ch == dm and "/archives/" in str(m)
+    ]
+    t.say(
+        f"    ({esc.priority.value} card "
+        + ("mentions @ts-oncall" if paged else "mentions no on-call group (!)")
+        + f"; {name_of(OWNER)} got {len(links)} DM(s) with its link)"
+    )
 
     t.step("On-call takes it, adds a note and resolves it, all from the card")
     t.person(OWNER, "clicks [ Take ] on the card")
@@ -104,8 +114,12 @@ def play(world: World) -> None:
     t.say(f"    (status in the store: {world.store.get_escalation(esc.id).status.value})")
 
     t.step("The bulk proposal's card paged the approvers")
-    proposal = card(world.standin, "Proposal ")
-    paged = "<!subteam^" in str(proposal.get("text", ""))
+    notices = [
+        str(c.args.get("text", ""))
+        for c in world.standin.calls_to("chat.postMessage")
+        if "needs approval" in str(c.args.get("text", ""))
+    ]
+    paged = bool(notices) and "<!subteam^" in notices[-1]
     t.say(
         "    Proposal card notification: "
         + ("mentions @enforcement-leads" if paged else "no approver mention (!)")

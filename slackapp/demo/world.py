@@ -62,7 +62,10 @@ class Transcript:
 
     steps: int = 0
 
+    homes_shown: set[str] = field(default_factory=set)
+
     def step(self, title: str) -> None:
+        self.homes_shown.clear()
         self.steps += 1
         heading = f"{self.steps}. {title}"
         self.say(f"\n━━ {heading} " + "━" * max(0, 70 - len(heading)))
@@ -114,17 +117,26 @@ class Transcript:
                     self.say("    ↻ card updated:")
                     self._block(args.get("blocks"), text)
             elif call.method == "chat.postEphemeral":
-                self.say(
-                    f"    (only {name_of(str(args.get('user')))} sees) Warden ▸ {args.get('text')}"
-                )
+                who = name_of(str(args.get("user")))
+                if args.get("blocks") and len(render_text(args["blocks"]).splitlines()) > 1:
+                    self.say(f"\n  (only {who} sees) Warden ▸")
+                    self._block(args["blocks"], str(args.get("text", "")))
+                else:
+                    self.say(f"    (only {who} sees) Warden ▸ {args.get('text')}")
             elif call.method == "views.open":
                 title = ((args.get("view") or {}).get("title") or {}).get("text", "")
                 self.say(f"    (modal opened: {title})" if title else "    (modal opened)")
             elif call.method == "reactions.add":
                 self.say(f"    (Warden reacts :{args.get('name')}: — it is on it)")
             elif call.method == "views.publish":
-                self.say(f"\n  App Home of {name_of(str(args.get('user_id')))}:")
-                self._block(args["view"]["blocks"], "")
+                user = str(args.get("user_id"))
+                # Each change republishes App Home: shown in full once per step, then noted.
+                if user in self.homes_shown:
+                    self.say(f"    ↻ App Home of {name_of(user)} refreshed")
+                else:
+                    self.homes_shown.add(user)
+                    self.say(f"\n  App Home of {name_of(user)}:")
+                    self._block(args["view"]["blocks"], "")
 
     def _block(self, blocks: Any, fallback: str) -> None:
         text = self._names(render_text(blocks, fallback=fallback))
