@@ -677,6 +677,8 @@ _EMOJI = {
     "page_facing_up": "📄",
     "clipboard": "📋",
     "rotating_light": "🚨",
+    "bell": "🔔",
+    "alarm_clock": "⏰",
     "red_circle": "🔴",
     "large_green_circle": "🟢",
     "large_orange_circle": "🟠",

@@ -36,7 +36,7 @@ def is_thread_reply(event: dict[str, Any], body: dict[str, Any]) -> bool:
     bot = _bot(body)
     return (
         event.get("channel_type") in THREAD_CHANNELS
-        and not event.get("subtype")
+        and event.get("subtype") in (None, "thread_broadcast")
         and _by_a_person(event)
         and bool(event.get("thread_ts"))
         and event.get("thread_ts") != event.get("ts")

@@ -166,3 +166,32 @@ def test_cli_triage_acts_as_the_mapped_operator(
     store.close()
     assert {s.actor for s in steps[1:]} == {"UDARA0001"}
     assert [s.verb for s in steps][-1] == "reopen"
+
+
+def test_feedback_counts_per_prompt_version_and_latest_vote(store: Store) -> None:
+    from tools.feedback import feedback_stats, record_answer, record_feedback
+    from warden.errors import NotFoundError
+
+    for where, prompt in (("C1:1.1", "p-3"), ("C1:2.2", "p-4")):
+        record_answer(
+            store,
+            where=where,
+            kind="answer",
+            user_id="U1",
+            thread_id="C1:1.1",
+            prompt_version=prompt,
+            model="m",
+            now=NOW,
+        )
+    record_feedback(store, where="C1:1.1", user_id="U1", positive=False, now=NOW)
+    record_feedback(store, where="C1:1.1", user_id="U1", positive=True, now=NOW)  # changed mind
+    record_feedback(store, where="C1:1.1", user_id="U2", positive=False, now=NOW)
+    record_feedback(store, where="C1:2.2", user_id="U1", positive=True, now=NOW)
+    with pytest.raises(NotFoundError):
+        record_feedback(store, where="C9:9.9", user_id="U1", positive=True, now=NOW)
+    stats = feedback_stats(store, since=NOW - timedelta(days=1), until=NOW + timedelta(days=1))
+    assert (stats.answers, stats.good, stats.bad) == (2, 2, 1)
+    assert [(r.prompt_version, r.good, r.bad) for r in stats.by_prompt] == [
+        ("p-3", 1, 1),
+        ("p-4", 1, 0),
+    ]
