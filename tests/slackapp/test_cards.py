@@ -151,3 +151,50 @@ def test_a_rejection_says_who_and_approvals_say_when() -> None:
     text = json.dumps(proposal_blocks(proposal, blast, thread_id="C1:1.1"))
     assert f"<@UAPP1> <!date^{int(now.timestamp())}" in text
     assert "Rejected by <@UAPP2>: wrong cluster" in text
+
+
+def _home_click(h: Harness, user: str, action_id: str, value: str) -> None:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": h.driver.team_id},
+        "container": {"type": "view", "view_id": "VHOME0001"},
+        "view": {"id": "VHOME0001", "type": "home"},
+        "actions": [{"type": "button", "action_id": action_id, "value": value}],
+    }
+    assert h.driver._interaction(payload).status_code == 200
+    h.settle()
+
+
+def _home_value(h: Harness, user: str, action_id: str) -> str:
+    home = h.standin.home_views[user]
+    return next(str(el["value"]) for el in _buttons(home["blocks"]) if el["action_id"] == action_id)
+
+
+def test_approve_from_app_home_goes_through_the_store_checks(harness: Harness) -> None:
+    from slackapp.home import HOME_APPROVE
+
+    h = harness
+    h.driver.command(f"propose {CLUSTER}", user=REQUESTER, channel=CHANNEL)
+    h.settle()
+    (pid,) = _proposals(h)
+    _home_click(h, "UAPPROVER1", HOME_APPROVE, _home_value(h, "UAPPROVER1", HOME_APPROVE))
+    approvals = h.store.get_proposal(pid).approvals
+    assert [a.approver_id for a in approvals] == ["UAPPROVER1"]
+    # A forged value naming a proposal with no card is refused without a decision.
+    _home_click(h, "UAPPROVER2", HOME_APPROVE, '{"proposal_id": "prop_nope", "action_hash": "x"}')
+    assert [a.approver_id for a in h.store.get_proposal(pid).approvals] == ["UAPPROVER1"]
+
+
+def test_acknowledge_from_app_home(harness: Harness) -> None:
+    from slackapp.triage import ESC_ACK
+    from tools.escalations import list_escalations
+    from tools.models import EscalationStatus
+
+    h = harness
+    h.driver.command("escalate C-9001", user=REQUESTER, channel=CHANNEL)  # owner UOWNER1
+    h.settle()
+    h.driver.home_opened(user="UOWNER1")
+    h.settle()
+    _home_click(h, "UOWNER1", ESC_ACK, _home_value(h, "UOWNER1", ESC_ACK))
+    (esc,) = list_escalations(h.store)
+    assert esc.status == EscalationStatus.ACKNOWLEDGED

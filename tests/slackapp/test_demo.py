@@ -51,4 +51,4 @@ def test_the_demo_opens_the_gate_for_real_and_runs_twice(tmp_path: Path) -> None
         from slackapp.callcheck import check_calls, read_calls
 
         checked, problems = check_calls(read_calls(home / "slack-calls.jsonl"))
-        assert checked > 50 and problems == []
+        assert checked > 30 and problems == []
