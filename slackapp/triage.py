@@ -465,6 +465,8 @@ def run_step(
         answer(f"Nothing changed on {escalation_id}: {exc}")
         return None
     redraw(rt, client, esc.id)
+    if step == "priority" and esc.priority in PAGED_PRIORITIES:
+        page_on_call(rt, client, esc, why=f"was raised to {esc.priority.value}")
     from slackapp.home import republish
 
     republish(rt, client, {u for u in (user, esc.owner_id) if u})

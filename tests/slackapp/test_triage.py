@@ -209,6 +209,27 @@ def test_breach_reminder_is_broadcast_and_unacknowledged_p0_is_repaged(harness: 
     assert "on-call re-paged" in shown and "SLA reminder (breach level 1)" in shown
 
 
+def test_raising_a_ticket_to_p1_pages_on_call(harness: Harness) -> None:
+    h = harness
+    h.driver.command("escalate C-9001 looks coordinated", user=REQUESTER, channel=CHANNEL)
+    h.settle()
+    (esc,) = list_escalations(h.store)
+    assert esc.priority not in ("P0", "P1")
+    assert not [c for c in h.standin.calls_to("conversations.open") if c.args["users"] == ONCALL]
+    card = _card(h, esc.id)
+    h.driver.select(
+        ESC_PRIORITY,
+        user=SPECIALIST,
+        channel=esc.slack_channel,
+        message=card,
+        selected_value="P1",
+    )
+    h.settle()
+    assert h.store.get_escalation(esc.id).priority == "P1"
+    assert [c for c in h.standin.calls_to("conversations.open") if c.args["users"] == ONCALL]
+    assert f"<!subteam^{ONCALL_GROUP}>" in json.dumps(_card(h, esc.id)["blocks"])
+
+
 def test_a_missing_or_closed_channel_is_a_clear_answer(harness: Harness) -> None:
     h = harness
     h.standin.not_member.add("ts-oncall")
