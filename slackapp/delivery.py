@@ -206,13 +206,21 @@ class AnswerStream:
 
     def finish(self, *, text: str, blocks: list[Block]) -> dict[str, Any] | None:
         """Stop the stream and show the final reply in its place; None if nothing streamed."""
-        if self._stream is None:
-            return None
+        started_ts = getattr(self._stream, "ts", None) if self._stream is not None else None
+        if self._stream is None or (self.failed and not started_ts):
+            return None  # nothing reached Slack: the caller posts the reply as usual
         try:
-            self._send(self._pending)
-            stopped = _data(self._stream.stop())
-            ts = str(stopped.get("ts") or stopped.get("message", {}).get("ts") or "")
-            channel = str(stopped.get("channel") or self.channel)
+            channel, ts = self.channel, str(started_ts or "")
+            try:
+                if not self.failed:
+                    self._send(self._pending)
+                stopped = _data(self._stream.stop())
+                ts = str(stopped.get("ts") or ts)
+                channel = str(stopped.get("channel") or channel)
+            except Exception as exc:  # a half-streamed message is still replaced below
+                log.warning("could not stop the answer stream: %s", exc)
+                if not ts:
+                    raise
             check_blocks(blocks)
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             return {"channel": channel, "ts": ts}

@@ -56,6 +56,7 @@ class StandIn:
     not_member: set[str] = field(default_factory=set)
     group_handles: dict[str, str] = field(default_factory=dict)  # subteam id -> handle
     reactions: list[JSONDict] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # method -> error it answers (tests)
     streams: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -199,6 +200,8 @@ class StandIn:
             token = args.get("token") or (auth or "").removeprefix("Bearer ").strip()
             if not str(token).startswith(("xoxb-", "xoxp-")):
                 return 200, {"ok": False, "error": "not_authed"}, {}
+            if method in self.refuse:
+                return 200, {"ok": False, "error": self.refuse[method]}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}

@@ -209,3 +209,20 @@ def test_recorded_payloads_parse_with_slack_sdk_and_stay_within_limits(
     h.settle()
     checked, problems = check_calls({"method": c.method, "args": c.args} for c in h.standin.calls)
     assert checked >= 5 and problems == []
+
+
+def test_a_refused_stream_still_gets_the_answer_and_a_refused_status_gets_a_reaction(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.app.runtime.warden = StreamingWarden(h.warden)
+    h.standin.refuse["chat.startStream"] = "not_allowed_token_type"
+    h.standin.refuse["assistant.threads.setStatus"] = "not_allowed"
+    text = f"<@{BOT}> is calling a group rats hateful?"
+    ts = h.standin.add_message(CHANNEL, text, user=REQUESTER)
+    mention = {"type": "app_mention", "user": REQUESTER, "text": text, "ts": ts, "channel": CHANNEL}
+    assert h.driver.event({**mention, "event_ts": ts}).status_code == 200
+    h.settle()
+    answers = [m for m in h.messages() if m.get("bot_id") and m.get("thread_ts") == ts]
+    assert len(answers) == 1 and "HA-2.1" in json.dumps(answers[0]["blocks"])
+    assert [r["name"] for r in h.standin.reactions] == ["eyes"]  # the sign of life, instead
