@@ -465,7 +465,8 @@ def proposal_blocks(
     blocks.append(context(f"Approved so far: {approvals}"))
     if status == ProposalStatus.REJECTED and proposal.decided_by:
         reason = escape_untrusted(proposal.reject_reason or "", limit=300)
-        blocks.append(context(f":x: Rejected by <@{proposal.decided_by}>: {reason}"))
+        at = f" {_when(proposal.decided_at)}" if proposal.decided_at else ""
+        blocks.append(context(f":x: Rejected by <@{proposal.decided_by}>{at}: {reason}"))
     if note:
         blocks.append(context(escape_untrusted(note, limit=500)))
     if progress is not None and outcome is None:

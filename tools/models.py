@@ -212,6 +212,7 @@ class Proposal(Frozen):
     case_id: str | None = None
     cluster_id: str | None = None
     decided_by: str | None = None
+    decided_at: datetime | None = None  # when the final decision was recorded
     reject_reason: str | None = None
 
 

@@ -145,12 +145,13 @@ def test_a_rejection_says_who_and_approvals_say_when() -> None:
         expires_at=now,
         action_hash="h",
         decided_by="UAPP2",
+        decided_at=now,
         reject_reason="wrong cluster",
     )
     blast = BlastRadius(total_actions=1, content_count=1, account_count=0, sample=[action])
     text = json.dumps(proposal_blocks(proposal, blast, thread_id="C1:1.1"))
     assert f"<@UAPP1> <!date^{int(now.timestamp())}" in text
-    assert "Rejected by <@UAPP2>: wrong cluster" in text
+    assert f"Rejected by <@UAPP2> <!date^{int(now.timestamp())}" in text and "wrong cluster" in text
 
 
 def _home_click(h: Harness, user: str, action_id: str, value: str) -> None:
