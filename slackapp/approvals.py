@@ -345,6 +345,7 @@ def approve_clicked(
         tell_user(client, channel, user, f"Your approval was not recorded: {result.reason}")
         return
     card = ProposalCard(rt, client, ref, channel, message_ts)
+    _home_changed(rt, client, ref.proposal_id)
     if result.status == ProposalStatus.PENDING:
         proposal = rt.store.get_proposal(ref.proposal_id)
         # The store's count: approvals by people who are approvers now, not every row.
@@ -476,3 +477,11 @@ def reject_submitted(
         proposal_id=ref.proposal_id, decision="reject", decided_by=[user], reason=reason
     )
     finish(rt, client, card, rt_resume(rt, ref.thread_id, decision))
+    _home_changed(rt, client, ref.proposal_id)
+
+
+def _home_changed(rt: Runtime, client: Any, proposal_id: str) -> None:
+    """Every approver's App Home follows a decision (slackapp/paging.py)."""
+    from slackapp.paging import proposal_changed
+
+    proposal_changed(rt, client, proposal_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,6 @@ from agent.interface import (
 from slackapp.escape import escape_untrusted
 from tools.models import (
     BlastRadius,
-    Escalation,
     FanoutProgress,
     Proposal,
     ProposalStatus,
@@ -92,6 +92,55 @@ class QuestionRef(BaseModel):
 
     thread_id: str
     question_id: str
+
+
+class TargetsRef(BaseModel):
+    """Which proposal's full target list to show, and which page."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proposal_id: str
+    page: int = 0
+
+
+VIEW_TARGETS = "warden_view_targets"
+TARGETS_PAGE = 25
+
+
+def targets_modal(proposal: Proposal, page: int) -> Block:
+    """Every target of a proposal, a page at a time (Previous / Next update the modal)."""
+    pages = max(1, -(-len(proposal.actions) // TARGETS_PAGE))
+    page = min(max(page, 0), pages - 1)
+    chunk = proposal.actions[page * TARGETS_PAGE : (page + 1) * TARGETS_PAGE]
+    lines = [
+        f"{page * TARGETS_PAGE + i + 1}. {a.target_type} "
+        f"`{escape_untrusted(a.target_id, limit=60)}` → {a.action.value.replace('_', ' ')} "
+        f"({escape_untrusted(a.section_id, limit=20)})"
+        for i, a in enumerate(chunk)
+    ]
+    nav = []
+    if page > 0:
+        nav.append(
+            button("Previous", VIEW_TARGETS, TargetsRef(proposal_id=proposal.id, page=page - 1))
+        )
+    if page < pages - 1:
+        nav.append(button("Next", VIEW_TARGETS, TargetsRef(proposal_id=proposal.id, page=page + 1)))
+    blocks: list[Block] = [
+        section(
+            f"Proposal `{escape_untrusted(proposal.id, limit=60)}`: "
+            f"{len(proposal.actions)} targets · page {page + 1} of {pages}"
+        ),
+        section("\n".join(lines) or "_(no targets)_"),
+    ]
+    if nav:
+        blocks.append(actions(*nav))
+    return {
+        "type": "modal",
+        "callback_id": "warden_targets",
+        "title": {"type": "plain_text", "text": "All targets"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": blocks,
+    }
 
 
 class RejectMeta(BaseModel):
@@ -180,7 +229,9 @@ def button(
     return element
 
 
-def actions(*elements: Block, block_id: str = "actions") -> Block:
+def actions(*elements: Block, block_id: str | None = None) -> Block:
+    # A fresh block_id on every draw: Slack keeps element state per block_id across updates.
+    block_id = block_id or f"actions_{uuid.uuid4().hex[:8]}"
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 
 
@@ -190,6 +241,9 @@ def _when(at: datetime) -> str:
         at = at.replace(tzinfo=UTC)
     fallback = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+when = _when  # the same date token, for the other card modules (slackapp/triage.py)
 
 
 def _pct(value: float) -> str:
@@ -203,8 +257,16 @@ def _citation_lines(citations: list[Citation]) -> list[str]:
         sid = escape_untrusted(c.section_id, limit=40)
         pol = escape_untrusted(c.policy_id, limit=20)
         ver = escape_untrusted(c.policy_version, limit=10)
-        lines.append(f"• `{sid}` {title} — {pol} v{ver}")
+        url = _policy_url(getattr(c, "url", None))
+        lines.append(f"• {f'<{url}|{sid}>' if url else f'`{sid}`'} {title} — {pol} v{ver}")
     return lines
+
+
+def _policy_url(url: object) -> str | None:
+    """A policy's own https link (front matter `url`), or None if it is not a plain one."""
+    if not isinstance(url, str) or not url.startswith("https://") or len(url) > 500:
+        return None
+    return None if any(ch in url for ch in "<>|\n \t") else url
 
 
 def _strike_line(effect: StrikeEffect) -> str:
@@ -249,6 +311,7 @@ def answer_blocks(
     if answer.offer_escalation and question_id:
         ref = QuestionRef(thread_id=thread_id, question_id=question_id)
         blocks.append(actions(button("Escalate to Policy", ESCALATE_QUESTION, ref)))
+    blocks.append(feedback_block())
     return blocks
 
 
@@ -299,46 +362,59 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
     if rec.note:
         blocks.append(context(":information_source: " + escape_untrusted(rec.note, limit=500)))
     buttons = []
+    # Imminent harm (or the agent advising escalation): Escalate comes first, as the primary.
+    escalate = button(
+        "Escalate",
+        ESCALATE_CASE,
+        CaseRef(case_id=rec.case_id, thread_id=thread_id),
+        style="primary" if rec.escalate else None,
+    )
+    if rec.escalate:
+        buttons.append(escalate)
     if rec.action is not None and rec.verdict != "not_violating":
         ref = CaseRef(case_id=rec.case_id, thread_id=thread_id, action=rec.action.value)
         if rec.section_ids:
             mine = ref.model_copy(update={"section": rec.section_ids[0]})
-            buttons.append(button(f"Apply as my decision: {action}", DECIDE, mine, style="primary"))
+            style = None if rec.escalate else "primary"
+            buttons.append(button(f"Apply as my decision: {action}", DECIDE, mine, style=style))
         buttons.append(button(f"Propose {action} for approval", APPLY, ref))
     buttons.append(
         button("Not violating", NOT_VIOLATING, CaseRef(case_id=rec.case_id, thread_id=thread_id))
     )
-    buttons.append(
-        button("Escalate", ESCALATE_CASE, CaseRef(case_id=rec.case_id, thread_id=thread_id))
-    )
+    if not rec.escalate:
+        buttons.append(escalate)
     if rec.escalate:
         blocks.append(context(":rotating_light: Warden suggests escalating this case."))
     blocks.append(actions(*buttons))
+    blocks.append(feedback_block())
     return blocks
 
 
-def escalation_blocks(esc: Escalation) -> list[Block]:
-    owner = mention(esc.owner_id) if esc.owner_id else "unassigned"
-    flag = " · on-call" if esc.on_call else ""
-    sections = ", ".join(f"`{escape_untrusted(s, limit=30)}`" for s in esc.section_ids[:8]) or "—"
-    blocks = [
-        header(f"Escalation {esc.id} · {esc.priority.value}{flag}"),
-        section(
-            f"Opened by {mention(esc.opened_by)}"
-            + (f" for case `{escape_untrusted(esc.case_id, limit=60)}`" if esc.case_id else ""),
-            fields=[
-                f"*Priority*\n{esc.priority.value}{flag}",
-                f"*Pod*\n{escape_untrusted(esc.pod, limit=60)}",
-                f"*Routed to*\n{escape_untrusted(esc.channel, limit=80)}",
-                f"*Owner*\n{owner}",
-                f"*SLA due*\n{_when(esc.sla_due_at)}",
-                f"*Sections*\n{sections}",
-            ],
-        ),
-        section("*What is known*\n" + escape_untrusted(esc.summary, limit=2800)),
-        context(f"Status: *{esc.status.value}*"),
-    ]
-    return blocks
+FEEDBACK = "warden_feedback"
+
+
+def feedback_block() -> Block:
+    """Slack's thumbs up / down under an answer (stored with the answer, slackapp/feedback.py)."""
+    return {
+        "type": "context_actions",
+        "block_id": f"feedback_{uuid.uuid4().hex[:8]}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Helpful"},
+                    "accessibility_label": "This answer was helpful",
+                    "value": "good",
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Not helpful"},
+                    "accessibility_label": "This answer was not helpful",
+                    "value": "bad",
+                },
+            }
+        ],
+    }
 
 
 def _progress_line(progress: FanoutProgress) -> str:
@@ -369,7 +445,10 @@ def proposal_blocks(
         source = f" · cluster `{escape_untrusted(proposal.cluster_id, limit=60)}`"
     elif proposal.case_id:
         source = f" · case `{escape_untrusted(proposal.case_id, limit=60)}`"
-    approvals = ", ".join(mention(a.approver_id) for a in proposal.approvals) or "none yet"
+    approvals = (
+        ", ".join(f"{mention(a.approver_id)} {_when(a.decided_at)}" for a in proposal.approvals)
+        or "none yet"
+    )
     blocks: list[Block] = [
         header(f"Proposal {proposal.id}: {action} × {blast.total_actions}"),
         section(
@@ -404,6 +483,10 @@ def proposal_blocks(
             text += f"\n…and {more} more"
         blocks.append(section(text))
         blocks.extend(excerpts)
+        if more > 0:
+            targets = TargetsRef(proposal_id=proposal.id, page=0)
+            label = f"View all {blast.total_actions} targets"
+            blocks.append(actions(button(label, VIEW_TARGETS, targets)))
     crossing = blast.accounts_crossing
     if crossing:
         lines = [_strike_line(e) for e in crossing[:10]]
@@ -424,6 +507,10 @@ def proposal_blocks(
     else:
         blocks.append(context("No account gains a strike from this action."))
     blocks.append(context(f"Approved so far: {approvals}"))
+    if status == ProposalStatus.REJECTED and proposal.decided_by:
+        reason = escape_untrusted(proposal.reject_reason or "", limit=300)
+        at = f" {_when(proposal.decided_at)}" if proposal.decided_at else ""
+        blocks.append(context(f":x: Rejected by <@{proposal.decided_by}>{at}: {reason}"))
     if note:
         blocks.append(context(escape_untrusted(note, limit=500)))
     if progress is not None and outcome is None:
@@ -524,7 +611,8 @@ def response_blocks(
         text = escape_untrusted(response.text, limit=300)
         return text, answer_blocks(response, thread_id=thread_id, question_id=question_id)
     if isinstance(response, Recommendation):
-        return f"Recommendation for case {response.case_id}", recommendation_blocks(
+        case = escape_untrusted(response.case_id, limit=60)
+        return f"Recommendation for case {case}", recommendation_blocks(
             response, thread_id=thread_id
         )
     if isinstance(response, EscalationOpened):
@@ -538,16 +626,17 @@ def response_blocks(
             + f", routed to {escape_untrusted(esc.channel, limit=80)}, owner {owner}, "
             f"SLA due {_when(esc.sla_due_at)}."
         )
-        return f"Escalation {esc.id} opened ({esc.priority.value})", [section(receipt)]
+        return f"Escalation {escape_untrusted(esc.id, limit=60)} opened ({esc.priority.value})", [
+            section(receipt)
+        ]
     if isinstance(response, ProposalPending):
         p = response.proposal
-        return f"Proposal {p.id} needs approval", proposal_blocks(
+        return f"Proposal {escape_untrusted(p.id, limit=60)} needs approval", proposal_blocks(
             p, response.blast_radius, thread_id=thread_id
         )
     if isinstance(response, ProposalOutcome):
-        return f"Proposal {response.proposal_id}: {response.status.value}", [
-            section(outcome_text(response))
-        ]
+        pid = escape_untrusted(response.proposal_id, limit=60)
+        return f"Proposal {pid}: {response.status.value}", [section(outcome_text(response))]
     return "Warden could not do that", refusal_blocks(response.reason)
 
 
@@ -570,7 +659,7 @@ def check_blocks(blocks: list[Block]) -> None:
             raise ValueError(f"block {i}: over {MAX_CONTEXT_ELEMENTS} context elements")
         if kind == "actions":
             for el in block["elements"]:
-                if len(el["text"]["text"]) > MAX_BUTTON_TEXT:
+                if len((el.get("text") or {}).get("text", "")) > MAX_BUTTON_TEXT:
                     raise ValueError(f"block {i}: button text over {MAX_BUTTON_TEXT}")
                 if len(el.get("value", "")) > MAX_VALUE:
                     raise ValueError(f"block {i}: button value over {MAX_VALUE}")
@@ -597,7 +686,13 @@ def render_text(blocks: list[Block] | str | None, *, fallback: str = "") -> str:
         elif kind == "divider":
             lines.append("-" * 40)
         elif kind == "actions":
-            lines.append("  " + "  ".join(f"[ {e['text']['text']} ]" for e in block["elements"]))
+            labels = [
+                (e.get("text") or e.get("placeholder") or {}).get("text", "…")
+                for e in block["elements"]
+            ]
+            lines.append("  " + "  ".join(f"[ {label} ]" for label in labels))
+        elif kind == "context_actions":
+            lines.append("  [ 👍 ] [ 👎 ]")
         elif kind == "input":
             lines.append(f"  {block['label']['text']}: [______]")
     return "\n".join(lines)
@@ -625,6 +720,8 @@ _EMOJI = {
     "page_facing_up": "📄",
     "clipboard": "📋",
     "rotating_light": "🚨",
+    "bell": "🔔",
+    "alarm_clock": "⏰",
     "red_circle": "🔴",
     "large_green_circle": "🟢",
     "large_orange_circle": "🟠",

@@ -17,10 +17,13 @@ from agent.interface import (
     WardenRequest,
 )
 from knowledge.vocabulary import ActionType
-from slackapp.blocks import Block, check_blocks, error_blocks, escalation_blocks, response_blocks
+from slackapp.blocks import Block, check_blocks, error_blocks, response_blocks
+from slackapp.delivery import AnswerStream, Audience, accepts_tokens, deliver
 from slackapp.escape import escape_untrusted
+from slackapp.feedback import record_answer
 from slackapp.ledger import Post
 from slackapp.runtime import Runtime
+from slackapp.threads import Subject, remember
 from warden.errors import InputError, WardenError
 from warden.logs import log_context
 from warden.metrics import AGENT_SECONDS
@@ -138,11 +141,24 @@ def run_request(
     channel: str,
     thread_ts: str,
     question: str = "",
+    audience: Audience | None = None,
 ) -> None:
-    """Call the agent and post what it says (or what went wrong) in the thread."""
+    """Call the agent and post what it says (or what went wrong) in the thread.
+
+    Answers stream while the model writes them when the agent supports it; whatever Slack
+    refuses reaches the person another way (slackapp/delivery.py).
+    """
     intent = request.intent.value if request.intent else "auto"
     with log_context(thread=request.thread_id, case_id=request.case_id, intent=intent):
-        _run_request(rt, client, request, channel=channel, thread_ts=thread_ts, question=question)
+        _run_request(
+            rt,
+            client,
+            request,
+            channel=channel,
+            thread_ts=thread_ts,
+            question=question,
+            audience=audience or Audience(user=request.user_id),
+        )
 
 
 def _run_request(
@@ -153,30 +169,37 @@ def _run_request(
     channel: str,
     thread_ts: str,
     question: str,
+    audience: Audience,
 ) -> None:
     started = time.perf_counter()
-    try:
-        response = rt.warden.handle(request)
-    except WardenError as exc:
-        observe_request(request, "refused", started)
-        post(
+
+    def reply(text: str, blocks: list[Block]) -> dict[str, Any] | None:
+        return deliver(
             client,
             channel=channel,
             thread_ts=thread_ts,
-            text=str(exc),
-            blocks=error_blocks(str(exc)),
+            text=text,
+            blocks=blocks,
+            audience=audience,
         )
+
+    stream = None
+    kwargs: dict[str, Any] = {}
+    if not audience.private and request.intent in (None, Intent.ASK) and accepts_tokens(rt.warden):
+        stream = AnswerStream(
+            client, channel=channel, thread_ts=thread_ts, team=rt.team_id, user=request.user_id
+        )
+        kwargs["on_token"] = stream
+    try:
+        response = rt.warden.handle(request, **kwargs)
+    except WardenError as exc:
+        observe_request(request, "refused", started)
+        reply(escape_untrusted(str(exc), limit=300), error_blocks(str(exc)))
         return
     except Exception:
         observe_request(request, "error", started)
         log.exception("request failed: %s", request.intent)
-        post(
-            client,
-            channel=channel,
-            thread_ts=thread_ts,
-            text=INTERNAL_ERROR,
-            blocks=error_blocks(INTERNAL_ERROR),
-        )
+        reply(INTERNAL_ERROR, error_blocks(INTERNAL_ERROR))
         return
     observe_request(request, type(response).__name__, started)
     question_id = None
@@ -188,8 +211,23 @@ def _run_request(
             "question", question_id, Post(channel, thread_ts, request.thread_id, question)
         )
     text, blocks = response_blocks(response, thread_id=request.thread_id, question_id=question_id)
-    posted = post(client, channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
     if isinstance(response, ProposalPending):
+        from slackapp.paging import with_mention
+
+        text, blocks = with_mention(rt, text, blocks)
+    posted = stream.finish(text=text, blocks=blocks) if stream is not None else None
+    if posted is None:
+        posted = reply(text, blocks)
+    if not audience.private:
+        remember(
+            rt,
+            channel=channel,
+            thread_ts=thread_ts,
+            subject=Subject(case_id=request.case_id, question=(question or request.text)[:1500]),
+        )
+    if posted is not None:
+        record_answer(rt, response, request, channel=posted["channel"], ts=posted["ts"])
+    if isinstance(response, ProposalPending) and posted is not None:
         rt.ledger.remember_post(
             "proposal",
             response.proposal.id,
@@ -200,6 +238,9 @@ def _run_request(
                 response.blast_radius.model_dump_json(),
             ),
         )
+        from slackapp.paging import announce_proposal
+
+        announce_proposal(rt, client, response.proposal, channel=posted["channel"], ts=posted["ts"])
     elif isinstance(response, EscalationOpened):
         route_escalation(rt, client, response, request_channel=channel, thread_ts=thread_ts)
 
@@ -218,32 +259,27 @@ def observe_request(request: WardenRequest, outcome: str, started: float) -> Non
 def route_escalation(
     rt: Runtime, client: Any, opened: EscalationOpened, *, request_channel: str, thread_ts: str
 ) -> None:
-    """Post the ticket to its pod channel; that post's thread gets the SLA reminders."""
-    from tools.escalations import set_slack_message
+    """Post the ticket to its pod channel (paging on-call for P0/P1); its thread gets the SLA
+    reminders. If it cannot be posted there, the requester's thread says so."""
+    from slackapp.home import republish
+    from slackapp.triage import post_ticket
 
-    esc = opened.escalation
-    try:
-        posted = post(
-            client,
-            channel=esc.channel,
-            thread_ts=None,
-            text=f"Escalation {esc.id} ({esc.priority.value})",
-            blocks=escalation_blocks(esc),
-        )
-        where = (str(posted["channel"]), str(posted["ts"]))
-    except Exception as exc:  # the requester must learn the pod was not told
-        log.warning("could not post escalation %s to %s: %s", esc.id, esc.channel, exc)
-        route = escape_untrusted(esc.channel, limit=80)
-        note = f"The escalation {esc.id} is open, but posting it to {route} failed; tell the pod."
+    def tell(note: str) -> None:
         post(
             client,
             channel=request_channel,
             thread_ts=thread_ts,
-            text=note,
+            text=escape_untrusted(note, limit=300),
             blocks=error_blocks(note),
         )
-        where = (request_channel, thread_ts)
-    try:
-        set_slack_message(rt.store, esc.id, channel=where[0], ts=where[1])
-    except WardenError as exc:
-        log.warning("could not record where escalation %s was posted: %s", esc.id, exc)
+
+    esc = opened.escalation
+    if post_ticket(rt, client, esc, tell=tell) is None:
+        from tools.escalations import set_slack_message
+
+        # Reminders then thread under the requester's receipt rather than nowhere.
+        try:
+            set_slack_message(rt.store, esc.id, channel=request_channel, ts=thread_ts)
+        except WardenError as exc:
+            log.warning("could not record where escalation %s was posted: %s", esc.id, exc)
+    republish(rt, client, {u for u in (esc.owner_id, esc.opened_by) if u})

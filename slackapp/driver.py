@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
@@ -236,17 +236,56 @@ class SlackDriver:
             }
         )
 
-    def submit_view(
-        self, view: JSONDict, values: dict[str, dict[str, str]], *, user: str
+    def select(
+        self,
+        action_id: str,
+        *,
+        user: str,
+        channel: str,
+        message: JSONDict,
+        selected_user: str | None = None,
+        selected_value: str | None = None,
     ) -> httpx.Response:
-        """Submit a modal (as opened through views.open) with {block_id: {action_id: text}}."""
-        state = {
+        """A person picks a user (users_select) or an option (static_select) on `message`."""
+        body, _ = self.prepare_click(action_id, "", user=user, channel=channel, message=message)
+        payload = json.loads(dict(parse_qsl(body.decode()))["payload"])
+        action = payload["actions"][0]
+        del action["value"], action["text"]
+        if selected_user is not None:
+            action.update(type="users_select", selected_user=selected_user)
+        else:
+            action.update(
+                type="static_select",
+                selected_option={
+                    "text": {"type": "plain_text", "text": selected_value},
+                    "value": selected_value,
+                },
+            )
+        return self._interaction(payload)
+
+    def submit_view(
+        self,
+        view: JSONDict,
+        values: dict[str, dict[str, str]],
+        *,
+        user: str,
+        checked: dict[str, dict[str, list[str]]] | None = None,
+    ) -> httpx.Response:
+        """Submit a modal (as opened through views.open) with {block_id: {action_id: text}};
+        `checked` gives checkbox groups as {block_id: {action_id: [option values]}}."""
+        state: dict[str, dict[str, JSONDict]] = {
             block: {
                 action: {"type": "plain_text_input", "value": text}
                 for action, text in actions.items()
             }
             for block, actions in values.items()
         }
+        for block, groups in (checked or {}).items():
+            for action, chosen in groups.items():
+                state.setdefault(block, {})[action] = {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": v} for v in chosen],
+                }
         submitted = {**view, "state": {"values": state}}
         submitted.setdefault("id", f"V{next(self._seq):08d}")
         return self._interaction(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from slackapp.blocks import Block, check_blocks, context, divider, header, section
@@ -15,6 +16,17 @@ from tools.models import Escalation, Proposal
 
 log = logging.getLogger(__name__)
 MAX_ROWS = 10
+HOME_APPROVE = "warden_home_approve"
+HOME_REJECT = "warden_home_reject"
+
+
+class HomeProposalRef(BaseModel):
+    """What Approve / Reject in App Home carry; the card's place comes from the ledger."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proposal_id: str
+    action_hash: str
 
 
 @dataclass
@@ -124,9 +136,12 @@ def home_view(data: HomeData, *, now: datetime) -> dict[str, Any]:
     if data.escalations:
         lines = [
             f"• `{e.id}` {e.priority.value} · {escape_untrusted(e.pod, limit=40)} · {_sla(e, now)}"
+            + (f" · <#{e.slack_channel}>" if e.slack_channel else "")
             for e in data.escalations
         ]
         blocks.append(section("*Your open escalations*\n" + "\n".join(lines)))
+        # Act from here too: the same triage steps as on the card (slackapp/triage.py).
+        blocks += [_escalation_actions(e) for e in data.escalations[:5]]
     else:
         blocks.append(context("No open escalations assigned to you."))
     if data.proposals:
@@ -137,6 +152,7 @@ def home_view(data: HomeData, *, now: datetime) -> dict[str, Any]:
             for p in data.proposals
         ]
         blocks.append(section("*Proposals waiting for your approval*\n" + "\n".join(lines)))
+        blocks += [_proposal_actions(p) for p in data.proposals[:8]]
     else:
         blocks.append(context("No proposals waiting for your approval."))
     blocks += [divider(), section("*Team today*\n" + (data.headline or "Figures unavailable."))]
@@ -148,6 +164,44 @@ def home_view(data: HomeData, *, now: datetime) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
+def _proposal_actions(p: Proposal) -> Block:
+    """Approve / Reject from App Home: the same store checks as the card (listeners/home.py)."""
+    from slackapp.blocks import actions, button
+
+    ref = HomeProposalRef(proposal_id=p.id, action_hash=p.action_hash)
+    label = f"{p.id}: {p.action.value.replace('_', ' ')} × {len(p.actions)}"
+    confirm = {
+        "title": {"type": "plain_text", "text": "Approve this proposal?"},
+        "text": {"type": "plain_text", "text": label[:300]},
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+    return actions(
+        button(f"Approve {p.id}", HOME_APPROVE, ref, style="primary", confirm=confirm),
+        button(f"Reject {p.id}", HOME_REJECT, ref, style="danger"),
+    )
+
+
+def _escalation_actions(e: Escalation) -> Block:
+    from slackapp.blocks import actions, button
+    from slackapp.triage import ESC_ACK, ESC_RESOLVE, EscalationRef
+
+    ref = EscalationRef(escalation_id=e.id)
+    buttons = [button(f"Resolve {e.id}", ESC_RESOLVE, ref)]
+    if e.status.value == "open":
+        buttons.insert(0, button(f"Acknowledge {e.id}", ESC_ACK, ref, style="primary"))
+    return actions(*buttons)
+
+
 def publish(rt: Any, client: Any, user: str) -> None:
     data = gather(rt, user)
     client.views_publish(user_id=user, view=home_view(data, now=rt.clock()))
+
+
+def republish(rt: Any, client: Any, users: set[str]) -> None:
+    """Publish App Home again for each person whose view a change affects (failures logged)."""
+    for user in sorted(users):
+        try:
+            publish(rt, client, user)
+        except Exception as exc:
+            log.warning("could not republish App Home for %s: %s", user, exc)

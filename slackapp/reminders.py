@@ -13,12 +13,27 @@ from slackapp.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+def _thread_notice(
+    client: Any, *, channel: str, thread_ts: str | None, text: str, blocks: list[Any]
+) -> None:
+    """A notice in the card's thread, broadcast to the channel so people see it."""
+    if thread_ts:
+        client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, reply_broadcast=True, text=text, blocks=blocks
+        )
+    else:
+        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+
+
 def send_due_reminders(rt: Runtime, client: Any) -> int:
     """Post every reminder due now; returns how many this process sent.
 
     `mark_reminded` claims (ticket, level) in the store before posting, so two replicas never
-    both remind; a post that then fails is logged (the next level will still be sent).
+    both remind; a post that then fails is logged (the next level will still be sent). The
+    reminder is broadcast from the card's thread and mentions the owner, or with none the
+    on-call group, so it notifies someone.
     """
+    from slackapp.triage import directory, on_call_group, redraw
     from tools.escalations import find_breaches, mark_reminded
 
     now = rt.clock()
@@ -26,31 +41,69 @@ def send_due_reminders(rt: Runtime, client: Any) -> int:
     for reminder in find_breaches(rt.store, now):
         if not mark_reminded(rt.store, reminder.escalation_id, reminder.level, now=now):
             continue
+        esc = rt.store.get_escalation(reminder.escalation_id)
         hours = f"{reminder.overdue_minutes // 60} h {reminder.overdue_minutes % 60} min"
-        owner = mention(reminder.owner_id) if reminder.owner_id else "nobody (unassigned)"
+        group = on_call_group(rt, client, esc)
+        if reminder.owner_id:
+            who = mention(reminder.owner_id)
+        elif group:
+            who = f"<!subteam^{group}> (no owner yet: take it from the card)"
+        else:
+            who = "nobody (unassigned: take it from the card)"
         text = (
             f":alarm_clock: *SLA breached* · escalation `{reminder.escalation_id}` "
             f"({reminder.priority.value}) is {hours} past its deadline "
-            f"(reminder {reminder.level}). Owner: {owner}.\n"
+            f"(reminder {reminder.level}). Owner: {who}.\n"
             f"_{escape_untrusted(reminder.summary, limit=300)}_"
         )
-        blocks = [section(text)]
-        fallback = f"SLA breached: escalation {reminder.escalation_id}"
+        fallback = f"SLA breached: escalation {reminder.escalation_id} " + who.split(" ")[0]
         try:
-            if reminder.slack_channel and reminder.slack_ts:
-                client.chat_postMessage(
-                    channel=reminder.slack_channel,
-                    thread_ts=reminder.slack_ts,
-                    text=fallback,
-                    blocks=blocks,
-                )
-            else:
-                client.chat_postMessage(channel=reminder.channel, text=fallback, blocks=blocks)
-            if reminder.owner_id:
-                client.chat_postMessage(channel=reminder.owner_id, text=fallback, blocks=blocks)
+            channel = reminder.slack_channel or directory(rt, client).channel_id(reminder.channel)
+            _thread_notice(
+                client,
+                channel=channel,
+                thread_ts=reminder.slack_ts,
+                text=fallback,
+                blocks=[section(text)],
+            )
             sent += 1
         except Exception as exc:
             log.error("SLA reminder for %s not delivered: %s", reminder.escalation_id, exc)
+        redraw(rt, client, reminder.escalation_id)
+    return sent
+
+
+def send_repages(rt: Runtime, client: Any) -> int:
+    """Page on-call again for P0/P1 tickets nobody acknowledged within the ack window."""
+    from slackapp.triage import catalogue, on_call_group, page_on_call, redraw
+    from tools.escalations import repage
+
+    sent = 0
+    for due in repage(rt.store, catalogue(rt), rt.clock()):
+        esc = rt.store.get_escalation(due.escalation_id)
+        group = on_call_group(rt, client, esc)
+        who = " ".join(
+            [f"<!subteam^{group}>"] * bool(group) + [f"<@{due.owner_id}>"] * bool(due.owner_id)
+        )
+        text = (
+            f":rotating_light: {due.priority.value} escalation `{due.escalation_id}` is not "
+            f"acknowledged after {due.minutes_unacknowledged} min{(' · ' + who) if who else ''}. "
+            "Acknowledge it from the card."
+        )
+        try:
+            if esc.slack_channel:
+                _thread_notice(
+                    client,
+                    channel=esc.slack_channel,
+                    thread_ts=esc.slack_ts,
+                    text=f"Not acknowledged: escalation {due.escalation_id} {who}".strip(),
+                    blocks=[section(text)],
+                )
+            page_on_call(rt, client, esc, why=f"is still not acknowledged (page {due.round + 1})")
+            sent += 1
+        except Exception as exc:
+            log.error("re-page for %s not delivered: %s", due.escalation_id, exc)
+        redraw(rt, client, due.escalation_id)
     return sent
 
 
@@ -63,11 +116,13 @@ def expire_proposals(rt: Runtime, client: Any) -> list[str]:
     from agent.interface import Decision, ProposalOutcome
     from slackapp.approvals import ProposalCard, rt_resume
     from slackapp.blocks import ProposalRef
+    from slackapp.paging import proposal_changed
     from tools.models import ProposalStatus
     from tools.proposals import expire_due
 
     expired = expire_due(rt.store, rt.clock())
     for pid in expired:
+        proposal_changed(rt, client, pid)
         post = rt.ledger.post("proposal", pid)
         if post is None:  # proposed outside Slack (CLI): nothing to update here
             continue
@@ -161,6 +216,10 @@ class ReminderLoop:
                 send_due_reminders(self.rt, self.client)
             except Exception:
                 log.exception("SLA reminder sweep failed; retrying next interval")
+            try:
+                send_repages(self.rt, self.client)
+            except Exception:
+                log.exception("on-call re-page sweep failed; retrying next interval")
             try:
                 expire_proposals(self.rt, self.client)
             except Exception:

@@ -50,11 +50,18 @@ class StandIn:
     messages: dict[tuple[str, str], JSONDict] = field(default_factory=dict)
     home_views: dict[str, JSONDict] = field(default_factory=dict)
     responses: list[JSONDict] = field(default_factory=list)
-    # What `warden doctor` reads: scopes granted to the token (None: the manifest's), channels
-    # by id ({"name", "is_member", "is_private", "is_archived"}), user group handles by id.
+    # What `warden doctor` reads: the scopes granted to the token (None: the manifest's).
     scopes: list[str] | None = None
-    channels: dict[str, JSONDict] = field(default_factory=dict)
-    usergroup_handles: dict[str, str] = field(default_factory=dict)
+    # name -> id of the workspace's channels (conversations.list); names in `not_member` are
+    # channels Warden was not invited to (posting there answers not_in_channel).
+    channels: dict[str, str] = field(default_factory=dict)
+    not_member: set[str] = field(default_factory=set)
+    group_handles: dict[str, str] = field(default_factory=dict)  # subteam id -> handle
+    reactions: list[JSONDict] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # method -> error it answers (tests)
+    streams: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    archived: set[str] = field(default_factory=set)  # channel names that are archived
+    private: set[str] = field(default_factory=set)  # channel names that are private
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -148,6 +155,18 @@ class StandIn:
             self.messages[(channel, ts)] = message
             return ts
 
+    def dump_calls(self, path: Any) -> int:
+        """Write every recorded call as JSONL ({"method", "args"}), token removed; return count."""
+        from pathlib import Path
+
+        with self._lock:
+            calls = list(self.calls)
+        with Path(path).open("w", encoding="utf-8") as out:
+            for call in calls:
+                args = {k: v for k, v in call.args.items() if k != "token"}
+                out.write(json.dumps({"method": call.method, "args": args}) + "\n")
+        return len(calls)
+
     # -- the server --------------------------------------------------------------------------
     def _next_ts(self) -> str:
         return f"{1_700_000_000 + next(self._ts)}.{next(self._ids):06d}"
@@ -185,6 +204,8 @@ class StandIn:
             token = args.get("token") or (auth or "").removeprefix("Bearer ").strip()
             if not str(token).startswith(("xoxb-", "xoxp-")):
                 return 200, {"ok": False, "error": "not_authed"}, {}
+            if method in self.refuse:
+                return 200, {"ok": False, "error": self.refuse[method]}, {}
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -221,6 +242,10 @@ class StandIn:
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
         channel = self._channel(str(channel))
+        if channel in {self.channels.get(n) for n in self.not_member}:
+            return {"ok": False, "error": "not_in_channel"}
+        if channel.startswith("#"):
+            return {"ok": False, "error": "channel_not_found"}
         ts = self._next_ts()
         message: JSONDict = {
             "type": "message",
@@ -230,11 +255,110 @@ class StandIn:
             "text": args.get("text", ""),
             "ts": ts,
         }
-        for key in ("blocks", "thread_ts", "metadata"):
+        for key in ("blocks", "thread_ts", "metadata", "reply_broadcast"):
             if args.get(key):
                 message[key] = args[key]
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_getPermalink(self, args: JSONDict) -> JSONDict:
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        if (channel, ts) not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://warden-demo.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _m_chat_delete(self, args: JSONDict) -> JSONDict:
+        key = (str(args.get("channel")), str(args.get("ts")))
+        if self.messages.pop(key, None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    # Chat streaming (chat.startStream / appendStream / stopStream, as slack_sdk's chat_stream
+    # sends them): the message exists from the start and grows with each append.
+    def _m_chat_startStream(self, args: JSONDict) -> JSONDict:
+        channel = str(args.get("channel") or "")
+        if not channel or not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        ts = self._next_ts()
+        text = stream_text(args)
+        self.messages[(channel, ts)] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "bot_id": self.bot_id,
+            "user": self.bot_user_id,
+            "text": text,
+            "ts": ts,
+            "thread_ts": args["thread_ts"],
+        }
+        self.streams[(channel, ts)] = [text] if text else []
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _m_chat_appendStream(self, args: JSONDict) -> JSONDict:
+        key = (str(args.get("channel")), str(args.get("ts")))
+        if key not in self.streams:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        chunk = stream_text(args)
+        self.streams[key].append(chunk)
+        self.messages[key]["text"] = "".join(self.streams[key])
+        return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    def _m_chat_stopStream(self, args: JSONDict) -> JSONDict:
+        key = (str(args.get("channel")), str(args.get("ts")))
+        chunks = self.streams.pop(key, None)
+        if chunks is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message = self.messages[key]
+        chunks.append(stream_text(args))
+        message["text"] = "".join(chunks)
+        for name in ("blocks", "metadata"):
+            if args.get(name):
+                message[name] = args[name]
+        return {"ok": True, "channel": key[0], "ts": key[1], "message": message}
+
+    def _m_reactions_add(self, args: JSONDict) -> JSONDict:
+        key = (str(args.get("channel")), str(args.get("timestamp")))
+        if not args.get("name"):
+            return {"ok": False, "error": "invalid_name"}
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.reactions.append({"channel": key[0], "ts": key[1], "name": args["name"]})
+        return {"ok": True}
+
+    def _m_reactions_remove(self, args: JSONDict) -> JSONDict:
+        key = (str(args.get("channel")), str(args.get("timestamp")))
+        for r in self.reactions:
+            if (r["channel"], r["ts"], r["name"]) == (*key, args.get("name")):
+                self.reactions.remove(r)
+                return {"ok": True}
+        return {"ok": False, "error": "no_reaction"}
+
+    def _m_conversations_list(self, args: JSONDict) -> JSONDict:
+        channels = [
+            {
+                "id": cid,
+                "name": name,
+                "name_normalized": name,
+                "is_channel": True,
+                "is_group": False,
+                "is_im": False,
+                "is_archived": name in self.archived,
+                "is_private": name in self.private,
+                "is_member": name not in self.not_member,
+                "created": 1449252889,
+            }
+            for name, cid in sorted(self.channels.items())
+        ]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_open(self, args: JSONDict) -> JSONDict:
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return {"ok": False, "error": "not_enough_users" if not users else "too_many_users"}
+        return {"ok": True, "channel": {"id": self._channel(users[0])}}
 
     def _m_chat_update(self, args: JSONDict) -> JSONDict:
         key = (str(args.get("channel")), str(args.get("ts")))
@@ -256,6 +380,8 @@ class StandIn:
     def _m_chat_postEphemeral(self, args: JSONDict) -> JSONDict:
         if not args.get("channel") or not args.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
+        if str(args["channel"]) in {self.channels.get(n) for n in self.not_member}:
+            return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _view(self, view: Any, kind: str) -> JSONDict:
@@ -319,6 +445,35 @@ class StandIn:
             },
         }
 
+    def _m_usergroups_list(self, args: JSONDict) -> JSONDict:
+        groups = [
+            {
+                "id": gid,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "name": self.group_handles.get(gid, gid.lower()),
+                "handle": self.group_handles.get(gid, gid.lower()),
+                "user_count": str(len(members)),
+                **(
+                    {"users": list(members)}
+                    if args.get("include_users") in (True, "true", "1")
+                    else {}
+                ),
+            }
+            for gid, members in sorted(self.usergroups.items())
+        ]
+        return {"ok": True, "usergroups": groups}
+
+    def _m_views_update(self, args: JSONDict) -> JSONDict:
+        if not args.get("view_id") and not args.get("external_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._view(args.get("view") or {}, "modal")}
+
+    def _m_views_push(self, args: JSONDict) -> JSONDict:
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._view(args.get("view") or {}, "modal")}
+
     def _m_usergroups_users_list(self, args: JSONDict) -> JSONDict:
         group = str(args.get("usergroup") or "")
         if group not in self.usergroups:
@@ -337,36 +492,6 @@ class StandIn:
         found.sort(key=lambda m: float(m["ts"]))
         return {"ok": True, "messages": found, "has_more": False}
 
-    def _conversation(self, cid: str) -> JSONDict:
-        info = self.channels[cid]
-        return {
-            "id": cid,
-            "name": info["name"],
-            "is_channel": True,
-            "is_private": bool(info.get("is_private", False)),
-            "is_archived": bool(info.get("is_archived", False)),
-            "is_member": bool(info.get("is_member", True)),
-        }
-
-    def _m_conversations_list(self, args: JSONDict) -> JSONDict:
-        channels = [self._conversation(cid) for cid in self.channels]
-        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
-
-    def _m_usergroups_list(self, args: JSONDict) -> JSONDict:
-        groups = [
-            {
-                "id": gid,
-                "team_id": self.team_id,
-                "is_usergroup": True,
-                "handle": self.usergroup_handles.get(gid, gid.lower()),
-                "name": self.usergroup_handles.get(gid, gid),
-                "date_delete": 0,
-                "user_count": len(members),
-            }
-            for gid, members in self.usergroups.items()
-        ]
-        return {"ok": True, "usergroups": groups}
-
     def _m_assistant_threads_setStatus(self, args: JSONDict) -> JSONDict:
         return {"ok": True}
 
@@ -377,6 +502,17 @@ class StandIn:
         return {"ok": True}
 
 
+def stream_text(args: JSONDict) -> str:
+    """The markdown a chat streaming call carries (`markdown_text`, or markdown `chunks`)."""
+    text = str(args.get("markdown_text") or "")
+    chunks = args.get("chunks") or []
+    return text + "".join(
+        str(c.get("text") or "")
+        for c in chunks
+        if isinstance(c, dict) and c.get("type") == "markdown_text"
+    )
+
+
 def _parse_args(raw: bytes, content_type: str, query: str) -> JSONDict:
     args: JSONDict = dict(parse_qsl(query))
     if raw:
@@ -384,7 +520,7 @@ def _parse_args(raw: bytes, content_type: str, query: str) -> JSONDict:
             args.update(json.loads(raw))
         else:
             args.update(dict(parse_qsl(raw.decode("utf-8"))))
-    for key in ("blocks", "view", "prompts", "metadata"):
+    for key in ("blocks", "view", "prompts", "metadata", "chunks"):
         value = args.get(key)
         if isinstance(value, str) and value[:1] in "[{":
             args[key] = json.loads(value)

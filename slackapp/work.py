@@ -21,6 +21,8 @@ class WorkPool:
 
     def __init__(self, workers: int = 8) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="warden-work")
+        # Signs of life (a status line, a reaction) must not queue behind slow answers.
+        self._quick = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warden-quick")
         self._lock = threading.Condition()
         self._pending = 0
 
@@ -30,9 +32,11 @@ class WorkPool:
         fn: Callable[..., Any],
         *args: Any,
         first_delivery: Callable[[], bool] | None = None,
+        quick: bool = False,
         **kwargs: Any,
     ) -> Future[Any]:
         """Run `fn` in the pool; with `first_delivery`, only if it says this is not a retry.
+        `quick` jobs (signs of life, a few ms each) run in their own small lane.
 
         The de-duplication check writes to the store, so it runs here rather than before the
         ack: a burst of events is acknowledged without waiting on the database.
@@ -55,7 +59,8 @@ class WorkPool:
                     self._lock.notify_all()
 
         # The job keeps the submitting request's log context (request id, kind).
-        return self._executor.submit(contextvars.copy_context().run, run)
+        pool = self._quick if quick else self._executor
+        return pool.submit(contextvars.copy_context().run, run)
 
     @property
     def pending(self) -> int:
@@ -70,3 +75,4 @@ class WorkPool:
     def shutdown(self, *, cancel: bool = False) -> None:
         """Stop taking work; finish what is queued, or drop it when `cancel` (load checks)."""
         self._executor.shutdown(wait=True, cancel_futures=cancel)
+        self._quick.shutdown(wait=True, cancel_futures=cancel)

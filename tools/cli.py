@@ -309,13 +309,81 @@ def escalations_ack(escalation_id: str) -> None:
 @escalations_app.command("resolve")
 def escalations_resolve(
     escalation_id: str,
-    resolution: Annotated[str, typer.Option(help="how it was resolved")],
+    resolution: Annotated[str, typer.Option(help="how it was resolved (the outcome)")],
+    remediation: Annotated[str | None, typer.Option(help="what was done about it")] = None,
+    policy_gap: Annotated[bool, typer.Option(help="the policy did not cover this")] = False,
 ) -> None:
     """Resolve an escalation, as you (the resolution goes in the audit log)."""
     from tools.escalations import resolve
 
-    esc = resolve(_store(), escalation_id, by=_me(), resolution=resolution)
-    typer.echo(f"{esc.id} resolved")
+    esc = resolve(
+        _store(),
+        escalation_id,
+        by=_me(),
+        resolution=resolution,
+        remediation=remediation,
+        policy_gap=policy_gap,
+    )
+    typer.echo(f"{esc.id} resolved" + (" (policy gap recorded)" if policy_gap else ""))
+
+
+# issue 13: the card's triage steps, from the shell, as the mapped operator.
+@escalations_app.command("take")
+def escalations_take(escalation_id: str) -> None:
+    """Take an escalation: you become its owner."""
+    from tools.escalations import take
+
+    esc = take(_store(), escalation_id, user_id=_me())
+    typer.echo(f"{esc.id} owned by {esc.owner_id}")
+
+
+@escalations_app.command("assign")
+def escalations_assign(escalation_id: str, owner: str) -> None:
+    """Assign an escalation to a Slack user id (you are recorded as who assigned it)."""
+    from tools.escalations import reassign
+    from warden.errors import InputError
+    from warden.settings import SLACK_USER_ID
+
+    if not SLACK_USER_ID.match(owner):
+        raise InputError(f"{owner!r} is not a Slack user id (like U0123ABCD).")
+    esc = reassign(_store(), escalation_id, owner_id=owner, by=_me())
+    typer.echo(f"{esc.id} owned by {esc.owner_id}")
+
+
+@escalations_app.command("priority")
+def escalations_priority(escalation_id: str, priority: str) -> None:
+    """Change an escalation's priority (P0-P3); its SLA deadline follows the policy's SLA."""
+    from knowledge.vocabulary import Priority
+    from tools.escalations import set_priority
+    from warden.errors import InputError
+
+    try:
+        chosen = Priority(priority.upper())
+    except ValueError:
+        raise InputError(f"Unknown priority {priority!r}; use P0, P1, P2 or P3.") from None
+    esc = set_priority(_store(), _catalogue(), escalation_id, priority=chosen, by=_me())
+    typer.echo(f"{esc.id} is {esc.priority.value}, SLA due {esc.sla_due_at:%Y-%m-%d %H:%M} UTC")
+
+
+@escalations_app.command("note")
+def escalations_note(escalation_id: str, text: str) -> None:
+    """Add a note to an escalation's timeline."""
+    from tools.escalations import add_note
+
+    esc = add_note(_store(), escalation_id, by=_me(), text=text)
+    typer.echo(f"note added to {esc.id}")
+
+
+@escalations_app.command("reopen")
+def escalations_reopen(
+    escalation_id: str,
+    reason: Annotated[str, typer.Option(help="why it is reopened")] = "",
+) -> None:
+    """Reopen a resolved escalation."""
+    from tools.escalations import reopen
+
+    esc = reopen(_store(), escalation_id, by=_me(), reason=reason)
+    typer.echo(f"{esc.id} reopened")
 
 
 @escalations_app.command("sweep")

@@ -4,6 +4,11 @@ Imminent harm (a flagged section, or the specialist saying so) routes to P0 and 
 channel. A route that cannot be resolved raises: an escalation is never silently dropped.
 Reminders: breach level n is reached when a ticket is still unresolved n SLA periods after it
 opened; each (ticket, level) is claimed once in the store, so two workers never both remind.
+Re-pages: a P0/P1 ticket nobody has acknowledged n ack windows after it opened is re-paged once
+per window; re-page n is claimed as reminder level -n, so the same primary key keeps it once.
+
+Triage (take, assign, acknowledge, change priority, note, resolve, reopen) is one audited
+transition each; the audit events of a ticket are its timeline (`timeline`).
 """
 
 from __future__ import annotations
@@ -162,12 +167,13 @@ def _change(
             raise NotFoundError(f"No escalation {escalation_id!r}; see `warden escalations list`.")
         if row.status not in allowed:
             raise InputError(f"Escalation {escalation_id} is {row.status}; cannot {verb} it.")
-        s.execute(
-            update(EscalationRow)
-            .where(EscalationRow.id == escalation_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        if values:
+            s.execute(
+                update(EscalationRow)
+                .where(EscalationRow.id == escalation_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         append_many(
             s,
             [
@@ -225,17 +231,102 @@ def reassign(
     )
 
 
+def take(
+    store: Store, escalation_id: str, *, user_id: str, now: datetime | None = None
+) -> Escalation:
+    """Make `user_id` the owner (Take on the card); the ticket stays in its state."""
+    now = utc(now or utcnow())
+    return _change(
+        store,
+        escalation_id,
+        actor=user_id,
+        verb="take",
+        now=now,
+        allowed=(EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED),
+        values={"owner_id": user_id},
+        details={"owner_id": user_id},
+    )
+
+
+def set_priority(
+    store: Store,
+    catalogue: Catalogue,
+    escalation_id: str,
+    *,
+    priority: Priority,
+    by: str,
+    now: datetime | None = None,
+) -> Escalation:
+    """Re-prioritise: the SLA deadline becomes opened + the policy's SLA for the new priority."""
+    now = utc(now or utcnow())
+    current = store.get_escalation(escalation_id)
+    if current.policy_id is None:
+        raise InputError(f"Escalation {escalation_id} has no policy, so no SLA to re-compute.")
+    windows = catalogue.policy(current.policy_id).escalation.sla_minutes
+    if priority not in windows:
+        allowed = ", ".join(p.value for p in windows)
+        raise InputError(
+            f"{current.policy_id} has no SLA for {priority.value}; choose one of {allowed}."
+        )
+    if priority == current.priority:
+        raise InputError(f"Escalation {escalation_id} is already {priority.value}.")
+    return _change(
+        store,
+        escalation_id,
+        actor=by,
+        verb="priority",
+        now=now,
+        allowed=(EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED),
+        values={
+            "priority": priority.value,
+            "sla_due_at": current.opened_at + timedelta(minutes=windows[priority]),
+        },
+        details={"from": current.priority.value, "to": priority.value},
+    )
+
+
+MAX_NOTE = 2000
+
+
+def add_note(
+    store: Store, escalation_id: str, *, by: str, text: str, now: datetime | None = None
+) -> Escalation:
+    """Add a note to the ticket's timeline (any state; the note lives in the audit log)."""
+    text = text.strip()
+    if not text:
+        raise InputError("A note needs some text.")
+    if len(text) > MAX_NOTE:
+        raise InputError(f"A note is at most {MAX_NOTE} characters (this one is {len(text)}).")
+    now = utc(now or utcnow())
+    return _change(
+        store,
+        escalation_id,
+        actor=by,
+        verb="note",
+        now=now,
+        allowed=tuple(EscalationStatus),
+        values={},
+        details={"note": text},
+    )
+
+
 def resolve(
     store: Store,
     escalation_id: str,
     *,
     by: str,
     resolution: str,
+    remediation: str | None = None,
+    policy_gap: bool = False,
     now: datetime | None = None,
 ) -> Escalation:
+    """Close the ticket with its outcome, what was done, and whether the policy has a gap."""
     if not resolution.strip():
         raise InputError("Say how the escalation was resolved (it goes in the audit log).")
     now = utc(now or utcnow())
+    details: dict[str, object] = {"resolution": resolution, "policy_gap": policy_gap}
+    if remediation and remediation.strip():
+        details["remediation"] = remediation.strip()
     return _change(
         store,
         escalation_id,
@@ -248,8 +339,107 @@ def resolve(
             "resolved_at": now,
             "resolution": resolution,
         },
-        details={"resolution": resolution},
+        details=details,
     )
+
+
+def reopen(
+    store: Store, escalation_id: str, *, by: str, reason: str = "", now: datetime | None = None
+) -> Escalation:
+    """Reopen a resolved ticket; it needs acknowledging again."""
+    now = utc(now or utcnow())
+    return _change(
+        store,
+        escalation_id,
+        actor=by,
+        verb="reopen",
+        now=now,
+        allowed=(EscalationStatus.RESOLVED,),
+        values={
+            "status": EscalationStatus.OPEN.value,
+            "resolved_at": None,
+            "acknowledged_at": None,
+            "resolution": None,
+        },
+        details={"reason": reason.strip()} if reason.strip() else {},
+    )
+
+
+class Step(BaseModel):
+    """One step of a ticket's timeline, read from the audit log."""
+
+    verb: str  # opened, take, reassign, acknowledge, priority, note, resolve, reopen, ...
+    actor: str
+    at: datetime
+    details: dict[str, object]
+
+
+def timeline(store: Store, escalation_id: str) -> list[Step]:
+    """Every audited step of a ticket, oldest first."""
+    from tools import audit
+
+    return [
+        Step(
+            verb=e.verb.removeprefix("escalation."),
+            actor=e.actor,
+            at=e.at,
+            details=dict(e.details),
+        )
+        for e in audit.events(store, subject=f"escalation:{escalation_id}")
+    ]
+
+
+class Repage(BaseModel):
+    """A P0/P1 ticket nobody acknowledged within its ack window: page on-call again."""
+
+    escalation_id: str
+    round: int
+    priority: Priority
+    policy_id: str | None
+    owner_id: str | None
+    minutes_unacknowledged: int
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+PAGED_PRIORITIES = (Priority.P0, Priority.P1)
+
+
+def repage(store: Store, catalogue: Catalogue, now: datetime | None = None) -> list[Repage]:
+    """Claim and return the re-pages due now (each round of each ticket once)."""
+    now = utc(now or utcnow())
+    due: list[Repage] = []
+    with store.session() as s:
+        rows = s.scalars(
+            select(EscalationRow).where(
+                EscalationRow.status == EscalationStatus.OPEN.value,
+                EscalationRow.priority.in_([p.value for p in PAGED_PRIORITIES]),
+            )
+        ).all()
+        found = [escalation_from_row(r) for r in rows]
+    for esc in found:
+        if esc.policy_id is None or esc.policy_id not in catalogue.policies:
+            continue
+        window = catalogue.policy(esc.policy_id).escalation.ack_minutes.get(esc.priority)
+        if not window:
+            continue
+        waited = int((now - esc.opened_at).total_seconds() // 60)
+        rounds = min(MAX_REMINDER_LEVEL, waited // window)
+        if rounds < 1 or not mark_reminded(store, esc.id, -rounds, now=now, verb="repaged"):
+            continue
+        due.append(
+            Repage(
+                escalation_id=esc.id,
+                round=rounds,
+                priority=esc.priority,
+                policy_id=esc.policy_id,
+                owner_id=esc.owner_id,
+                minutes_unacknowledged=waited,
+                slack_channel=esc.slack_channel,
+                slack_ts=esc.slack_ts,
+            )
+        )
+    return due
 
 
 def set_slack_message(store: Store, escalation_id: str, *, channel: str, ts: str) -> None:
@@ -301,6 +491,7 @@ def find_breaches(store: Store, now: datetime | None = None) -> list[Reminder]:
                     )
                 )
             )
+            sent = {lvl for lvl in sent if lvl > 0}  # negative levels are re-pages
             if level == 0 or level in sent or any(lvl > level for lvl in sent):
                 continue
             reminders.append(
@@ -326,6 +517,7 @@ def mark_reminded(
     *,
     now: datetime | None = None,
     session: Session | None = None,
+    verb: str = "reminded",
 ) -> bool:
     """Claim the reminder for (ticket, level); False if another worker already claimed it."""
     now = utc(now or utcnow())
@@ -341,10 +533,10 @@ def mark_reminded(
                 [
                     EventSpec(
                         actor="warden",
-                        verb="escalation.reminded",
+                        verb=f"escalation.{verb}",
                         subject=f"escalation:{escalation_id}",
                         source="sla-worker",
-                        outcome=f"breach-level-{level}",
+                        outcome=f"breach-level-{level}" if level > 0 else f"repage-{-level}",
                         policy_id=row.policy_id if row else None,
                         details={"level": level},
                         at=now,
@@ -364,3 +556,14 @@ def sweep(store: Store, now: datetime | None = None) -> list[Reminder]:
         for r in find_breaches(store, now)
         if mark_reminded(store, r.escalation_id, r.level, now=now)
     ]
+
+
+def at_slack_message(store: Store, *, channel: str, ts: str) -> Escalation | None:
+    """The ticket whose card is the Slack message (channel, ts), if any."""
+    with store.session() as s:
+        row = s.scalars(
+            select(EscalationRow).where(
+                EscalationRow.slack_channel == channel, EscalationRow.slack_ts == ts
+            )
+        ).first()
+        return escalation_from_row(row) if row else None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
 from tools.casework_tables import CaseWorkRow
+from tools.feedback import FeedbackStats, feedback_stats
 from tools.gates import shadow_agreement
 from tools.ops_tables import AppealRow, QASampleRow
 from tools.qa import QualityScores, quality_scores
@@ -334,6 +335,8 @@ class KPIReport(BaseModel):
     trends: list[PolicyTrend]
     weeks: list[WeekRow]
     gaps: list[str]
+    # issue 13: thumbs up / down on answers, per prompt version and model
+    feedback: FeedbackStats = Field(default_factory=FeedbackStats)
 
 
 def _appeal_stats(appeals: Sequence[Appeal], overturned_strikes: int = 0) -> AppealStats:
@@ -468,6 +471,7 @@ def compute_kpis(store: Store, *, now: datetime, since: datetime | None = None) 
         trends=trends,
         weeks=weeks,
         gaps=_gaps(trends),
+        feedback=feedback_stats(store, since=since, until=now),
     )
 
 

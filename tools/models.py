@@ -239,6 +239,7 @@ class Proposal(Frozen):
     case_id: str | None = None
     cluster_id: str | None = None
     decided_by: str | None = None
+    decided_at: datetime | None = None  # when the final decision was recorded
     reject_reason: str | None = None
     origin: Literal["automated", "decision"] = Field(
         "automated", description="decision: a specialist's own case decision (no gate applies)"

@@ -338,6 +338,7 @@ def proposal_from_row(session: Session, row: ProposalRow) -> Proposal:
             "case_id": row.case_id,
             "cluster_id": row.cluster_id,
             "decided_by": row.decided_by,
+            "decided_at": utc_or_none(row.decided_at),
             "reject_reason": row.reject_reason,
             "origin": row.origin or "automated",
         }

@@ -170,6 +170,35 @@ class Settings(BaseSettings):
                 )
         return self
 
+    # issue 13: on-call user groups and channels, by the names the catalogue uses
+    oncall_groups: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        alias="WARDEN_ONCALL_GROUPS",
+        description="catalogue on_call_group handle -> Slack subteam id (ts-oncall=S0123); "
+        "unset handles are looked up with usergroups.list",
+    )
+    slack_channels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        alias="WARDEN_SLACK_CHANNELS",
+        description="catalogue channel name -> Slack channel id (ts-oncall=C0123); "
+        "unset names are looked up once with conversations.list",
+    )
+
+    @field_validator("oncall_groups", "slack_channels", mode="before")
+    @classmethod
+    def _parse_slack_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, sep, slack_id = (x.strip() for x in part.partition("="))
+            if not sep or not name or not re.fullmatch(r"[A-Z][A-Z0-9]{2,30}", slack_id):
+                raise ValueError(f"entry {part!r} must be name=ID (a Slack id such as S0123)")
+            pairs[name.lstrip("#@")] = slack_id
+        return pairs
+
     @field_validator("approvers", "policies_dirs", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -21,7 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from slackapp.demo import story
-from slackapp.demo.world import ANA, BEN, CHIDI, PEOPLE, ROOT, Transcript, World, name_of
+from slackapp.demo.world import (
+    ANA,
+    APPROVER_GROUP,
+    BEN,
+    CHIDI,
+    ONCALL_GROUP,
+    OWNER,
+    PEOPLE,
+    ROOT,
+    Transcript,
+    World,
+    name_of,
+    route_channels,
+)
 
 
 def run(home: Path, *, llm: bool = False) -> int:
@@ -49,7 +62,11 @@ def run(home: Path, *, llm: bool = False) -> int:
         shutil.rmtree(home)
     home.mkdir(parents=True)
     secret = secrets.token_hex(16)
-    with StandIn(users={k: name_of(k) for k in PEOPLE}) as standin:
+    with StandIn(
+        users={k: name_of(k) for k in PEOPLE},
+        usergroups={APPROVER_GROUP: [ANA, BEN, CHIDI], ONCALL_GROUP: [OWNER]},
+        group_handles={APPROVER_GROUP: "enforcement-leads", ONCALL_GROUP: "ts-oncall"},
+    ) as standin:
         overrides: dict[str, Any] = {
             "WARDEN_HOME": home,
             "WARDEN_DATABASE_URL": None,
@@ -59,12 +76,14 @@ def run(home: Path, *, llm: bool = False) -> int:
             "SLACK_SIGNING_SECRET": secret,
             "SLACK_API_URL": standin.url,
             "WARDEN_APPROVERS": [ANA, BEN, CHIDI],
-            "WARDEN_APPROVER_USERGROUP": None,
+            "WARDEN_APPROVER_USERGROUP": APPROVER_GROUP,
         }
         if not llm:
             overrides["OPENAI_BASE_URL"] = None
         settings = Settings(**overrides)
         catalogue = load_catalogue(settings.catalogue_dir)
+        # The workspace has a channel for every route the catalogue names (Warden is in each).
+        standin.channels.update(route_channels(catalogue))
         # In the demo the same three specialists work every pod's queue (catalogue reviewers).
         groups = {g for p in catalogue.policies.values() for g in p.reviewers}
         settings = settings.model_copy(
@@ -110,6 +129,7 @@ def run(home: Path, *, llm: bool = False) -> int:
         print(f"  app: HTTP mode on {server.endpoint} · Slack Web API stand-in on {standin.url}")
         print(f"  set-up took {time.monotonic() - began:.0f} s")
         t = Transcript(standin)
+        t.channel_names.update({cid: f"#{name}" for name, cid in standin.channels.items()})
         t.seen = len(standin.calls)
         world = World(
             t=t,
@@ -125,6 +145,9 @@ def run(home: Path, *, llm: bool = False) -> int:
         try:
             story.play(world)
         finally:
+            # What Slack received, one call a line, for checks after the run.
+            calls = standin.dump_calls(home / "slack-calls.jsonl")
+            print(f"\n  {calls} Slack Web API calls written to {home / 'slack-calls.jsonl'}")
             integrations.close()
             driver.close()
             server.stop()

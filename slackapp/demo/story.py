@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slackapp.demo import answers, automation, casework
+from slackapp.demo import answers, automation, casework, triage
 from slackapp.demo.world import World
 
 CHAPTERS: tuple[Callable[[World], None], ...] = (
     answers.play,
     automation.play,
     casework.play,
+    triage.play,
 )
 
 

@@ -25,6 +25,23 @@ PEOPLE = {
 }
 ANA, BEN, CHIDI = "UANA00001", "UBEN00001", "UCHIDI001"
 OWNER = "UOWNER001"
+APPROVER_GROUP = "S0APPROVE1"  # @enforcement-leads: ana, ben, chidi
+ONCALL_GROUP = "S0ONCALL01"  # @ts-oncall (the catalogue's on_call_group): dara
+
+
+def route_channels(catalogue: Any) -> dict[str, str]:
+    """A channel id for every escalation channel the catalogue names (name -> id)."""
+    names = sorted(
+        {
+            name.lstrip("#")
+            for p in catalogue.policies.values()
+            for name in (p.escalation.channel, p.escalation.on_call_channel)
+        }
+    )
+    return {name: f"C{i:03d}{name.upper().replace('-', '')[:8]}" for i, name in enumerate(names)}
+
+
+GROUP_NAMES = {"S0APPROVE1": "enforcement-leads", "S0ONCALL01": "ts-oncall"}
 
 
 def name_of(user: str) -> str:
@@ -45,7 +62,10 @@ class Transcript:
 
     steps: int = 0
 
+    homes_shown: set[str] = field(default_factory=set)
+
     def step(self, title: str) -> None:
+        self.homes_shown.clear()
         self.steps += 1
         heading = f"{self.steps}. {title}"
         self.say(f"\n━━ {heading} " + "━" * max(0, 70 - len(heading)))
@@ -54,7 +74,15 @@ class Transcript:
         self.say(f"\n  {name_of(user)} ▸ {text}")
 
     def _names(self, text: str) -> str:
-        return re.sub(r"@([UW][A-Z0-9]{6,})", lambda m: "@" + name_of(m.group(1)), text)
+        text = re.sub(r"@([UW][A-Z0-9]{6,})", lambda m: "@" + name_of(m.group(1)), text)
+        text = re.sub(
+            r"<!subteam\^(S[A-Z0-9]+)>",
+            lambda m: "@" + GROUP_NAMES.get(m.group(1), m.group(1)),
+            text,
+        )
+        return re.sub(
+            r"<#([CGD][A-Z0-9]+)>", lambda m: self.channel_names.get(m.group(1), m.group(1)), text
+        )
 
     def _where(self, args: dict[str, Any]) -> str:
         channel = str(args.get("channel", ""))
@@ -89,14 +117,26 @@ class Transcript:
                     self.say("    ↻ card updated:")
                     self._block(args.get("blocks"), text)
             elif call.method == "chat.postEphemeral":
-                self.say(
-                    f"    (only {name_of(str(args.get('user')))} sees) Warden ▸ {args.get('text')}"
-                )
+                who = name_of(str(args.get("user")))
+                if args.get("blocks") and len(render_text(args["blocks"]).splitlines()) > 1:
+                    self.say(f"\n  (only {who} sees) Warden ▸")
+                    self._block(args["blocks"], str(args.get("text", "")))
+                else:
+                    self.say(f"    (only {who} sees) Warden ▸ {args.get('text')}")
             elif call.method == "views.open":
-                self.say("    (modal opened)")
+                title = ((args.get("view") or {}).get("title") or {}).get("text", "")
+                self.say(f"    (modal opened: {title})" if title else "    (modal opened)")
+            elif call.method == "reactions.add":
+                self.say(f"    (Warden reacts :{args.get('name')}: — it is on it)")
             elif call.method == "views.publish":
-                self.say(f"\n  App Home of {name_of(str(args.get('user_id')))}:")
-                self._block(args["view"]["blocks"], "")
+                user = str(args.get("user_id"))
+                # Each change republishes App Home: shown in full once per step, then noted.
+                if user in self.homes_shown:
+                    self.say(f"    ↻ App Home of {name_of(user)} refreshed")
+                else:
+                    self.homes_shown.add(user)
+                    self.say(f"\n  App Home of {name_of(user)}:")
+                    self._block(args["view"]["blocks"], "")
 
     def _block(self, blocks: Any, fallback: str) -> None:
         text = self._names(render_text(blocks, fallback=fallback))

@@ -14,7 +14,10 @@ from slackapp.conversation import (
     run_request,
     thread_id_of,
 )
+from slackapp.escape import escape_untrusted
+from slackapp.liveness import show_working
 from slackapp.runtime import Runtime
+from slackapp.threads import Subject, escalate_followup, subject_of
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -41,7 +44,6 @@ def handle_text(
     user: str,
     channel: str,
     thread_ts: str,
-    set_status: Any = None,
 ) -> None:
     """Answer one message from a person (runs in the worker pool, after the ack)."""
     try:
@@ -51,7 +53,7 @@ def handle_text(
             client,
             channel=channel,
             thread_ts=thread_ts,
-            text=str(exc),
+            text=escape_untrusted(str(exc), limit=300),
             blocks=error_blocks(str(exc)),
         )
         return
@@ -70,14 +72,48 @@ def handle_text(
             blocks=[section(body)],
         )
         return
-    if set_status is not None:
-        try:
-            set_status("is looking through the policies…")
-        except Exception as exc:  # a status line is a nicety; the answer matters
-            log.warning("assistant status failed: %s", exc)
     thread_id = thread_id_of(channel, thread_ts)
     request = request_for(command, thread_id=thread_id, user_id=user)
     run_request(rt, client, request, channel=channel, thread_ts=thread_ts, question=command.text)
+
+
+def answer_text(
+    rt: Runtime,
+    client: Any,
+    *,
+    text: str,
+    user: str,
+    channel: str,
+    thread_ts: str,
+    subject: Subject | None = None,
+) -> None:
+    """Answer a message in a thread: "escalate" there escalates the thread's subject."""
+    thread_id = thread_id_of(channel, thread_ts)
+    followup = escalate_followup(
+        text,
+        subject or subject_of(rt, channel=channel, thread_ts=thread_ts),
+        thread_id=thread_id,
+        user_id=user,
+    )
+    if followup is not None:
+        run_request(rt, client, followup, channel=channel, thread_ts=thread_ts)
+        return
+    handle_text(rt, client, text=text, user=user, channel=channel, thread_ts=thread_ts)
+
+
+def working(
+    rt: Runtime, client: Any, *, channel: str, thread_ts: str, message_ts: str | None = None
+) -> None:
+    """Queue the sign of life for a message (the quick lane: it never waits behind answers)."""
+    rt.pool.submit(
+        "sign of life",
+        show_working,
+        client,
+        channel=channel,
+        thread_ts=thread_ts,
+        message_ts=message_ts,
+        quick=True,
+    )
 
 
 def register(app: App, rt: Runtime) -> None:
@@ -100,15 +136,23 @@ def register(app: App, rt: Runtime) -> None:
         body: dict[str, Any], payload: dict[str, Any], client: Any, set_status: Any
     ) -> None:
         rt.pool.submit(
+            "sign of life",
+            show_working,
+            client,
+            channel=payload["channel"],
+            thread_ts=payload["thread_ts"],
+            set_status=set_status,
+            quick=True,
+        )
+        rt.pool.submit(
             "assistant",
-            handle_text,
+            answer_text,
             rt,
             client,
             text=payload.get("text") or "",
             user=payload["user"],
             channel=payload["channel"],
             thread_ts=payload["thread_ts"],
-            set_status=set_status,
             first_delivery=rt.once(body),
         )
 
@@ -116,9 +160,11 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.event("app_mention")
     def mention(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        thread_ts = event.get("thread_ts") or event["ts"]
+        working(rt, client, channel=event["channel"], thread_ts=thread_ts, message_ts=event["ts"])
         rt.pool.submit(
             "mention",
-            handle_text,
+            answer_text,
             rt,
             client,
             text=event.get("text") or "",
@@ -138,9 +184,11 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.event("message", matchers=[lambda event: is_person_dm(event)])
     def direct_message(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        thread_ts = event.get("thread_ts") or event["ts"]
+        working(rt, client, channel=event["channel"], thread_ts=thread_ts, message_ts=event["ts"])
         rt.pool.submit(
             "dm",
-            handle_text,
+            answer_text,
             rt,
             client,
             text=event.get("text") or "",

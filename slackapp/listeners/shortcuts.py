@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.interface import Intent, WardenRequest
 from slackapp.conversation import run_request, thread_id_of
+from slackapp.delivery import Audience
 from slackapp.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -24,11 +25,13 @@ def register(app: App, rt: Runtime) -> None:
         text = message.get("text") or ""
         # The message is content under review: the agent treats it as data, never instructions.
         request = WardenRequest(
-            thread_id=thread_id_of(channel, thread_ts),
+            # A private conversation of its own, not the reported message's thread.
+            thread_id=thread_id_of(channel, f"{thread_ts}-{shortcut['user']['id']}"),
             user_id=shortcut["user"]["id"],
             text=text,
             intent=Intent.ASK,
         )
+        # Answered privately (ephemeral, else DM): the reported person's thread never sees it.
         rt.pool.submit(
             "shortcut",
             run_request,
@@ -38,4 +41,5 @@ def register(app: App, rt: Runtime) -> None:
             channel=channel,
             thread_ts=thread_ts,
             question=text,
+            audience=Audience(user=shortcut["user"]["id"], private=True),
         )

@@ -33,6 +33,20 @@ REQUESTER = "UREQUESTER"
 OUTSIDER = "UOUTSIDER"
 CHANNEL = "CSAFETY01"
 CLUSTER = "cl_test_symbols"
+ONCALL_GROUP = "S0ONCALL01"
+ONCALL = "UONCALL01"
+
+
+def route_channels(catalogue: Any) -> dict[str, str]:
+    """A channel id for every escalation channel the catalogue names (name -> id)."""
+    names = sorted(
+        {
+            name.lstrip("#")
+            for p in catalogue.policies.values()
+            for name in (p.escalation.channel, p.escalation.on_call_channel)
+        }
+    )
+    return {name: f"C{i:03d}{name.upper().replace('-', '')[:8]}" for i, name in enumerate(names)}
 
 
 def citation(sid: str = "HA-2.1") -> Citation:
@@ -95,7 +109,8 @@ class ScriptedWarden:
                 case_id=request.case_id,
                 opened_by=request.user_id,
                 summary="Case reported 3 times; rules matched HA-2.1. <!here> see evil.com",
-                owner_id="UOWNER1",
+                owner_id=None if "imminent" in request.text else "UOWNER1",
+                imminent="imminent" in request.text,
             )
             return EscalationOpened(escalation=esc)
         if request.intent == Intent.PROPOSE:
@@ -243,7 +258,11 @@ def harness(sqlite_store: Any, catalogue: Any) -> Iterator[Harness]:
     from slackapp.standin import StandIn
 
     load_cluster(sqlite_store)
-    standin = StandIn(usergroups={"S0APPROVERS": APPROVERS[:2]}).start()
+    standin = StandIn(
+        usergroups={"S0APPROVERS": APPROVERS[:2], ONCALL_GROUP: [ONCALL]},
+        group_handles={ONCALL_GROUP: "ts-oncall"},
+        channels=route_channels(catalogue),
+    ).start()
     app, server, warden = start_replica(sqlite_store, catalogue, standin)
     driver = SlackDriver(
         server.endpoint, SECRET, response_url_base=standin.url.replace("/api/", "/respond/")

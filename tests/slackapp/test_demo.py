@@ -43,3 +43,12 @@ def test_the_demo_opens_the_gate_for_real_and_runs_twice(tmp_path: Path) -> None
         assert "Done: HA is in propose mode" in out
         assert "Executed: 400 applied, 0 failed" in out
         assert "without the gate" not in out
+        # Issue 13's chapter: paging, triage from the card, thread follow-up, private shortcut.
+        assert "mentions @ts-oncall" in out and "mentions @enforcement-leads" in out
+        assert "(status in the store: resolved)" in out
+        assert "(Warden posts in the reported message's thread: 0 messages)" in out
+        # Every blocks / view payload Slack received parses and stays within Slack's limits.
+        from slackapp.callcheck import check_calls, read_calls
+
+        checked, problems = check_calls(read_calls(home / "slack-calls.jsonl"))
+        assert checked > 30 and problems == []

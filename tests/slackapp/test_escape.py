@@ -74,7 +74,7 @@ def test_model_output_injection_stays_inside_its_block() -> None:
     answer = PolicyAnswer(text=evil, citations=[], mode="llm", low_confidence=True)
     blocks = answer_blocks(answer, thread_id="C1:1.1", question_id="q_1")
     check_blocks(blocks)
-    assert [b["type"] for b in blocks] == ["section", "context", "context"]
+    assert [b["type"] for b in blocks] == ["section", "context", "context", "context_actions"]
     dumped = json.dumps(blocks)
     assert "<!channel>" not in dumped and "<https://" not in dumped
     assert "APPROVED BY LEAD" in render_text(blocks)

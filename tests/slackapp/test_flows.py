@@ -22,7 +22,7 @@ def test_escalation_goes_to_the_pod_and_reminders_thread_under_it(harness: Harne
     from tools.escalations import list_escalations
 
     (esc,) = list_escalations(h.store)
-    assert esc.slack_channel == esc.channel and esc.slack_ts
+    assert esc.slack_channel == h.standin.channels[esc.channel.lstrip("#")] and esc.slack_ts
     card = h.standin.messages[(esc.slack_channel, esc.slack_ts)]
     text = render_text(card["blocks"])
     assert f"ESCALATION {esc.id.upper()}" in text and "@UOWNER1" in text
@@ -37,8 +37,8 @@ def test_escalation_goes_to_the_pod_and_reminders_thread_under_it(harness: Harne
     assert send_due_reminders(rt, h.app.client) == 0  # once per breach level
     thread = h.standin.thread(esc.slack_channel, esc.slack_ts)
     assert "SLA breached" in render_text(thread[-1]["blocks"])
-    dm = [c for c in h.standin.calls_to("chat.postMessage") if c.args["channel"] == "UOWNER1"]
-    assert len(dm) == 1
+    # Broadcast to the channel and mentioning the owner, so the owner is notified.
+    assert thread[-1]["reply_broadcast"] and "<@UOWNER1>" in thread[-1]["text"]
 
 
 def test_escalate_button_on_a_recommendation(harness: Harness) -> None:
@@ -83,7 +83,7 @@ def test_app_home_shows_what_waits_for_the_viewer(harness: Harness) -> None:
     assert "No proposals waiting for your approval" in requester  # cannot approve their own
 
 
-def test_message_shortcut_answers_in_the_message_thread(harness: Harness) -> None:
+def test_message_shortcut_answers_privately(harness: Harness) -> None:
     h = harness
     ts = h.standin.add_message(CHANNEL, "is this pin ok? <@UBOSS> says yes", user="UPOSTER")
     message = h.standin.messages[(CHANNEL, ts)]
@@ -93,7 +93,25 @@ def test_message_shortcut_answers_in_the_message_thread(harness: Harness) -> Non
     assert r.status_code == 200
     h.settle()
     assert h.warden.requests[-1].text == "is this pin ok? <@UBOSS> says yes"
-    assert [m["thread_ts"] for m in h.messages() if m.get("bot_id")] == [ts]
+    # Never in the reported person's thread: only the person who asked sees the answer.
+    assert [m for m in h.messages() if m.get("bot_id")] == []
+    (private,) = [
+        c for c in h.standin.calls_to("chat.postEphemeral") if c.args["user"] == REQUESTER
+    ]
+    assert "thread_ts" not in private.args and "dehumanising" in json.dumps(private.args["blocks"])
+    # Warden cannot post ephemerals where it is not a member: then it sends a DM.
+    h.standin.channels["elsewhere"] = "CELSEWHERE"
+    h.standin.not_member.add("elsewhere")
+    ts = h.standin.add_message("CELSEWHERE", "and this one?", user="UPOSTER")
+    h.driver.message_shortcut(
+        "warden_ask_message",
+        user=REQUESTER,
+        channel="CELSEWHERE",
+        message=h.standin.messages[("CELSEWHERE", ts)],
+    )
+    h.settle()
+    assert [m for m in h.messages("CELSEWHERE") if m.get("bot_id")] == []
+    assert [m for m in h.messages("D" + REQUESTER[1:]) if m.get("blocks")]
 
 
 def test_dm_and_assistant_thread(harness: Harness) -> None:

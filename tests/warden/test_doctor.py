@@ -52,7 +52,7 @@ class Site:
         return doctor.run(self.settings(**changes), http=http)
 
     def channel_id(self, name: str) -> str:
-        return next(cid for cid, c in self.standin.channels.items() if "#" + c["name"] == name)
+        return self.standin.channels[name.lstrip("#")]
 
 
 def by_name(checks: list[Check], name: str) -> Check:
@@ -72,13 +72,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
     from tools.store import build_store
 
     channels = {
-        f"C{i:08d}": {"name": name.lstrip("#"), "is_member": True}
-        for i, name in enumerate(routed_channel_names(), start=1)
+        name.lstrip("#"): f"C{i:08d}" for i, name in enumerate(routed_channel_names(), start=1)
     }
     standin = StandIn(
         channels=channels,
         usergroups={ONCALL: ["UONCALL1", "UONCALL2"], APPROVERS: ["UANA", "UBEN"]},
-        usergroup_handles={ONCALL: "ts-oncall", APPROVERS: "ts-approvers"},
+        group_handles={ONCALL: "ts-oncall", APPROVERS: "ts-approvers"},
     ).start()
     policies = tmp_path / "policies"
     shutil.copytree(REPO / "knowledge" / "policies", policies)
@@ -171,7 +170,7 @@ def test_a_scope_missing_from_the_grant_is_named(site: Site) -> None:
 
 
 def test_a_routed_channel_that_does_not_exist_is_named_with_its_policies(site: Site) -> None:
-    del site.standin.channels[site.channel_id("#ts-child-safety")]
+    del site.standin.channels["ts-child-safety"]
     broken = failures(site.run())
     check = broken["slack.channel #ts-child-safety"]
     assert "does not exist" in check.detail and "CS" in check.detail
@@ -179,19 +178,19 @@ def test_a_routed_channel_that_does_not_exist_is_named_with_its_policies(site: S
 
 
 def test_a_channel_the_bot_is_not_in_says_invite_it(site: Site) -> None:
-    site.standin.channels[site.channel_id("#ts-oncall")]["is_member"] = False
+    site.standin.not_member.add("ts-oncall")
     check = failures(site.run())["slack.channel #ts-oncall"]
     assert "not a member" in check.detail
     assert "/invite @Warden" in check.fix
 
 
 def test_an_archived_channel_fails(site: Site) -> None:
-    site.standin.channels[site.channel_id("#ts-integrity")]["is_archived"] = True
+    site.standin.archived.add("ts-integrity")
     assert "archived" in failures(site.run())["slack.channel #ts-integrity"].detail
 
 
 def test_an_on_call_group_that_does_not_resolve_fails(site: Site) -> None:
-    site.standin.usergroup_handles[ONCALL] = "someone-else"
+    site.standin.group_handles[ONCALL] = "someone-else"
     check = failures(site.run())["slack.group ts-oncall"]
     assert "no user group" in check.detail and "on-call" in check.detail
 
@@ -390,7 +389,7 @@ def test_the_command_prints_one_line_per_check_and_exits_non_zero_when_broken(
     good = runner.invoke(app, ["doctor", "--http"])
     assert good.exit_code == 0, good.output
     assert "all " in good.output and "FAIL" not in good.output
-    site.standin.channels[site.channel_id("#ts-oncall")]["is_member"] = False
+    site.standin.not_member.add("ts-oncall")
     bad = runner.invoke(app, ["doctor", "--http"])
     assert bad.exit_code == 1
     assert "FAIL  slack.channel #ts-oncall" in bad.output
