@@ -45,13 +45,19 @@ def post_proposal_card(
     if not isinstance(pending, ProposalPending):
         log.warning("proposal %s could not be paused for approval: %s", proposal.id, pending)
         return
-    text, blocks = response_blocks(pending, thread_id=thread_id)
-    posted = post(client, channel=submitted.channel, thread_ts=None, text=text, blocks=blocks)
+    from slackapp.paging import announce_proposal, with_mention
+    from slackapp.triage import directory
+
+    text, blocks = with_mention(rt, *response_blocks(pending, thread_id=thread_id))
+    # The catalogue names the pod channel; Slack is addressed by its id (resolved once).
+    channel = directory(rt, client).channel_id(submitted.channel)
+    posted = post(client, channel=channel, thread_ts=None, text=text, blocks=blocks)
     rt.ledger.remember_post(
         "proposal",
         proposal.id,
         Post(str(posted["channel"]), str(posted["ts"]), thread_id, radius.model_dump_json()),
     )
+    announce_proposal(rt, client, proposal, channel=str(posted["channel"]), ts=str(posted["ts"]))
 
 
 class SlackProposalNotifier:

@@ -89,6 +89,9 @@ AUDIT_EVENTS: dict[tuple[str, str | None], EventType] = {
     ("proposal.expired", None): EventType.PROPOSAL_EXPIRED,
     ("escalation.opened", None): EventType.ESCALATION_OPENED,
     ("escalation.resolve", None): EventType.ESCALATION_RESOLVED,
+    ("case.decided", None): EventType.DECISION_RECORDED,
+    ("appeal.upheld", None): EventType.APPEAL_DECIDED,
+    ("appeal.overturned", None): EventType.APPEAL_DECIDED,
 }
 
 
@@ -178,6 +181,8 @@ def _case_of(session: Session, subject: str, proposal_id: str | None) -> str | N
     if proposal_id is not None:
         proposal = session.get(ProposalRow, proposal_id)
         return proposal.case_id if proposal is not None else None
+    if subject.startswith("case:"):
+        return subject.removeprefix("case:")
     if subject.startswith("escalation:"):
         escalation = session.get(EscalationRow, subject.removeprefix("escalation:"))
         return escalation.case_id if escalation is not None else None

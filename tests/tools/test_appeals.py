@@ -207,3 +207,21 @@ def test_http_gateway_reverses_once_per_key() -> None:
     assert first[0].receipt is not None and not first[0].receipt.replayed
     assert second[0].receipt is not None and second[0].receipt.replayed
     assert api.duplicated == 0 and set(api.applied) == {"reverse:p1:content:t-1:remove"}
+
+
+def test_decisions_and_appeal_outcomes_reach_webhook_subscribers(
+    store: Store, catalogue: Catalogue
+) -> None:
+    from tools.outbox import OutboxRow
+
+    load(store)
+    platform = LocalPlatform(store.engine)
+    _decide_removal(store, catalogue)
+    appeal = appeals.file_appeal(store, catalogue, "c-ha", reason="please")
+    appeals.decide_appeal(store, catalogue, platform, appeal.id, actor=BEN,
+                          outcome="upheld", reason="clear slur")  # fmt: skip
+    with store.session() as s:
+        rows = s.execute(select(OutboxRow.event_type, OutboxRow.ordering_key)).all()
+    types = [t for t, _key in rows]
+    assert types.count("decision.recorded") == 1 and types.count("appeal.decided") == 1
+    assert {key for t, key in rows if t in ("decision.recorded", "appeal.decided")} == {"c-ha"}
