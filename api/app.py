@@ -22,14 +22,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import idempotency
 from api.auth import Caller, KeyRing
-from tools import audit, detectors
+from tools import appeals, audit, casework, detectors
+from tools.appeals import AppealRecord
 from tools.cases import put_case
+from tools.casework import CaseWork
 from tools.models import Case, Proposal, ProposalStatus
 from tools.store import Store, case_from_row, proposal_from_row
 from tools.tables import CaseRow, ProposalRow
@@ -90,6 +92,21 @@ def _scoped(scope: Scope) -> Callable[..., Caller]:
 CasesCaller = Annotated[Caller, Depends(_scoped(Scope.CASES))]
 ProposalsCaller = Annotated[Caller, Depends(_scoped(Scope.PROPOSALS))]
 ReadCaller = Annotated[Caller, Depends(_scoped(Scope.READ))]
+AppealsCaller = Annotated[Caller, Depends(_scoped(Scope.APPEALS))]
+
+
+class AppealIn(BaseModel):
+    """The affected account's appeal, filed by the platform on its behalf."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the enforced case id, or the key of the applied action",
+    )
+    reason: str = Field(min_length=1, max_length=4000, description="the account's grounds")
 
 
 class ProposalNotifier(Protocol):
@@ -382,6 +399,49 @@ def build_api(
             items = [proposal_from_row(s, r) for r in rows[:limit]]
         more = len(rows) > limit
         return ProposalPage(items=items, next_cursor=_encode_cursor(items[-1].id) if more else None)
+
+    @app.post(
+        f"{PREFIX}/appeals",
+        status_code=201,
+        response_model=AppealRecord,
+        responses={404: {"model": ErrorOut}, **conflict, **ERRORS},
+        summary="File an appeal on behalf of the affected account",
+    )
+    def file_appeal(
+        appeal: AppealIn, caller: AppealsCaller, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        payload = appeal.model_dump(mode="json")
+        if (first := replayed(caller, idempotency_key, "appeals", payload)) is not None:
+            return first
+        try:
+            filed = appeals.file_appeal(store, catalogue, appeal.target, reason=appeal.reason)
+        except Exception as exc:
+            raise refused(caller, idempotency_key, exc) from None
+        return answered(caller, idempotency_key, 201, filed)
+
+    @app.get(
+        f"{PREFIX}/appeals/{{appeal_id}}",
+        response_model=AppealRecord,
+        responses={404: {"model": ErrorOut}, **ERRORS},
+        summary="Read an appeal and its outcome",
+    )
+    def read_appeal(appeal_id: IdPath, caller: ReadCaller) -> AppealRecord:
+        try:
+            return appeals.get_appeal(store, appeal_id)
+        except NotFoundError as exc:
+            raise ApiError(404, str(exc)) from None
+
+    @app.get(
+        f"{PREFIX}/cases/{{case_id}}/decision",
+        response_model=CaseWork,
+        responses={404: {"model": ErrorOut}, **ERRORS},
+        summary="Read where a case stands: claim, decision, actions, closure",
+    )
+    def read_decision(case_id: IdPath, caller: ReadCaller) -> CaseWork:
+        try:
+            return casework.get_work(store, catalogue, case_id)
+        except NotFoundError as exc:
+            raise ApiError(404, str(exc)) from None
 
     return Guard(app, store, max_body_bytes=max_body_bytes)
 

@@ -287,3 +287,32 @@ def test_retried_submission_returns_the_first_proposal(api: Api) -> None:
     assert by_id[0].json() == by_id[1].json()
     assert count(api, ProposalRow) == 2
     assert len(api.notified.cards) == 2  # a replay posts no second card
+
+
+# ---- appeals and decisions ------------------------------------------------------------------
+
+
+def test_appeal_filed_through_the_api_then_read_with_the_decision(api: Api) -> None:
+    from knowledge.catalogue import load_catalogue
+    from tests.tools.test_appeals import _decide_removal
+    from tests.tools.test_casework import load
+
+    load(api.store)
+    _decide_removal(api.store, load_catalogue())
+    body = {"target": "c-ha", "reason": "it quoted the slur to condemn it"}
+    assert api.post("/api/v1/appeals", body, key=READER_KEY).status_code == 403
+    filed = api.post("/api/v1/appeals", body, **{"Idempotency-Key": "appeal-1"})
+    assert filed.status_code == 201, filed.text
+    appeal = filed.json()
+    assert appeal["account_id"] == "acct-h" and appeal["outcome"] == "pending"
+    again = api.post("/api/v1/appeals", body, **{"Idempotency-Key": "appeal-1"})
+    assert again.status_code == 201 and again.json()["id"] == appeal["id"]
+    assert api.post("/api/v1/appeals", body).status_code == 409  # one pending appeal per decision
+    assert api.post("/api/v1/appeals", {"target": "case-none", "reason": "x"}).status_code == 404
+    bad = api.post("/api/v1/appeals", {"target": "c-ha", "reason": ""})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "reason"
+    read = api.get(f"/api/v1/appeals/{appeal['id']}", key=READER_KEY)
+    assert read.status_code == 200 and read.json()["id"] == appeal["id"]
+    assert api.get("/api/v1/appeals/apl_missing", key=READER_KEY).status_code == 404
+    decision = api.get("/api/v1/cases/c-ha/decision", key=READER_KEY)
+    assert decision.status_code == 200 and decision.json()["status"] == "appealed"
