@@ -164,9 +164,11 @@ def file_appeal(
                 f"Nothing of {target!r} has been applied yet ({proposal.status}); an appeal "
                 "reviews an enforced decision."
             )
+        account = _affected_account(s, proposal, case_id, target)
         earlier = s.scalars(
             select(AppealRow).where(
                 AppealRow.proposal_id == proposal_id,
+                AppealRow.account_id == account,
                 AppealRow.outcome.in_(["pending", "overturned"]),
             )
         ).first()
@@ -177,7 +179,6 @@ def file_appeal(
             )
         policy = catalogue.policy(proposal.policy_id)
         case = s.get(CaseRow, case_id) if case_id else None
-        account = _affected_account(s, proposal, case_id)
         row = AppealRow(
             id=f"ap-{uuid.uuid4().hex[:16]}",
             action_key=target,
@@ -223,7 +224,20 @@ def file_appeal(
         return _record(row)
 
 
-def _affected_account(s: Session, proposal: ProposalRow, case_id: str | None) -> str | None:
+def _affected_account(
+    s: Session, proposal: ProposalRow, case_id: str | None, target: str
+) -> str | None:
+    """The account that appeals: the one the appealed action hit, or the case's author."""
+    ledger = s.scalars(select(LedgerRow).where(LedgerRow.idempotency_key == target)).one_or_none()
+    if ledger is not None:
+        if ledger.target_type == "account":
+            return ledger.target_id
+        author = s.scalar(select(ContentRow.author_id).where(ContentRow.id == ledger.target_id))
+        if author:
+            return str(author)
+    struck = s.scalar(select(StrikeRow.account_id).where(StrikeRow.source_action_key == target))
+    if struck:
+        return str(struck)
     for a in proposal.actions:
         if a.get("target_type") == "account":
             return str(a["target_id"])
@@ -304,6 +318,19 @@ def decide_appeal(
                 f"<@{actor}> made or approved the decision under appeal; someone who took no "
                 "part in it must decide the appeal."
             )
+        # Only what the decision did to the appealing account (a bulk proposal hit many).
+        rows = s.scalars(
+            select(LedgerRow)
+            .where(LedgerRow.proposal_id == proposal_id, LedgerRow.status == APPLIED)
+            .order_by(LedgerRow.seq)
+        ).all()
+        content = [r.target_id for r in rows if r.target_type == "content"]
+        authors = {
+            str(c): str(a)
+            for c, a in s.execute(
+                select(ContentRow.id, ContentRow.author_id).where(ContentRow.id.in_(content))
+            )
+        }
         applied = [
             (PlannedAction(
                 target_type=r.target_type,
@@ -311,11 +338,10 @@ def decide_appeal(
                 action=r.action,
                 section_id=r.section_id,
             ), r.idempotency_key)
-            for r in s.scalars(
-                select(LedgerRow)
-                .where(LedgerRow.proposal_id == proposal_id, LedgerRow.status == APPLIED)
-                .order_by(LedgerRow.seq)
-            )
+            for r in rows
+            if row.account_id is None
+            or (r.target_id if r.target_type == "account" else authors.get(r.target_id))
+            == row.account_id
         ]  # fmt: skip
     restored: list[str] = []
     if outcome == "overturned" and applied:
@@ -379,6 +405,7 @@ def _record_outcome(
             open_strikes = s.scalars(
                 select(StrikeRow).where(
                     StrikeRow.source_action_key.startswith(f"{proposal_id}:", autoescape=True),
+                    StrikeRow.account_id == row.account_id,
                     StrikeRow.overturned.is_(False),
                 )
             ).all()
@@ -394,9 +421,14 @@ def _record_outcome(
                 )
                 overturned.append(strike.id)
             events += restrictions.lift(
-                s, proposal_id=proposal_id, actor=actor, reason=f"appeal {appeal_id}", now=now
+                s,
+                proposal_id=proposal_id,
+                account_id=row.account_id,
+                actor=actor,
+                reason=f"appeal {appeal_id}",
+                now=now,
             )
-            lifted = sorted({r.id for r in _lifted(s, proposal_id)})
+            lifted = sorted(r.id for r in _lifted(s, proposal_id) if r.account_id == row.account_id)
         policy = catalogue.policy(row.policy_id) if row.policy_id else None
         what, scope = _OUTCOME_TEXT[outcome]
         statement = StatementOfReasons(

@@ -185,7 +185,7 @@ def _facts(store: Store, since: datetime, until: datetime) -> _Facts:
                 select(CaseWorkRow, CaseRow.opened_at)
                 .join(CaseRow, CaseRow.id == CaseWorkRow.case_id)
                 .where(CaseWorkRow.decided_at >= since)
-            ).tuples()
+            )
         ]
         overturned = s.scalar(
             select(func.count())

@@ -229,6 +229,7 @@ def lift(
     *,
     proposal_id: str | None = None,
     cause_keys: list[str] | None = None,
+    account_id: str | None = None,
     actor: str,
     reason: str,
     now: datetime,
@@ -245,6 +246,8 @@ def lift(
         query = query.where(RestrictionRow.cause_key.in_(cause_keys))
     else:
         return []
+    if account_id is not None:
+        query = query.where(RestrictionRow.account_id == account_id)
     events = []
     for row in session.scalars(query.with_for_update()).all():
         session.execute(

@@ -225,3 +225,41 @@ def test_decisions_and_appeal_outcomes_reach_webhook_subscribers(
     types = [t for t, _key in rows]
     assert types.count("decision.recorded") == 1 and types.count("appeal.decided") == 1
     assert {key for t, key in rows if t in ("decision.recorded", "appeal.decided")} == {"c-ha"}
+
+
+def test_an_appeal_against_a_bulk_proposal_reverses_only_the_appealing_account(
+    store: Store, catalogue: Catalogue
+) -> None:
+    from tests.tools.fanout_child import seed_approved_proposal
+    from tools.fanout import execute, idempotency_key
+
+    proposal = seed_approved_proposal(store, catalogue, n=6, authors=2)
+    platform = LocalPlatform(store.engine)
+    execute(store, platform, proposal.id, catalogue=catalogue)
+    first = proposal.actions[0]
+    with store.session() as s:
+        from tools.tables import ContentRow
+
+        author = s.get(ContentRow, first.target_id).author_id  # type: ignore[union-attr]
+        mine = [
+            a.target_id
+            for a in proposal.actions
+            if s.get(ContentRow, a.target_id).author_id == author  # type: ignore[union-attr]
+        ]
+    appeal = appeals.file_appeal(
+        store, catalogue, idempotency_key(proposal.id, first), reason="not me"
+    )
+    assert appeal.account_id == author and appeal.case_id is None
+    outcome = appeals.decide_appeal(store, catalogue, platform, appeal.id, actor=CHIDI,
+                                    outcome="overturned", reason="wrong match")  # fmt: skip
+    assert len(outcome.restored) == len(mine) == 3
+    for a in proposal.actions:
+        state = platform.target("content", a.target_id)
+        assert state is not None
+        assert state.removals == (0 if a.target_id in mine else 1)
+    with store.session() as s:
+        standing = {
+            (r.account_id, r.overturned)
+            for r in s.scalars(select(StrikeRow).where(StrikeRow.source_action_key.like("prop_%")))
+        }
+    assert (author, True) in standing and any(not o for a, o in standing if a != author)
