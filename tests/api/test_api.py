@@ -287,3 +287,15 @@ def test_retried_submission_returns_the_first_proposal(api: Api) -> None:
     assert by_id[0].json() == by_id[1].json()
     assert count(api, ProposalRow) == 2
     assert len(api.notified.cards) == 2  # a replay posts no second card
+
+
+def test_concurrent_identical_submissions_store_one_case(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def submit(_: int) -> int:
+        return api.post("/api/v1/cases", case_body("C-race", n_items=3), key=INTAKE_KEY).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(submit, range(8)))
+    assert statuses == [200] * 7 + [201]
+    assert count(api, CaseRow) == 1
