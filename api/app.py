@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import idempotency
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+T = TypeVar("T")
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -188,6 +190,15 @@ def _clean(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _retry_race(work: Callable[[], T]) -> T:
+    """Run `work` again once if a concurrent request inserted the same row first (Postgres):
+    the second run finds that row, and answers as for a repeat or a conflict."""
+    try:
+        return work()
+    except IntegrityError:
+        return work()
+
+
 def build_api(
     *,
     store: Store,
@@ -281,9 +292,13 @@ def build_api(
         payload = case.model_dump(mode="json")
         if (first := replayed(caller, idempotency_key, "cases", payload)) is not None:
             return first
-        try:
+
+        def store_case() -> bool:
             with store.session() as s:
-                created = put_case(s, case)
+                return put_case(s, case)
+
+        try:
+            created = _retry_race(store_case)
         except Exception as exc:
             raise refused(caller, idempotency_key, exc) from None
         # A new case is stored as given; an identical one already stored is read back as it is.
@@ -344,14 +359,16 @@ def build_api(
         if key is not None:
             cluster_id = "det-" + idempotency.request_hash(caller.name, key)[:20]
         try:
-            submitted = detectors.submit(
-                store,
-                catalogue,
-                gates,
-                submission,
-                requester_id=f"detector:{submission.detector.ref}",
-                cluster_id=cluster_id,
-                ttl=proposal_ttl,
+            submitted = _retry_race(
+                lambda: detectors.submit(
+                    store,
+                    catalogue,
+                    gates,
+                    submission,
+                    requester_id=f"detector:{submission.detector.ref}",
+                    cluster_id=cluster_id,
+                    ttl=proposal_ttl,
+                )
             )
         except Exception as exc:
             raise refused(caller, key, exc) from None

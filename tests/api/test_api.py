@@ -316,3 +316,15 @@ def test_appeal_filed_through_the_api_then_read_with_the_decision(api: Api) -> N
     assert api.get("/api/v1/appeals/apl_missing", key=READER_KEY).status_code == 404
     decision = api.get("/api/v1/cases/c-ha/decision", key=READER_KEY)
     assert decision.status_code == 200 and decision.json()["status"] == "appealed"
+
+
+def test_concurrent_identical_submissions_store_one_case(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def submit(_: int) -> int:
+        return api.post("/api/v1/cases", case_body("C-race", n_items=3), key=INTAKE_KEY).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(submit, range(8)))
+    assert statuses == [200] * 7 + [201]
+    assert count(api, CaseRow) == 1
