@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from knowledge.retrieval import Hit, Retriever
     from warden.settings import Settings
 
-HIT_FIELDS = ("section_id", "title", "policy_id", "policy_version", "source", "text", "score")
+HIT_FIELDS = (
+    "section_id", "title", "policy_id", "policy_version", "source", "text", "score", "url"
+)  # fmt: skip
 
 
 def _settings() -> Settings:
@@ -50,6 +52,8 @@ def ingest_command(
         f"{report.updated} re-labelled, {report.deleted} deleted) in {report.seconds}s; "
         f"{report.approved_documents} approved policy documents."
     )
+    for removed in report.removed_documents:
+        console.print(f"removed: {removed} (its file is gone)", highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
+# Chroma's own rule for collection names, checked here so a bad name is one clear line.
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
 
 
 class IngestReport(BaseModel):
@@ -46,6 +48,10 @@ class IngestReport(BaseModel):
     unchanged: int = Field(description="chunks already stored (not embedded again)")
     updated: int = Field(description="chunks whose metadata changed, not re-embedded")
     deleted: int = Field(description="chunks of these documents no longer produced")
+    removed_documents: list[str] = Field(
+        default_factory=list,
+        description="documents stored from the folders given whose files are gone (deleted)",
+    )
     approved_documents: int
     warnings: list[str] = Field(default_factory=list)
     seconds: float
@@ -83,8 +89,19 @@ def build_chroma_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+def check_collection_name(name: str) -> str:
+    """Refuse a name Chroma would reject (with a traceback) before anything is read or written."""
+    if not COLLECTION_NAME.match(name) or ".." in name or re.fullmatch(r"[\d.]+", name):
+        raise InputError(
+            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or "
+            "'-', starting and ending with a letter or digit (e.g. --collection hr-policies)."
+        )
+    return name
+
+
 def open_collection(client: Any, name: str, embedder: Embedder, *, create: bool = True) -> Any:
     """Get (or create) a cosine-space collection and check it was built with this embedder."""
+    check_collection_name(name)
     model = embedder_name(embedder)
     if create:
         collection = client.get_or_create_collection(
@@ -139,7 +156,7 @@ def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str
         "section_id": chunk.section_id,
         "title": chunk.title,
         "source": chunk.source,
-        "path": str(path),
+        "path": str(path.resolve()),  # absolute: re-ingest finds what a folder held
         "doc_key": chunk.doc_key,
         "doc_title": chunk.doc_title,
         "policy_id": chunk.policy_id or "",
@@ -148,6 +165,7 @@ def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str
         "approved": approved,
         "is_current": chunk.policy_id is None,  # policy versions are settled after writing
         "content_hash": chunk.content_hash,
+        "url": chunk.url or "",
     }
 
 
@@ -289,11 +307,11 @@ def ingest(
 
     started = time.perf_counter()
     settings = settings or get_settings()
+    name = check_collection_name(collection or settings.collection)
     path_list = [Path(p) for p in paths]
     prepared, warnings, file_count = prepare(path_list, settings)
     embedder = embedder or build_embedder(settings)
     client = client if client is not None else build_chroma_client(settings)
-    name = collection or settings.collection
     coll = open_collection(client, name, embedder)
 
     wanted: dict[str, tuple[Chunk, dict[str, Any]]] = {}
@@ -308,6 +326,7 @@ def ingest(
             wanted[chunk_id] = (chunk, meta)
 
     doc_keys = sorted({item.document.doc_key for item in prepared})
+    gone = _gone(coll, [p for p in path_list if p.is_dir()], set(doc_keys))
     existing = _existing(coll, doc_keys)
     to_add = [cid for cid in wanted if cid not in existing]
     to_delete = [cid for cid in existing if cid not in wanted]
@@ -333,10 +352,16 @@ def ingest(
         ids = to_update[start : start + batch]
         metas = [{**wanted[cid][1], "is_current": existing[cid].get("is_current")} for cid in ids]
         coll.update(ids=ids, metadatas=metas)
+    gone_ids = [cid for ids in gone.values() for cid, _ in ids]
     for start in range(0, len(to_delete), batch):
         coll.delete(ids=to_delete[start : start + batch])
+    for start in range(0, len(gone_ids), batch):
+        coll.delete(ids=gone_ids[start : start + batch])
 
-    policies = sorted({c.policy_id for c, _ in wanted.values() if c.policy_id})
+    policies = sorted(
+        {c.policy_id for c, _ in wanted.values() if c.policy_id}
+        | {pid for ids in gone.values() for _, pid in ids if pid}
+    )
     settle_versions(coll, policies)
     generation = bump_generation(coll)
     from knowledge.retrieval import LOCAL_GENERATIONS, LexicalIndex
@@ -352,7 +377,8 @@ def ingest(
         added=len(to_add),
         unchanged=len(wanted) - len(to_add),
         updated=len(to_update),
-        deleted=len(to_delete),
+        deleted=len(to_delete) + len(gone_ids),
+        removed_documents=sorted(gone),
         approved_documents=sum(1 for item in prepared if item.approved),
         warnings=warnings,
         seconds=round(time.perf_counter() - started, 2),
@@ -392,6 +418,30 @@ def _existing(coll: Any, doc_keys: list[str]) -> dict[str, dict[str, Any]]:
     for start in range(0, len(doc_keys), 100):
         ids, metas, _ = fetch_all(coll, where={"doc_key": {"$in": doc_keys[start : start + 100]}})
         found.update(zip(ids, metas, strict=True))
+    return found
+
+
+def _gone(
+    coll: Any, folders: Sequence[Path], produced: set[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Stored documents that came from under `folders` but that this ingest no longer produces.
+
+    Their file was deleted or renamed (or now holds another policy version), so they must not stay
+    citable. Only the folders given are considered: ingesting one folder never removes what was
+    ingested from another. Returns doc_key -> [(chunk id, policy id)].
+    """
+    if not folders:
+        return {}
+    roots = [folder.resolve() for folder in folders]
+    ids, metas, _ = fetch_all(coll)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for cid, meta in zip(ids, metas, strict=True):
+        key = str(meta.get("doc_key", ""))
+        if key in produced:
+            continue
+        stored = Path(str(meta.get("path", "")))
+        if any(stored.is_relative_to(root) for root in roots):
+            found.setdefault(key, []).append((cid, str(meta.get("policy_id") or "")))
     return found
 
 

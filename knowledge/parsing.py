@@ -30,6 +30,7 @@ from warden.errors import InputError, PolicyError
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
 REQUIRED_FRONT_MATTER = ("id", "title", "domain", "version", "effective", "owner")
+MAX_FRONT_MATTER_CHARS = 4096  # a dozen metadata keys fit in a tenth of this
 
 # Chunk sizes in characters. MiniLM reads at most 256 word pieces (~1,000 characters of English),
 # so a chunk much longer than that is embedded from its first part only.
@@ -98,6 +99,7 @@ class Chunk(BaseModel):
     policy_id: str | None = None
     policy_version: str | None = None
     ordinal: int = 0  # position in the document, keeps listings in reading order
+    url: str | None = None  # the published document (front matter `url`), for citation links
 
     @property
     def embed_text(self) -> str:
@@ -124,6 +126,7 @@ class Block:
     bold_only: bool = False
     link_only: bool = False
     ordered_marker: str | None = None
+    line: int = 0  # 1-based line in the body where known (markdown), else 0
 
 
 @dataclass
@@ -218,6 +221,8 @@ def parse_file(path: Path, source: str | None = None) -> Document:
         blocks = markdown_blocks(body)
     stem = path.stem
     if front_matter:
+        first_body_line = text[: len(text) - len(body)].count("\n")
+        refuse_duplicate_ids(blocks, path, first_body_line)
         title = front_matter.title
         slug = front_matter.id
     else:
@@ -241,12 +246,7 @@ def split_front_matter(text: str, path: Path) -> tuple[FrontMatter | None, str]:
         if text.startswith("---\n") and "\n---" not in text[4:]:
             raise PolicyError(f"{path}: front matter starts with '---' but is never closed.")
         return None, text
-    try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: front matter is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: front matter must be a YAML mapping of keys to values.")
+    data = load_front_matter_yaml(match.group(1), path)
     missing = [key for key in REQUIRED_FRONT_MATTER if data.get(key) in (None, "")]
     if missing:
         raise PolicyError(
@@ -262,6 +262,43 @@ def split_front_matter(text: str, path: Path) -> tuple[FrontMatter | None, str]:
     return FrontMatter.model_validate(clean), text[match.end() :]
 
 
+def load_front_matter_yaml(raw: str, path: Path) -> dict[str, Any]:
+    """Front matter as a flat mapping of scalars; refuses what could blow up or hide structure.
+
+    YAML anchors and aliases let a few hundred bytes expand into gigabytes (a "billion laughs"),
+    so any anchor or alias is refused before the document is composed, the text is capped at
+    MAX_FRONT_MATTER_CHARS, and every value must be a scalar (front matter is metadata, never a
+    nested structure).
+    """
+    if len(raw) > MAX_FRONT_MATTER_CHARS:
+        raise PolicyError(
+            f"{path}: front matter is {len(raw):,} characters; the limit is "
+            f"{MAX_FRONT_MATTER_CHARS:,} (it holds a few metadata keys, not content)."
+        )
+    try:
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
+                raise PolicyError(
+                    f"{path}:{line}: front matter uses a YAML anchor or alias ('&' / '*'); "
+                    "write every value out in full."
+                )
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: front matter is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: front matter must be a YAML mapping of keys to values.")
+    for key, value in data.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool | date):
+            if value is None and isinstance(key, str):
+                continue
+            raise PolicyError(
+                f"{path}: front matter {key!r} must be a single value (text, number or date), "
+                f"not a {type(value).__name__}."
+            )
+    return data
+
+
 # --------------------------------------------------------------------------- blocks
 
 
@@ -275,6 +312,7 @@ def markdown_blocks(text: str) -> list[Block]:
     item_marker: list[str | None] = []
     pending_item = False  # the next paragraph is the first line of a list item
     heading_level = 0
+    heading_line = 0
     cells: list[str] = []
     for index, token in enumerate(tokens):
         kind = token.type
@@ -291,6 +329,7 @@ def markdown_blocks(text: str) -> list[Block]:
             item_marker.pop()
         elif kind == "heading_open":
             heading_level = int(token.tag[1])
+            heading_line = token.map[0] + 1 if token.map else 0
         elif kind == "hr":
             blocks.append(Block("break"))
         elif kind in ("tr_open",):
@@ -302,7 +341,10 @@ def markdown_blocks(text: str) -> list[Block]:
         elif kind == "code_block":
             # Web exports indent whole sections (a list item opened by a blank line turns its
             # body into an "indented code block"); policy text is never code, so read it again.
-            blocks.extend(markdown_blocks(token.content))
+            offset = token.map[0] if token.map else 0
+            for inner in markdown_blocks(token.content):
+                inner.line = inner.line + offset if inner.line else 0
+                blocks.append(inner)
         elif kind == "fence":
             content = normalise_space(token.content)
             if content:
@@ -311,7 +353,7 @@ def markdown_blocks(text: str) -> list[Block]:
             parent = tokens[index - 1].type if index else ""
             plain, bold_only, link_only = inline_text(token.children or [])
             if parent == "heading_open":
-                blocks.append(Block("heading", plain, level=heading_level))
+                blocks.append(Block("heading", plain, level=heading_level, line=heading_line))
             elif parent in ("th_open", "td_open"):
                 cells.append(plain)
             elif not plain:
@@ -602,6 +644,27 @@ def build_sections(blocks: list[Block], *, with_ids: bool) -> list[Section]:
     return [section for section in sections if section.blocks]
 
 
+def refuse_duplicate_ids(blocks: list[Block], path: Path, line_offset: int) -> None:
+    """Two headings with one section id would let the second (contradicting) clause be cited
+    under the first one's id; refuse the file, naming both lines."""
+    seen: dict[str, int] = {}
+    for block in blocks:
+        if block.kind != "heading":
+            continue
+        section_id, _ = split_section_id(block.text.strip(" *#"))
+        if section_id is None:
+            continue
+        line = block.line + line_offset if block.line else 0
+        if section_id in seen:
+            where = f"{path}:{line}" if line else str(path)
+            first = f" (first at line {seen[section_id]})" if seen[section_id] else ""
+            raise PolicyError(
+                f"{where}: section id {section_id} is used twice{first}; "
+                "give every section its own id."
+            )
+        seen[section_id] = line
+
+
 def split_section_id(title: str) -> tuple[str | None, str]:
     """`HA-2.1 Dehumanising comparisons` -> ("HA-2.1", "Dehumanising comparisons")."""
     first, _, rest = title.partition(" ")
@@ -646,6 +709,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
                     policy_id=doc.policy_id,
                     policy_version=doc.policy_version,
                     ordinal=len(chunks),
+                    url=doc.front_matter.url if doc.front_matter else None,
                 )
             )
     return chunks

@@ -127,6 +127,7 @@ class Hit(BaseModel):
     approved: bool = Field(
         description="from an approved policy folder and consistent with the catalogue"
     )
+    url: str | None = Field(None, description="the published policy (front matter `url`)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -461,6 +462,7 @@ def _hit(meta: dict[str, Any], text: str, score: float) -> Hit:
         text=text,
         score=round(score, 4),
         approved=bool(meta.get("approved")),
+        url=str(meta.get("url") or "") or None,
     )
 
 
