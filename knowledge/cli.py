@@ -180,6 +180,13 @@ def retrieval_eval_command(
         Path | None,
         typer.Option("--platform-dir", help="folder of third-party guidelines to evaluate on"),
     ] = None,
+    heldback: Annotated[
+        bool,
+        typer.Option(
+            "--heldback/--no-heldback",
+            help="include the held-back hard questions (leave them out while tuning)",
+        ),
+    ] = True,
 ) -> None:
     """Score dense and hybrid retrieval (recall@1/5, MRR) on the labelled question sets."""
     from knowledge import evaluate
@@ -188,6 +195,7 @@ def retrieval_eval_command(
         _settings(),
         platform_dir=platform_dir or evaluate.PLATFORM_CORPUS,
         progress=not as_json and sys.stderr.isatty(),
+        heldback=heldback,
     )
     typer.echo(evaluate.to_json(report) if as_json else evaluate.render(report))
 

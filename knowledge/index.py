@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from knowledge.parsing import Chunk, Document, chunk_document, iter_files, parse_file
+from knowledge.parsing import (
+    Chunk,
+    Document,
+    chunk_document,
+    chunk_units,
+    iter_files,
+    parse_file,
+)
 from warden.errors import ConfigError, InputError, PolicyError, WardenError
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ class IngestReport(BaseModel):
     unchanged: int = Field(description="chunks already stored (not embedded again)")
     updated: int = Field(description="chunks whose metadata changed, not re-embedded")
     deleted: int = Field(description="chunks of these documents no longer produced")
+    units_added: int = Field(0, description="list items / sentences embedded for matching")
     removed_documents: list[str] = Field(
         default_factory=list,
         description="documents stored from the folders given whose files are gone (deleted)",
@@ -87,6 +95,11 @@ def build_chroma_client(settings: Settings) -> Any:
             ) from exc
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def units_name(name: str) -> str:
+    """The collection holding a collection's units (list items and sentences, small-to-big)."""
+    return f"{name}-units"
 
 
 def check_collection_name(name: str) -> str:
@@ -190,7 +203,7 @@ def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], 
     files = iter_files(paths)
     if not files:
         raise InputError(
-            "No markdown, text or HTML files found in "
+            "No markdown, text, HTML, Word or PDF files found in "
             f"{', '.join(str(p) for p in paths)}; nothing was ingested."
         )
     documents: list[Document] = []
@@ -357,6 +370,9 @@ def ingest(
         coll.delete(ids=to_delete[start : start + batch])
     for start in range(0, len(gone_ids), batch):
         coll.delete(ids=gone_ids[start : start + batch])
+    units_added = _write_units(
+        client, name, embedder, wanted, to_delete + gone_ids, batch=batch, progress=progress
+    )
 
     policies = sorted(
         {c.policy_id for c, _ in wanted.values() if c.policy_id}
@@ -378,11 +394,51 @@ def ingest(
         unchanged=len(wanted) - len(to_add),
         updated=len(to_update),
         deleted=len(to_delete) + len(gone_ids),
+        units_added=units_added,
         removed_documents=sorted(gone),
         approved_documents=sum(1 for item in prepared if item.approved),
         warnings=warnings,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def _write_units(
+    client: Any,
+    name: str,
+    embedder: Embedder,
+    wanted: dict[str, tuple[Chunk, dict[str, Any]]],
+    removed: list[str],
+    *,
+    batch: int,
+    progress: bool,
+) -> int:
+    """Keep the units collection in step with the chunks: add missing units, drop orphans.
+
+    Unit ids derive from their chunk's id, so an unchanged chunk's units are found and kept,
+    and a collection built before units existed gets them on its next ingest.
+    """
+    units = open_collection(client, units_name(name), embedder)
+    for start in range(0, len(removed), 100):
+        units.delete(where={"parent": {"$in": removed[start : start + 100]}})
+    rows = {
+        f"{cid}~{n}": (cid, text)
+        for cid, (chunk, _) in wanted.items()
+        for n, text in enumerate(chunk_units(chunk))
+    }
+    ids = list(rows)
+    present: set[str] = set()
+    for start in range(0, len(ids), PAGE):
+        present.update(str(u) for u in units.get(ids=ids[start : start + PAGE], include=[])["ids"])
+    to_add = [uid for uid in ids if uid not in present]
+    vectors = _embed(embedder, [rows[uid][1] for uid in to_add], progress=progress)
+    for start in range(0, len(to_add), batch):
+        part = to_add[start : start + batch]
+        units.add(
+            ids=part,
+            embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32),
+            metadatas=[{"parent": rows[uid][0]} for uid in part],
+        )
+    return len(to_add)
 
 
 def lexical_dir(settings: Settings, collection: str) -> Path:
