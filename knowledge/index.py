@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
+UNIT_ID_SEPARATOR = "~"  # a unit's id is "<chunk id>~<n>": the search reads the chunk from it
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
 # Chroma's own rule for collection names, checked here so a bad name is one clear line.
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
@@ -421,7 +422,7 @@ def _write_units(
     for start in range(0, len(removed), 100):
         units.delete(where={"parent": {"$in": removed[start : start + 100]}})
     rows = {
-        f"{cid}~{n}": (cid, text)
+        f"{cid}{UNIT_ID_SEPARATOR}{n}": (cid, text)
         for cid, (chunk, _) in wanted.items()
         for n, text in enumerate(chunk_units(chunk))
     }
@@ -449,10 +450,19 @@ PAGE = 5000  # rows per `get`: one unpaged get of a large collection exceeds SQL
 
 
 def fetch_all(
-    coll: Any, *, where: dict[str, Any] | None = None, documents: bool = False
+    coll: Any,
+    *,
+    where: dict[str, Any] | None = None,
+    documents: bool = False,
+    vectors: list[Any] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """Every (id, metadata, document) matching `where`, read in pages."""
+    """Every (id, metadata, document) matching `where`, read in pages.
+
+    With `vectors` (a list), each row's embedding is appended to it, in the same order.
+    """
     include = ["metadatas", "documents"] if documents else ["metadatas"]
+    if vectors is not None:
+        include.append("embeddings")
     ids: list[str] = []
     metas: list[dict[str, Any]] = []
     docs: list[str] = []
@@ -463,6 +473,8 @@ def fetch_all(
         metas.extend(dict(meta or {}) for meta in page["metadatas"] or [])
         if documents:
             docs.extend(str(doc or "") for doc in page["documents"] or [])
+        if vectors is not None and len(page["ids"]):
+            vectors.extend(page["embeddings"])
         if len(page["ids"]) < PAGE:
             return ids, metas, docs
         offset += PAGE

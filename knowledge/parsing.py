@@ -306,7 +306,8 @@ def load_front_matter_yaml(raw: str, path: Path) -> dict[str, Any]:
     try:
         for event in yaml.parse(raw, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                line = event.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
+                mark = event.start_mark
+                line = mark.line + 2 if mark else 1  # +1 for 1-based, +1 for the opening '---'
                 raise PolicyError(
                     f"{path}:{line}: front matter uses a YAML anchor or alias ('&' / '*'); "
                     "write every value out in full."

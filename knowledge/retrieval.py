@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from knowledge.index import (
+    UNIT_ID_SEPARATOR,
     build_chroma_client,
     collection_generation,
     fetch_all,
@@ -170,8 +171,12 @@ class LexicalIndex:
         documents: list[str],
         model: Any,
         doc_model: Any = None,
+        vectors: np.ndarray[Any, np.dtype[np.float16]] | None = None,
     ) -> None:
         self.ids = ids
+        # The chunks' embeddings (float16: half the memory, ample for ranking), so the blend can
+        # score a passage BM25 found without asking Chroma for its vector.
+        self.vectors = vectors
         self.metadatas = metadatas
         self.documents = documents
         self.model = model
@@ -196,7 +201,9 @@ class LexicalIndex:
     def from_collection(cls, coll: Any) -> LexicalIndex:
         import bm25s
 
-        ids, metas, docs = fetch_all(coll, documents=True)
+        rows: list[Any] = []
+        ids, metas, docs = fetch_all(coll, documents=True, vectors=rows)
+        vectors = np.asarray(rows, dtype=np.float16) if rows else None
         corpus = [
             tokenize(f"{m.get('doc_title', '')} {m.get('title', '')} {d}")
             for m, d in zip(metas, docs, strict=True)
@@ -209,7 +216,7 @@ class LexicalIndex:
             for meta, tokens in zip(metas, corpus, strict=True):
                 by_doc.setdefault(str(meta.get("doc_key", "")), []).extend(tokens)
             doc_model.index(list(by_doc.values()), show_progress=False)
-        return cls(ids, metas, docs, model, doc_model)
+        return cls(ids, metas, docs, model, doc_model, vectors)
 
     @classmethod
     def rebuild(cls, coll: Any, folder: Path, generation: str) -> LexicalIndex:
@@ -222,6 +229,8 @@ class LexicalIndex:
         if self.ids:
             self.model.save(str(folder / "bm25"))
             self.doc_model.save(str(folder / "bm25-documents"))
+        if self.vectors is not None:
+            np.save(folder / "vectors.npy", self.vectors)
         payload = {"generation": generation, "ids": self.ids, "metadatas": self.metadatas}
         (folder / "chunks.json").write_text(
             json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
@@ -243,10 +252,13 @@ class LexicalIndex:
             doc_model = (
                 bm25s.BM25.load(str(folder / "bm25-documents")) if data["ids"] else bm25s.BM25()
             )
+            vectors = np.load(folder / "vectors.npy") if data["ids"] else None
         except (OSError, ValueError, KeyError) as exc:
             log.warning("lexical index in %s unreadable (%s); rebuilding", folder, exc)
             return None
-        return cls(data["ids"], data["metadatas"], data["documents"], model, doc_model)
+        if vectors is not None and len(vectors) != len(data["ids"]):
+            return None
+        return cls(data["ids"], data["metadatas"], data["documents"], model, doc_model, vectors)
 
     def document_scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
         """Per row, how well the row's whole document matches `query` (0..1; None: no terms).
@@ -261,7 +273,8 @@ class LexicalIndex:
         top = float(scores.max())
         if top <= 0:
             return None
-        return (scores / top)[self.doc]
+        per_row: np.ndarray[Any, np.dtype[np.float32]] = (scores / np.float32(top))[self.doc]
+        return per_row
 
     def window(self, row: int, limit: int) -> list[int]:
         """The row and its neighbours in the same section, in reading order, up to `limit` chars.
@@ -559,12 +572,11 @@ class Retriever:
         result = units.query(
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=k,
-            include=["metadatas", "distances"],
+            include=["distances"],
         )
         found: list[tuple[int, float]] = []
-        metas = (result["metadatas"] or [[]])[0]
-        for meta, dist in zip(metas, (result["distances"] or [[]])[0], strict=True):
-            row = lexical.position(str((meta or {}).get("parent", "")))
+        for uid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True):
+            row = lexical.position(str(uid).rsplit(UNIT_ID_SEPARATOR, 1)[0])
             if row is not None and mask[row]:
                 found.append((row, 1.0 - float(dist)))
         return found
@@ -575,6 +587,10 @@ class Retriever:
         """Cosine similarity of the query to chunks BM25 found but the dense side did not."""
         if not rows:
             return {}
+        if lexical.vectors is not None:
+            matrix = lexical.vectors[rows].astype(np.float32)
+            sims = matrix @ np.asarray(vector, dtype=np.float32)
+            return {row: float(sim) for row, sim in zip(rows, sims, strict=True)}
         got = self.collection.get(ids=[lexical.ids[row] for row in rows], include=["embeddings"])
         embeddings = got.get("embeddings")
         if embeddings is None or len(embeddings) == 0:
