@@ -42,7 +42,7 @@ EMBEDDER_KEY = "warden_embedder"
 UNIT_ID_SEPARATOR = "~"  # a unit's id is "<chunk id>~<n>": the search reads the chunk from it
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
 # Chroma's own rule for collection names, checked here so a bad name is one clear line.
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,504})[A-Za-z0-9]$")  # + "-units"
 
 
 class IngestReport(BaseModel):
@@ -107,7 +107,7 @@ def check_collection_name(name: str) -> str:
     """Refuse a name Chroma would reject (with a traceback) before anything is read or written."""
     if not COLLECTION_NAME.match(name) or ".." in name or re.fullmatch(r"[\d.]+", name):
         raise InputError(
-            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or "
+            f"Collection name {name!r} is not allowed: use 3-506 letters, digits, '.', '_' or "
             "'-', starting and ending with a letter or digit (e.g. --collection hr-policies)."
         )
     return name

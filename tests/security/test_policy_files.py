@@ -129,6 +129,6 @@ def test_short_collection_name_on_the_command_line(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "error: Collection name 'hr' is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
+        "error: Collection name 'hr' is not allowed: use 3-506 letters, digits, '.', '_' or '-', "
         "starting and ending with a letter or digit (e.g. --collection hr-policies)."
     ]
