@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from knowledge.retrieval import Hit, Retriever
     from warden.settings import Settings
 
-HIT_FIELDS = ("section_id", "title", "policy_id", "policy_version", "source", "text", "score")
+HIT_FIELDS = (
+    "section_id", "title", "policy_id", "policy_version", "source", "text", "score", "url"
+)  # fmt: skip
 
 
 def _settings() -> Settings:
@@ -50,6 +52,8 @@ def ingest_command(
         f"{report.updated} re-labelled, {report.deleted} deleted) in {report.seconds}s; "
         f"{report.approved_documents} approved policy documents."
     )
+    for removed in report.removed_documents:
+        console.print(f"removed: {removed} (its file is gone)", highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
@@ -176,6 +180,13 @@ def retrieval_eval_command(
         Path | None,
         typer.Option("--platform-dir", help="folder of third-party guidelines to evaluate on"),
     ] = None,
+    heldback: Annotated[
+        bool,
+        typer.Option(
+            "--heldback/--no-heldback",
+            help="include the held-back hard questions (leave them out while tuning)",
+        ),
+    ] = True,
 ) -> None:
     """Score dense and hybrid retrieval (recall@1/5, MRR) on the labelled question sets."""
     from knowledge import evaluate
@@ -184,6 +195,7 @@ def retrieval_eval_command(
         _settings(),
         platform_dir=platform_dir or evaluate.PLATFORM_CORPUS,
         progress=not as_json and sys.stderr.isatty(),
+        heldback=heldback,
     )
     typer.echo(evaluate.to_json(report) if as_json else evaluate.render(report))
 

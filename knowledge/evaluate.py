@@ -6,6 +6,12 @@ Two labelled sets:
   `section_id` is one of `expected`. Questions that name a `version` are asked of that version.
 * `knowledge/questions/platform_questions.jsonl` over other platforms' published guidelines: a hit
   is right when it comes from `source` and contains `phrase` verbatim.
+* `knowledge/questions/hard_questions.jsonl` (development) and `hard_questions_heldback.jsonl`
+  (held back, looked at only to check the tuning did not fit the development part): harder
+  questions over the same guidelines, phrased as a specialist would type them (slang, paraphrase,
+  platform-specific names, one item of a long list). A hit is right when it comes from `source`
+  and contains every one of `terms` (a few words, case-insensitive), so the labels survive any
+  re-chunking.
 
 Each corpus is ingested into its own evaluation collection in the data folder (idempotent, so a
 second run only embeds what changed). Every question is embedded once and searched both ways.
@@ -33,8 +39,10 @@ if TYPE_CHECKING:
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
 WARDEN_QUESTIONS = QUESTIONS_DIR / "warden_questions.jsonl"
 PLATFORM_QUESTIONS = QUESTIONS_DIR / "platform_questions.jsonl"
+HARD_QUESTIONS = QUESTIONS_DIR / "hard_questions.jsonl"
+HELDBACK_QUESTIONS = QUESTIONS_DIR / "hard_questions_heldback.jsonl"
 PLATFORM_CORPUS = shared_dir() / "corpora" / "platform-guidelines"
-MODES: tuple[Mode, ...] = ("dense", "hybrid")
+MODES: tuple[Mode, ...] = ("dense", "hybrid", "blend")
 DEPTH = 10  # MRR is computed over the first 10 hits; recall at 1 and 5
 
 
@@ -46,6 +54,7 @@ class Question(BaseModel):
     version: str | None = None
     phrase: str | None = None
     source: str | None = None
+    terms: list[str] = Field(default_factory=list)
 
 
 class ModeScore(BaseModel):
@@ -94,11 +103,12 @@ def warden_judge(question: Question, hit: Hit) -> bool:
 
 
 def platform_judge(question: Question, hit: Hit) -> bool:
-    return (
-        hit.source == question.source
-        and question.phrase is not None
-        and (question.phrase in hit.text)
-    )
+    if hit.source != question.source:
+        return False
+    if question.terms:
+        text = hit.text.lower()
+        return all(term.lower() in text for term in question.terms)
+    return question.phrase is not None and question.phrase in hit.text
 
 
 def score_set(
@@ -156,8 +166,12 @@ def run(
     client: Any = None,
     platform_dir: Path | None = PLATFORM_CORPUS,
     progress: bool = False,
+    heldback: bool = True,
 ) -> EvalReport:
-    """Ingest both corpora into evaluation collections and score both retrieval modes."""
+    """Ingest both corpora into evaluation collections and score every retrieval mode.
+
+    `heldback=False` leaves out the held-back questions (while tuning, so they stay unseen).
+    """
     from knowledge.embeddings import build_embedder
     from knowledge.index import build_chroma_client, ingest
     from knowledge.retrieval import DEFAULT_MODE, build_retriever
@@ -175,8 +189,12 @@ def run(
         )
     ]
     if platform_dir is not None and platform_dir.is_dir():
-        plans.append(
-            ("platform", "eval-platform", [platform_dir], PLATFORM_QUESTIONS, platform_judge, False)
+        platform_sets = [("platform", PLATFORM_QUESTIONS), ("hard-dev", HARD_QUESTIONS)]
+        if heldback:
+            platform_sets.append(("hard-held", HELDBACK_QUESTIONS))
+        plans.extend(
+            (name, "eval-platform", [platform_dir], questions, platform_judge, False)
+            for name, questions in platform_sets
         )
     reports: list[SetReport] = []
     for name, collection, paths, questions_file, judge, approved_only in plans:
@@ -210,7 +228,7 @@ def run(
 def render(report: EvalReport) -> str:
     """A plain-text table for the terminal."""
     lines = [f"default mode: {report.default_mode}"]
-    header = f"{'set':<9}{'mode':<8}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
+    header = f"{'set':<10}{'mode':<9}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
     for item in report.sets:
         lines.append("")
         lines.append(
@@ -220,11 +238,11 @@ def render(report: EvalReport) -> str:
         lines.append(header)
         for mode, score in item.modes.items():
             lines.append(
-                f"{item.name:<9}{mode:<8}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
+                f"{item.name:<10}{mode:<9}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
                 f"{score.mrr:>7.3f}{score.mean_chunk_chars:>8.0f}{score.median_query_ms:>10.2f}"
             )
             if score.misses:
-                lines.append(f"{'':<17}misses: {', '.join(score.misses)}")
+                lines.append(f"{'':<19}misses: {', '.join(score.misses)}")
     return "\n".join(lines)
 
 

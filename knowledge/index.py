@@ -27,6 +27,7 @@ from knowledge.parsing import (
     Chunk,
     Document,
     chunk_document,
+    chunk_units,
     iter_files,
     parse_file,
 )
@@ -41,7 +42,10 @@ GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
 # Which chunker wrote the chunks: `warden doctor` asks for a re-ingest when it differs.
 CHUNKER_KEY = "warden_chunker"
+UNIT_ID_SEPARATOR = "~"  # a unit's id is "<chunk id>~<n>": the search reads the chunk from it
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
+# Chroma's own rule for collection names, checked here so a bad name is one clear line.
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,504})[A-Za-z0-9]$")  # + "-units"
 
 
 class IngestReport(BaseModel):
@@ -55,6 +59,11 @@ class IngestReport(BaseModel):
     unchanged: int = Field(description="chunks already stored (not embedded again)")
     updated: int = Field(description="chunks whose metadata changed, not re-embedded")
     deleted: int = Field(description="chunks of these documents no longer produced")
+    units_added: int = Field(0, description="list items / sentences embedded for matching")
+    removed_documents: list[str] = Field(
+        default_factory=list,
+        description="documents stored from the folders given whose files are gone (deleted)",
+    )
     approved_documents: int
     warnings: list[str] = Field(default_factory=list)
     seconds: float
@@ -92,8 +101,24 @@ def build_chroma_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+def units_name(name: str) -> str:
+    """The collection holding a collection's units (list items and sentences, small-to-big)."""
+    return f"{name}-units"
+
+
+def check_collection_name(name: str) -> str:
+    """Refuse a name Chroma would reject (with a traceback) before anything is read or written."""
+    if not COLLECTION_NAME.match(name) or ".." in name or re.fullmatch(r"[\d.]+", name):
+        raise InputError(
+            f"Collection name {name!r} is not allowed: use 3-506 letters, digits, '.', '_' or "
+            "'-', starting and ending with a letter or digit (e.g. --collection hr-policies)."
+        )
+    return name
+
+
 def open_collection(client: Any, name: str, embedder: Embedder, *, create: bool = True) -> Any:
     """Get (or create) a cosine-space collection and check it was built with this embedder."""
+    check_collection_name(name)
     model = embedder_name(embedder)
     if create:
         collection = client.get_or_create_collection(
@@ -148,7 +173,7 @@ def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str
         "section_id": chunk.section_id,
         "title": chunk.title,
         "source": chunk.source,
-        "path": str(path),
+        "path": str(path.resolve()),  # absolute: re-ingest finds what a folder held
         "doc_key": chunk.doc_key,
         "doc_title": chunk.doc_title,
         "policy_id": chunk.policy_id or "",
@@ -157,6 +182,7 @@ def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str
         "approved": approved,
         "is_current": chunk.policy_id is None,  # policy versions are settled after writing
         "content_hash": chunk.content_hash,
+        "url": chunk.url or "",
     }
 
 
@@ -181,7 +207,7 @@ def prepare(paths: Iterable[Path], settings: Settings) -> tuple[list[Prepared], 
     files = iter_files(paths)
     if not files:
         raise InputError(
-            "No markdown, text or HTML files found in "
+            "No markdown, text, HTML, Word or PDF files found in "
             f"{', '.join(str(p) for p in paths)}; nothing was ingested."
         )
     documents: list[Document] = []
@@ -298,15 +324,16 @@ def ingest(
 
     started = time.perf_counter()
     settings = settings or get_settings()
+    name = check_collection_name(collection or settings.collection)
     path_list = [Path(p) for p in paths]
     prepared, warnings, file_count = prepare(path_list, settings)
     embedder = embedder or build_embedder(settings)
     client = client if client is not None else build_chroma_client(settings)
-    name = collection or settings.collection
     coll = open_collection(client, name, embedder)
 
     wanted = planned_chunks(prepared)
     doc_keys = sorted({item.document.doc_key for item in prepared})
+    gone = _gone(coll, [p for p in path_list if p.is_dir()], set(doc_keys))
     existing = _existing(coll, doc_keys)
     to_add = [cid for cid in wanted if cid not in existing]
     to_delete = [cid for cid in existing if cid not in wanted]
@@ -332,10 +359,19 @@ def ingest(
         ids = to_update[start : start + batch]
         metas = [{**wanted[cid][1], "is_current": existing[cid].get("is_current")} for cid in ids]
         coll.update(ids=ids, metadatas=metas)
+    gone_ids = [cid for ids in gone.values() for cid, _ in ids]
     for start in range(0, len(to_delete), batch):
         coll.delete(ids=to_delete[start : start + batch])
+    for start in range(0, len(gone_ids), batch):
+        coll.delete(ids=gone_ids[start : start + batch])
+    units_added = _write_units(
+        client, name, embedder, wanted, to_delete + gone_ids, batch=batch, progress=progress
+    )
 
-    policies = sorted({c.policy_id for c, _ in wanted.values() if c.policy_id})
+    policies = sorted(
+        {c.policy_id for c, _ in wanted.values() if c.policy_id}
+        | {pid for ids in gone.values() for _, pid in ids if pid}
+    )
     settle_versions(coll, policies)
     generation = bump_generation(coll)
     from knowledge.retrieval import LOCAL_GENERATIONS, LexicalIndex
@@ -351,7 +387,9 @@ def ingest(
         added=len(to_add),
         unchanged=len(wanted) - len(to_add),
         updated=len(to_update),
-        deleted=len(to_delete),
+        deleted=len(to_delete) + len(gone_ids),
+        units_added=units_added,
+        removed_documents=sorted(gone),
         approved_documents=sum(1 for item in prepared if item.approved),
         warnings=warnings,
         seconds=round(time.perf_counter() - started, 2),
@@ -373,6 +411,45 @@ def planned_chunks(prepared: Sequence[Prepared]) -> dict[str, tuple[Chunk, dict[
     return wanted
 
 
+def _write_units(
+    client: Any,
+    name: str,
+    embedder: Embedder,
+    wanted: dict[str, tuple[Chunk, dict[str, Any]]],
+    removed: list[str],
+    *,
+    batch: int,
+    progress: bool,
+) -> int:
+    """Keep the units collection in step with the chunks: add missing units, drop orphans.
+
+    Unit ids derive from their chunk's id, so an unchanged chunk's units are found and kept,
+    and a collection built before units existed gets them on its next ingest.
+    """
+    units = open_collection(client, units_name(name), embedder)
+    for start in range(0, len(removed), 100):
+        units.delete(where={"parent": {"$in": removed[start : start + 100]}})
+    rows = {
+        f"{cid}{UNIT_ID_SEPARATOR}{n}": (cid, text)
+        for cid, (chunk, _) in wanted.items()
+        for n, text in enumerate(chunk_units(chunk))
+    }
+    ids = list(rows)
+    present: set[str] = set()
+    for start in range(0, len(ids), PAGE):
+        present.update(str(u) for u in units.get(ids=ids[start : start + PAGE], include=[])["ids"])
+    to_add = [uid for uid in ids if uid not in present]
+    vectors = _embed(embedder, [rows[uid][1] for uid in to_add], progress=progress)
+    for start in range(0, len(to_add), batch):
+        part = to_add[start : start + batch]
+        units.add(
+            ids=part,
+            embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32),
+            metadatas=[{"parent": rows[uid][0]} for uid in part],
+        )
+    return len(to_add)
+
+
 def lexical_dir(settings: Settings, collection: str) -> Path:
     return settings.home / "lexical" / collection
 
@@ -381,10 +458,19 @@ PAGE = 5000  # rows per `get`: one unpaged get of a large collection exceeds SQL
 
 
 def fetch_all(
-    coll: Any, *, where: dict[str, Any] | None = None, documents: bool = False
+    coll: Any,
+    *,
+    where: dict[str, Any] | None = None,
+    documents: bool = False,
+    vectors: list[Any] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """Every (id, metadata, document) matching `where`, read in pages."""
+    """Every (id, metadata, document) matching `where`, read in pages.
+
+    With `vectors` (a list), each row's embedding is appended to it, in the same order.
+    """
     include = ["metadatas", "documents"] if documents else ["metadatas"]
+    if vectors is not None:
+        include.append("embeddings")
     ids: list[str] = []
     metas: list[dict[str, Any]] = []
     docs: list[str] = []
@@ -395,6 +481,8 @@ def fetch_all(
         metas.extend(dict(meta or {}) for meta in page["metadatas"] or [])
         if documents:
             docs.extend(str(doc or "") for doc in page["documents"] or [])
+        if vectors is not None and len(page["ids"]):
+            vectors.extend(page["embeddings"])
         if len(page["ids"]) < PAGE:
             return ids, metas, docs
         offset += PAGE
@@ -406,6 +494,30 @@ def _existing(coll: Any, doc_keys: list[str]) -> dict[str, dict[str, Any]]:
     for start in range(0, len(doc_keys), 100):
         ids, metas, _ = fetch_all(coll, where={"doc_key": {"$in": doc_keys[start : start + 100]}})
         found.update(zip(ids, metas, strict=True))
+    return found
+
+
+def _gone(
+    coll: Any, folders: Sequence[Path], produced: set[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Stored documents that came from under `folders` but that this ingest no longer produces.
+
+    Their file was deleted or renamed (or now holds another policy version), so they must not stay
+    citable. Only the folders given are considered: ingesting one folder never removes what was
+    ingested from another. Returns doc_key -> [(chunk id, policy id)].
+    """
+    if not folders:
+        return {}
+    roots = [folder.resolve() for folder in folders]
+    ids, metas, _ = fetch_all(coll)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for cid, meta in zip(ids, metas, strict=True):
+        key = str(meta.get("doc_key", ""))
+        if key in produced:
+            continue
+        stored = Path(str(meta.get("path", "")))
+        if any(stored.is_relative_to(root) for root in roots):
+            found.setdefault(key, []).append((cid, str(meta.get("policy_id") or "")))
     return found
 
 

@@ -28,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warden.errors import InputError, PolicyError
 
-SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
+SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm", ".docx", ".pdf"}
+BINARY_SUFFIXES = {".docx", ".pdf"}  # read by knowledge.formats, not as text
 REQUIRED_FRONT_MATTER = ("id", "title", "domain", "version", "effective", "owner")
+MAX_FRONT_MATTER_CHARS = 4096  # a dozen metadata keys fit in a tenth of this
 
 # Chunk sizes in characters. MiniLM reads at most 256 word pieces (~1,000 characters of English),
 # so a chunk much longer than that is embedded from its first part only.
@@ -37,6 +39,10 @@ TARGET_CHARS = 850
 MAX_CHARS = 1200
 MIN_TAIL_CHARS = 250
 MIN_WORDS = 6  # shorter passages are navigation left over from a web page
+# Units (list items, sentence groups) a chunk is matched by; see `chunk_units`.
+UNIT_CHARS = 400
+UNIT_LEAD_CHARS = 300
+MIN_UNIT_CHARS = 20
 
 # Plain-line headings: a short standalone line without closing punctuation.
 MAX_HEADING_CHARS = 90
@@ -98,6 +104,7 @@ class Chunk(BaseModel):
     policy_id: str | None = None
     policy_version: str | None = None
     ordinal: int = 0  # position in the document, keeps listings in reading order
+    url: str | None = None  # the published document (front matter `url`), for citation links
 
     @property
     def embed_text(self) -> str:
@@ -124,6 +131,7 @@ class Block:
     bold_only: bool = False
     link_only: bool = False
     ordered_marker: str | None = None
+    line: int = 0  # 1-based line in the body where known (markdown), else 0
 
 
 @dataclass
@@ -207,17 +215,29 @@ def read_text(path: Path) -> str:
 def parse_file(path: Path, source: str | None = None) -> Document:
     """Parse one file into a `Document`; errors name the file and what to fix."""
     source = source or path.name
-    text = read_text(path)
-    front_matter, body = split_front_matter(text, path)
     suffix = path.suffix.lower()
+    if suffix in BINARY_SUFFIXES:
+        from knowledge.formats import docx_markdown, pdf_markdown
+
+        text = docx_markdown(path) if suffix == ".docx" else pdf_markdown(path)
+    else:
+        text = read_text(path)
+    front_matter, body = split_front_matter(text, path)
     if suffix in {".html", ".htm"}:
         blocks = html_blocks(body)
+        if front_matter is None:
+            front_matter, blocks = block_front_matter(blocks, path)
     elif suffix in {".txt", ".text"}:
         blocks = text_blocks(body)
     else:
         blocks = markdown_blocks(body)
     stem = path.stem
     if front_matter:
+        first_body_line = text[: len(text) - len(body)].count("\n")
+        if suffix in BINARY_SUFFIXES:  # lines of the converted text mean nothing to the reader
+            for block in blocks:
+                block.line = 0
+        refuse_duplicate_ids(blocks, path, first_body_line)
         title = front_matter.title
         slug = front_matter.id
     else:
@@ -241,12 +261,7 @@ def split_front_matter(text: str, path: Path) -> tuple[FrontMatter | None, str]:
         if text.startswith("---\n") and "\n---" not in text[4:]:
             raise PolicyError(f"{path}: front matter starts with '---' but is never closed.")
         return None, text
-    try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: front matter is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: front matter must be a YAML mapping of keys to values.")
+    data = load_front_matter_yaml(match.group(1), path)
     missing = [key for key in REQUIRED_FRONT_MATTER if data.get(key) in (None, "")]
     if missing:
         raise PolicyError(
@@ -262,6 +277,57 @@ def split_front_matter(text: str, path: Path) -> tuple[FrontMatter | None, str]:
     return FrontMatter.model_validate(clean), text[match.end() :]
 
 
+def block_front_matter(blocks: list[Block], path: Path) -> tuple[FrontMatter | None, list[Block]]:
+    """Front matter typed into a page (a wiki or Google Docs export): `---`, `key: value`
+    paragraphs, `---` at the very start of the text."""
+    if not blocks or blocks[0].kind != "para" or blocks[0].text != "---":
+        return None, blocks
+    for end, block in enumerate(blocks[1:41], start=1):
+        if block.kind == "para" and block.text == "---":
+            raw = "\n".join(b.text for b in blocks[1:end])
+            front_matter, _ = split_front_matter(f"---\n{raw}\n---\n", path)
+            return front_matter, blocks[end + 1 :]
+    return None, blocks
+
+
+def load_front_matter_yaml(raw: str, path: Path) -> dict[str, Any]:
+    """Front matter as a flat mapping of scalars; refuses what could blow up or hide structure.
+
+    YAML anchors and aliases let a few hundred bytes expand into gigabytes (a "billion laughs"),
+    so any anchor or alias is refused before the document is composed, the text is capped at
+    MAX_FRONT_MATTER_CHARS, and every value must be a scalar (front matter is metadata, never a
+    nested structure).
+    """
+    if len(raw) > MAX_FRONT_MATTER_CHARS:
+        raise PolicyError(
+            f"{path}: front matter is {len(raw):,} characters; the limit is "
+            f"{MAX_FRONT_MATTER_CHARS:,} (it holds a few metadata keys, not content)."
+        )
+    try:
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                line = mark.line + 2 if mark else 1  # +1 for 1-based, +1 for the opening '---'
+                raise PolicyError(
+                    f"{path}:{line}: front matter uses a YAML anchor or alias ('&' / '*'); "
+                    "write every value out in full."
+                )
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: front matter is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: front matter must be a YAML mapping of keys to values.")
+    for key, value in data.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool | date):
+            if value is None and isinstance(key, str):
+                continue
+            raise PolicyError(
+                f"{path}: front matter {key!r} must be a single value (text, number or date), "
+                f"not a {type(value).__name__}."
+            )
+    return data
+
+
 # --------------------------------------------------------------------------- blocks
 
 
@@ -275,6 +341,7 @@ def markdown_blocks(text: str) -> list[Block]:
     item_marker: list[str | None] = []
     pending_item = False  # the next paragraph is the first line of a list item
     heading_level = 0
+    heading_line = 0
     cells: list[str] = []
     for index, token in enumerate(tokens):
         kind = token.type
@@ -291,6 +358,7 @@ def markdown_blocks(text: str) -> list[Block]:
             item_marker.pop()
         elif kind == "heading_open":
             heading_level = int(token.tag[1])
+            heading_line = token.map[0] + 1 if token.map else 0
         elif kind == "hr":
             blocks.append(Block("break"))
         elif kind in ("tr_open",):
@@ -302,7 +370,10 @@ def markdown_blocks(text: str) -> list[Block]:
         elif kind == "code_block":
             # Web exports indent whole sections (a list item opened by a blank line turns its
             # body into an "indented code block"); policy text is never code, so read it again.
-            blocks.extend(markdown_blocks(token.content))
+            offset = token.map[0] if token.map else 0
+            for inner in markdown_blocks(token.content):
+                inner.line = inner.line + offset if inner.line else 0
+                blocks.append(inner)
         elif kind == "fence":
             content = normalise_space(token.content)
             if content:
@@ -311,7 +382,7 @@ def markdown_blocks(text: str) -> list[Block]:
             parent = tokens[index - 1].type if index else ""
             plain, bold_only, link_only = inline_text(token.children or [])
             if parent == "heading_open":
-                blocks.append(Block("heading", plain, level=heading_level))
+                blocks.append(Block("heading", plain, level=heading_level, line=heading_line))
             elif parent in ("th_open", "td_open"):
                 cells.append(plain)
             elif not plain:
@@ -381,14 +452,30 @@ def html_blocks(text: str) -> list[Block]:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(text)
-    for selector in ("script", "style", "nav", "header", "footer", "aside", "form", "noscript"):
+    for selector in (*_CHROME, *_EXPORT_CHROME):
         for node in tree.css(selector):
             node.decompose()
+    for anchor in tree.css("a[id^='cmnt']"):  # a Google Docs comment (its reference is a <sup>)
+        comment = anchor.parent
+        if comment is not None and comment.parent is not None and comment.parent.tag == "div":
+            comment = comment.parent
+        if comment is not None:
+            comment.decompose()
     root = tree.body or tree.root
     blocks: list[Block] = []
     if root is None:
         return blocks
+    # A Confluence export: the page title sits outside the page body, which is #main-content.
+    page_body = tree.css_first("#main-content")
+    if page_body is not None:
+        title = tree.css_first("#title-text")
+        if title is not None:
+            heading = normalise_space(title.text()).split(" : ", 1)[-1]
+            blocks.append(Block("heading", heading, level=1))
+        root = page_body
     wanted = "h1, h2, h3, h4, h5, h6, p, li, tr, pre, blockquote, dt, dd, hr"
+    # Google Docs' "Title" paragraph is the top heading, so its "Heading 1" sits below it.
+    shift = 1 if root.css_first("p.title") is not None else 0
     for node in root.css(wanted):
         tag = node.tag
         # A <p> inside an <li> is part of that item; only the outermost block counts.
@@ -398,12 +485,19 @@ def html_blocks(text: str) -> list[Block]:
             blocks.append(Block("break"))
             continue
         content = normalise_space(node.text(separator=" "))
+        classes = (node.attributes.get("class") or "").split()
         if tag and tag[0] == "h" and tag[1:].isdigit():
-            blocks.append(Block("heading", content, level=int(tag[1:])))
+            blocks.append(Block("heading", content, level=int(tag[1:]) + shift))
         elif not content:
             continue
+        elif tag == "p" and "title" in classes:  # Google Docs' "Title" paragraph style
+            blocks.append(Block("heading", content, level=1))
         elif tag == "li":
             depth = sum(1 for a in _ancestors(node) if a.tag in ("ul", "ol")) - 1
+            # Google Docs exports nested lists as sibling lists classed lst-kix_<id>-<level>.
+            parent_class = (node.parent.attributes.get("class") or "") if node.parent else ""
+            nesting = re.search(r"\blst-kix_\w+-(\d+)\b", parent_class)
+            depth = int(nesting.group(1)) if nesting else depth
             own = _own_item_text(node)
             blocks.append(Block("item", own or content, level=max(depth, 0)))
         elif tag == "tr":
@@ -417,6 +511,18 @@ def html_blocks(text: str) -> list[Block]:
                 Block("para", content, bold_only=bold_only, link_only=links.strip() == content)
             )
     return blocks
+
+
+_CHROME = ("script", "style", "nav", "header", "footer", "aside", "form", "noscript")
+# Confluence page exports: breadcrumbs, "Created by ..., last modified on ...", attachment lists,
+# "Document generated by Confluence" footers. Google Docs exports: comment and footnote anchors.
+_EXPORT_CHROME = (
+    "#breadcrumb-section",
+    ".page-metadata",
+    ".pageSection",
+    "#footer",
+    "sup",
+)
 
 
 def _ancestors(node: Any) -> Iterable[Any]:
@@ -506,8 +612,8 @@ def looks_like_heading(block: Block, following: Block | None) -> bool:
     text = block.text.strip()
     if not text or len(text) > MAX_HEADING_CHARS or len(text.split()) > MAX_HEADING_WORDS:
         return False
-    if text[-1] in ".,:;!" or text[0].islower() or text[0] in "([\"'“*-":
-        return False
+    if text[-1] in ".,:;!" or text[0].islower() or text[0] in "([\"'“*-" or " | " in text:
+        return False  # (a " | " line is a table row)
     if text.endswith("?") and not block.bold_only and following.kind == "heading":
         return False
     # a short closing line ("Thanks for reading!") is prose if what follows is a heading of a page
@@ -602,6 +708,27 @@ def build_sections(blocks: list[Block], *, with_ids: bool) -> list[Section]:
     return [section for section in sections if section.blocks]
 
 
+def refuse_duplicate_ids(blocks: list[Block], path: Path, line_offset: int) -> None:
+    """Two headings with one section id would let the second (contradicting) clause be cited
+    under the first one's id; refuse the file, naming both lines."""
+    seen: dict[str, int] = {}
+    for block in blocks:
+        if block.kind != "heading":
+            continue
+        section_id, _ = split_section_id(block.text.strip(" *#"))
+        if section_id is None:
+            continue
+        line = block.line + line_offset if block.line else 0
+        if section_id in seen:
+            where = f"{path}:{line}" if line else str(path)
+            first = f" (first at line {seen[section_id]})" if seen[section_id] else ""
+            raise PolicyError(
+                f"{where}: section id {section_id} is used twice{first}; "
+                "give every section its own id."
+            )
+        seen[section_id] = line
+
+
 def split_section_id(title: str) -> tuple[str | None, str]:
     """`HA-2.1 Dehumanising comparisons` -> ("HA-2.1", "Dehumanising comparisons")."""
     first, _, rest = title.partition(" ")
@@ -615,7 +742,7 @@ def split_section_id(title: str) -> tuple[str | None, str]:
 
 # Bump when chunk_document's output changes for the same input: ingest stores it on the
 # collection, and `warden doctor` then says the index needs `warden ingest`.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 
 def chunk_document(doc: Document) -> list[Chunk]:
@@ -650,9 +777,56 @@ def chunk_document(doc: Document) -> list[Chunk]:
                     policy_id=doc.policy_id,
                     policy_version=doc.policy_version,
                     ordinal=len(chunks),
+                    url=doc.front_matter.url if doc.front_matter else None,
                 )
             )
     return chunks
+
+
+_ITEM_LINE_RE = re.compile(r"^\s*(?:[-*]|\d+\.)\s")
+
+
+def chunk_units(chunk: Chunk) -> list[str]:
+    """The small passages a chunk is matched by: each list item and each sentence group.
+
+    A chunk that packs a long list is embedded as a whole, and one item of it ("ivory", "pill
+    presses") is a small part of that vector. Each unit is embedded on its own, with the chunk's
+    heading path and the sentence that introduced its list, and points back to the chunk, which is
+    what search returns (small-to-big). A chunk that is a single short passage has no units.
+    """
+    lines = [line.strip() for line in chunk.text.split("\n") if line.strip()]
+    header = f"{chunk.doc_title} | {chunk.title}"
+    units: list[str] = []
+    lead: str | None = None
+    for line in lines:
+        is_item = bool(_ITEM_LINE_RE.match(line))
+        if not is_item:
+            lead = line.removesuffix(" (continued)") if len(line) <= UNIT_LEAD_CHARS else None
+        for part in _sentence_groups(line):
+            if len(part) < MIN_UNIT_CHARS:
+                continue
+            context = f"\n{lead}" if is_item and lead and not part.startswith(lead) else ""
+            units.append(f"{header}{context}\n{part}")
+    if len(units) == 1 and len(lines) == 1:
+        return []  # the chunk itself
+    return units
+
+
+def _sentence_groups(line: str) -> list[str]:
+    """A line as is, or an over-long one as runs of whole sentences of about UNIT_CHARS."""
+    if len(line) <= UNIT_CHARS:
+        return [line]
+    groups: list[str] = []
+    current = ""
+    for sentence in re.split(r"(?<=[.!?;])\s+", line):
+        if current and len(current) + len(sentence) > UNIT_CHARS:
+            groups.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}".strip()
+    if current:
+        groups.append(current)
+    return groups
 
 
 def untitled_title(section: Section) -> str:

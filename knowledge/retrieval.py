@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from knowledge.index import (
+    UNIT_ID_SEPARATOR,
     build_chroma_client,
     collection_generation,
     fetch_all,
@@ -35,10 +36,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["dense", "hybrid"]
-DEFAULT_MODE: Mode = "hybrid"  # measured: see `warden retrieval-eval`
+Mode = Literal["dense", "hybrid", "blend"]
+DEFAULT_MODE: Mode = "blend"  # measured: see `warden retrieval-eval`
 RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very first ranks
 CANDIDATES = 30  # per side, before fusion
+# blend mode (see Retriever._blend); the weight was chosen on hard_questions.jsonl
+BLEND_POOL = 40  # chunks per side
+UNIT_POOL = 40  # nearest units, each pointing to its chunk
+BLEND_LEXICAL_WEIGHT = 0.4
+BLEND_DOCUMENT_WEIGHT = 0.2  # how much the whole document's match lifts its passages
+WINDOW_CHARS = 1500  # a hit returns its section's neighbouring text up to this size
+NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
 OVERFETCH = 4  # on a large index, fetch at least this many times k unfiltered, filter here
 MAX_FETCH = 3000  # beyond this a filtered Chroma query is cheaper than over-fetching
@@ -128,6 +136,7 @@ class Hit(BaseModel):
     approved: bool = Field(
         description="from an approved policy folder and consistent with the catalogue"
     )
+    url: str | None = Field(None, description="the published policy (front matter `url`)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -157,14 +166,29 @@ class LexicalIndex:
     """
 
     def __init__(
-        self, ids: list[str], metadatas: list[dict[str, Any]], documents: list[str], model: Any
+        self,
+        ids: list[str],
+        metadatas: list[dict[str, Any]],
+        documents: list[str],
+        model: Any,
+        doc_model: Any = None,
+        vectors: np.ndarray[Any, np.dtype[np.float16]] | None = None,
     ) -> None:
         self.ids = ids
+        # The chunks' embeddings (float16: half the memory, ample for ranking), so the blend can
+        # score a passage BM25 found without asking Chroma for its vector.
+        self.vectors = vectors
         self.metadatas = metadatas
         self.documents = documents
         self.model = model
+        self.doc_model = doc_model  # BM25 over whole documents (one row per doc_key)
         self._position = {cid: i for i, cid in enumerate(ids)}
         n = len(ids)
+        # Which document each row belongs to, and each row's place in it (for section windows).
+        self._doc_codes, self.doc = _codes(str(m.get("doc_key", "")) for m in metadatas)
+        self._place = {
+            (int(self.doc[row]), int(m.get("ordinal", 0))): row for row, m in enumerate(metadatas)
+        }
         # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
         self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
         self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
@@ -178,15 +202,22 @@ class LexicalIndex:
     def from_collection(cls, coll: Any) -> LexicalIndex:
         import bm25s
 
-        ids, metas, docs = fetch_all(coll, documents=True)
+        rows: list[Any] = []
+        ids, metas, docs = fetch_all(coll, documents=True, vectors=rows)
+        vectors = np.asarray(rows, dtype=np.float16) if rows else None
         corpus = [
             tokenize(f"{m.get('doc_title', '')} {m.get('title', '')} {d}")
             for m, d in zip(metas, docs, strict=True)
         ]
         model = bm25s.BM25()
+        doc_model = bm25s.BM25()
         if ids:
             model.index(corpus, show_progress=False)
-        return cls(ids, metas, docs, model)
+            by_doc: dict[str, list[str]] = {}
+            for meta, tokens in zip(metas, corpus, strict=True):
+                by_doc.setdefault(str(meta.get("doc_key", "")), []).extend(tokens)
+            doc_model.index(list(by_doc.values()), show_progress=False)
+        return cls(ids, metas, docs, model, doc_model, vectors)
 
     @classmethod
     def rebuild(cls, coll: Any, folder: Path, generation: str) -> LexicalIndex:
@@ -198,6 +229,9 @@ class LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
         if self.ids:
             self.model.save(str(folder / "bm25"))
+            self.doc_model.save(str(folder / "bm25-documents"))
+        if self.vectors is not None:
+            np.save(folder / "vectors.npy", self.vectors)
         payload = {"generation": generation, "ids": self.ids, "metadatas": self.metadatas}
         (folder / "chunks.json").write_text(
             json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
@@ -216,10 +250,70 @@ class LexicalIndex:
             if data.get("generation") != generation:
                 return None
             model = bm25s.BM25.load(str(folder / "bm25")) if data["ids"] else bm25s.BM25()
+            doc_model = (
+                bm25s.BM25.load(str(folder / "bm25-documents")) if data["ids"] else bm25s.BM25()
+            )
+            vectors = np.load(folder / "vectors.npy") if data["ids"] else None
         except (OSError, ValueError, KeyError) as exc:
             log.warning("lexical index in %s unreadable (%s); rebuilding", folder, exc)
             return None
-        return cls(data["ids"], data["metadatas"], data["documents"], model)
+        if vectors is not None and len(vectors) != len(data["ids"]):
+            return None
+        return cls(data["ids"], data["metadatas"], data["documents"], model, doc_model, vectors)
+
+    def document_scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Per row, how well the row's whole document matches `query` (0..1; None: no terms).
+
+        A question that names a platform or its own words ("pins", "Snaps", "Meta") matches that
+        document as a whole far better than any one passage of it.
+        """
+        tokens = tokenize(query)
+        if not self.ids or not tokens or self.doc_model is None:
+            return None
+        scores = np.asarray(self.doc_model.get_scores(tokens), dtype=np.float32)
+        top = float(scores.max())
+        if top <= 0:
+            return None
+        per_row: np.ndarray[Any, np.dtype[np.float32]] = (scores / np.float32(top))[self.doc]
+        return per_row
+
+    def window(self, row: int, limit: int) -> list[int]:
+        """The row and its neighbours in the same section, in reading order, up to `limit` chars.
+
+        Small-to-big: a passage matched on its own is returned with the text around it, so the
+        reader (and the model) sees the whole rule, not a fragment of a list.
+        """
+        doc, title = int(self.doc[row]), self.metadatas[row].get("title")
+        ordinal = int(self.metadatas[row].get("ordinal", 0))
+        rows, size = [row], len(self.documents[row])
+        low = high = ordinal
+        grew = True
+        while grew:
+            grew = False
+            for step in (1, -1):
+                place = (high + 1) if step == 1 else (low - 1)
+                other = self._place.get((doc, place))
+                if other is None or self.metadatas[other].get("title") != title:
+                    continue
+                if size + len(self.documents[other]) + 1 > limit:
+                    continue
+                size += len(self.documents[other]) + 1
+                if step == 1:
+                    high, rows = place, [*rows, other]
+                else:
+                    low, rows = place, [other, *rows]
+                grew = True
+        return rows
+
+    def scores(
+        self, query: str, mask: np.ndarray[Any, np.dtype[np.bool_]]
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """BM25 score of every row for `query` (0 where `mask` is False); None without terms."""
+        tokens = tokenize(query)
+        if not self.ids or not tokens:
+            return None
+        scores = np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+        return np.where(mask, scores, np.float32(0.0))
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
@@ -291,6 +385,7 @@ class Retriever:
         self.mode: Mode = mode
         self._lexical_folder = lexical_folder
         self._lexical: LexicalIndex | None = None
+        self._units: Any = None  # the units collection, when the index has one
         self._generation: str | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -351,81 +446,191 @@ class Retriever:
         approved_only: bool,
         mode: Mode,
     ) -> list[Hit]:
-        pool = max(k, CANDIDATES) if mode == "hybrid" else k
         lexical = self.lexical()
         mask = lexical.mask(policy=policy, version=version, approved_only=approved_only)
         allowed = int(mask.sum())
         if allowed == 0:
             return []
-        dense = self._dense(vector, pool, _where(policy, version, approved_only), lexical, mask)
+        where = _where(policy, version, approved_only)
+        if mode == "blend":
+            return self._blend(query, vector, k, where, lexical, mask)
+        pool = max(k, CANDIDATES) if mode == "hybrid" else k
+        dense = [
+            _hit_at(lexical, row, sim)
+            for row, sim in self._dense_rows(vector, pool, where, lexical, mask)
+        ]
         if mode == "dense":
             return dense[:k]
         sparse = lexical.search(query, pool, mask, allowed=allowed)
         return _fuse(dense, sparse, lexical, k)
 
-    def _dense(
+    def _blend(
         self,
+        query: str,
         vector: list[float],
         k: int,
         where: dict[str, Any],
         lexical: LexicalIndex,
         mask: np.ndarray[Any, np.dtype[np.bool_]],
     ) -> list[Hit]:
-        """Nearest chunks among those `mask` allows.
+        """Small-to-big dense matching fused with BM25 by weighted, normalised scores.
+
+        A chunk's dense score is the best of its own similarity and its units' (list items,
+        sentences); BM25 scores the chunk with its heading path. Both are scaled to 0..1 over the
+        candidates and mixed with BLEND_LEXICAL_WEIGHT, chosen on the development questions (see
+        `warden retrieval-eval`). Near-identical passages (web exports repeat whole blocks) are
+        returned once.
+        """
+        pool = max(k, BLEND_POOL)
+        dense = dict(self._dense_rows(vector, pool, where, lexical, mask))
+        for row, sim in self._unit_rows(vector, UNIT_POOL, lexical, mask):
+            dense[row] = max(dense.get(row, -1.0), sim)
+        scores = lexical.scores(query, mask)
+        lexical_rows: list[int] = []
+        if scores is not None:
+            top = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
+            lexical_rows = [int(row) for row in top if scores[row] > 0]
+        missing = [row for row in lexical_rows if row not in dense]
+        dense.update(self._similarities(vector, missing, lexical))
+        if not dense:
+            return []
+        rows = list(dense)
+        d = np.asarray([dense[row] for row in rows], dtype=np.float32)
+        b = (
+            scores[rows].astype(np.float32)
+            if scores is not None
+            else np.zeros(len(rows), dtype=np.float32)
+        )
+        d_span = float(d.max() - d.min()) or 1.0
+        b_top = float(b.max()) or 1.0
+        weight = BLEND_LEXICAL_WEIGHT
+        fused = (1 - weight) * (d - d.min()) / d_span + weight * b / b_top
+        documents = lexical.document_scores(query)
+        if documents is not None:
+            fused = fused + BLEND_DOCUMENT_WEIGHT * documents[rows]
+        hits: list[Hit] = []
+        kept: list[frozenset[str]] = []
+        shown: set[int] = set()
+        for index in np.argsort(-fused, kind="stable"):
+            row = rows[int(index)]
+            if row in shown:
+                continue
+            words = frozenset(_WORD.findall(lexical.documents[row].lower()))
+            if any(_jaccard(words, other) >= NEAR_DUPLICATE for other in kept):
+                continue
+            kept.append(words)
+            window = lexical.window(row, WINDOW_CHARS)
+            shown.update(window)
+            hit = _hit_at(lexical, row, float(fused[index]))
+            if len(window) > 1:
+                hit = hit.model_copy(
+                    update={"text": "\n".join(lexical.documents[r] for r in window)}
+                )
+            hits.append(hit)
+            if len(hits) == k:
+                break
+        return hits
+
+    def _dense_rows(
+        self,
+        vector: list[float],
+        k: int,
+        where: dict[str, Any],
+        lexical: LexicalIndex,
+        mask: np.ndarray[Any, np.dtype[np.bool_]],
+    ) -> list[tuple[int, float]]:
+        """Nearest chunks among those `mask` allows, as (lexical row, cosine similarity).
 
         Chroma's metadata filter makes a query scan every row (a second or more at 100k chunks),
         so it is used only when it is needed and cheap: a filter that every chunk passes is
         dropped, and on a large index the nearest neighbours are fetched unfiltered (over-fetching)
-        and filtered here, falling back to Chroma's filter only when too few pass.
+        and filtered here, falling back to Chroma's filter only when too few pass. Texts and
+        metadata come from the lexical side's copy, so Chroma returns only ids and distances.
         """
         total = len(lexical.ids)
         allowed = int(mask.sum())
         if allowed == total:
-            return [hit for _, hit in self._query(vector, k, None)]
+            return self._nearest(vector, k, None, lexical)
         if total <= SMALL_INDEX:
-            return [hit for _, hit in self._query(vector, k, where)]
+            return self._nearest(vector, k, where, lexical)
         # Fetch enough unfiltered neighbours that about 2k of them should pass the filter.
         wanted = min(total, max(k * OVERFETCH, 2 * k * total // allowed), MAX_FETCH)
-        result = self.collection.query(
-            query_embeddings=np.asarray([vector], dtype=np.float32),
-            n_results=wanted,
-            include=["distances"],
-        )
-        kept = [
-            (str(cid), float(dist))
-            for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
-            if (row := lexical.position(str(cid))) is not None and bool(mask[row])
-        ][:k]
+        kept = [pair for pair in self._nearest(vector, wanted, None, lexical) if mask[pair[0]]]
         if len(kept) < min(k, allowed):
-            return [hit for _, hit in self._query(vector, k, where)]
-        got = self.collection.get(ids=[cid for cid, _ in kept], include=["documents", "metadatas"])
-        found = {
-            str(cid): (str(doc or ""), dict(meta or {}))
-            for cid, doc, meta in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
-            )
-        }
-        return [
-            _hit(found[cid][1], found[cid][0], 1.0 - dist) for cid, dist in kept if cid in found
-        ]
+            return self._nearest(vector, k, where, lexical)
+        return kept[:k]
 
-    def _query(
-        self, vector: list[float], k: int, where: dict[str, Any] | None
-    ) -> list[tuple[str, Hit]]:
+    def _nearest(
+        self, vector: list[float], k: int, where: dict[str, Any] | None, lexical: LexicalIndex
+    ) -> list[tuple[int, float]]:
         result = self.collection.query(
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=k,
             where=where,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
-        ids = result["ids"][0]
-        docs = (result["documents"] or [[]])[0]
-        metas = (result["metadatas"] or [[]])[0]
-        dists = (result["distances"] or [[]])[0]
         return [
-            (str(cid), _hit(dict(meta or {}), str(doc or ""), 1.0 - float(dist)))
-            for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
+            (row, 1.0 - float(dist))
+            for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
+            if (row := lexical.position(str(cid))) is not None
         ]
+
+    def _unit_rows(
+        self,
+        vector: list[float],
+        k: int,
+        lexical: LexicalIndex,
+        mask: np.ndarray[Any, np.dtype[np.bool_]],
+    ) -> list[tuple[int, float]]:
+        """Chunks whose units (list items, sentences) are nearest, as (row, similarity)."""
+        units = self._units
+        if units is None:
+            return []
+        result = units.query(
+            query_embeddings=np.asarray([vector], dtype=np.float32),
+            n_results=k,
+            include=["distances"],
+        )
+        found: list[tuple[int, float]] = []
+        for uid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True):
+            row = lexical.position(str(uid).rsplit(UNIT_ID_SEPARATOR, 1)[0])
+            if row is not None and mask[row]:
+                found.append((row, 1.0 - float(dist)))
+        return found
+
+    def _similarities(
+        self, vector: list[float], rows: list[int], lexical: LexicalIndex
+    ) -> dict[int, float]:
+        """Cosine similarity of the query to chunks BM25 found but the dense side did not."""
+        if not rows:
+            return {}
+        if lexical.vectors is not None:
+            matrix = lexical.vectors[rows].astype(np.float32)
+            sims = matrix @ np.asarray(vector, dtype=np.float32)
+            return {row: float(sim) for row, sim in zip(rows, sims, strict=True)}
+        got = self.collection.get(ids=[lexical.ids[row] for row in rows], include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None or len(embeddings) == 0:
+            return {}
+        matrix = np.asarray(embeddings, dtype=np.float32)
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        return {
+            row: float(sim)
+            for cid, sim in zip(got["ids"], sims, strict=True)
+            if (row := lexical.position(str(cid))) is not None
+        }
+
+    def _open_units(self) -> Any:
+        """The units collection beside this one, or None (an index built before units)."""
+        from knowledge.index import units_name
+
+        if self._client is None:
+            return None
+        try:
+            units = self._client.get_collection(units_name(self.name), embedding_function=None)
+        except Exception:  # NotFoundError differs between local and HTTP clients
+            return None
+        return units if units.count() else None
 
     def lexical(self) -> LexicalIndex:
         """The BM25 side, loaded from disk or rebuilt when the collection changed."""
@@ -444,6 +649,7 @@ class Retriever:
             generation = collection_generation(self.collection)
             if self._lexical is not None and generation == self._generation:
                 return self._lexical
+            self._units = self._open_units()
             index = None
             if self._lexical_folder is not None:
                 index = LexicalIndex.load(self._lexical_folder, generation)
@@ -468,6 +674,14 @@ def _where(policy: str | None, version: str | None, approved_only: bool) -> dict
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)
+
+
+def _hit_at(lexical: LexicalIndex, row: int, score: float) -> Hit:
+    return _hit(lexical.metadatas[row], lexical.documents[row], score)
+
+
 def _hit(meta: dict[str, Any], text: str, score: float) -> Hit:
     return Hit(
         section_id=str(meta.get("section_id", "")),
@@ -478,6 +692,7 @@ def _hit(meta: dict[str, Any], text: str, score: float) -> Hit:
         text=text,
         score=round(score, 4),
         approved=bool(meta.get("approved")),
+        url=str(meta.get("url") or "") or None,
     )
 
 

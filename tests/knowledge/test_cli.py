@@ -79,11 +79,13 @@ def test_ingest_then_search_json_shape(app: typer.Typer, tmp_path: Path) -> None
         "text",
         "score",
         "approved",
+        "url",
     }
     assert hits[0]["title"] == "Acme Rules > Threats"
     assert hits[0]["section_id"] == "acme:acme-rules/threats#1"
     assert hits[0]["source"] == "acme.md"
     assert hits[0]["policy_id"] is None and hits[0]["approved"] is False
+    assert hits[0]["url"] is None  # no front matter, no published address
 
 
 def test_search_human_output_and_policy_filters(app: typer.Typer) -> None:

@@ -213,10 +213,10 @@ def test_iter_files_walks_folders_and_refuses_unknown_types(tmp_path: Path) -> N
     (tmp_path / "sub").mkdir()
     write(tmp_path, "a.md", "# A\n\ntext text text text text text\n")
     write(tmp_path / "sub", "b.txt", "B\n\ntext text text text text text\n")
-    write(tmp_path, "notes.pdf", "not really a pdf")
+    write(tmp_path, "notes.pptx", "slides, not supported")
     assert [source for _, source in iter_files([tmp_path])] == ["a.md", "sub/b.txt"]
     with pytest.raises(InputError, match="unsupported file type"):
-        iter_files([tmp_path / "notes.pdf"])
+        iter_files([tmp_path / "notes.pptx"])
     with pytest.raises(InputError, match="no such file"):
         iter_files([tmp_path / "missing"])
 
