@@ -76,9 +76,14 @@ def candidate_policies(
     actionable sections retrieved, in that order, without repeats."""
     out: list[str] = list(dict.fromkeys(extra))
     for s in sections:
-        if s.policy_id and s.policy_id not in out and _kind(catalogue, s.section_id) in (
-            "violation",
-            "borderline",
+        if (
+            s.policy_id
+            and s.policy_id not in out
+            and _kind(catalogue, s.section_id)
+            in (
+                "violation",
+                "borderline",
+            )
         ):
             out.append(s.policy_id)
     return out
@@ -264,7 +269,9 @@ def best_exception(
         framed_vector = embedder.embed_query(framed) if quoted else vector
     else:
         framed_vector = None
-    violation_score = max(section_match(deps, framed, framed_vector, t) for t in violations.values())
+    violation_score = max(
+        section_match(deps, framed, framed_vector, text) for text in violations.values()
+    )
     scored = [(section_match(deps, content, vector, t), sid) for sid, t in exceptions.items()]
     score, sid = max(scored)
     return ExceptionMatch(

@@ -21,8 +21,8 @@ from agent.citations import (
     strip_unretrieved_refs,
 )
 from agent.deps import Deps
-from agent.exceptions import ExceptionMatch, best_exception, candidate_policies, context_sections
 from agent.drafts import RecommendationDraft
+from agent.exceptions import ExceptionMatch, best_exception, candidate_policies, context_sections
 from agent.interface import Recommendation, Usage
 from agent.llm import add_usage, structured_call
 from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION

@@ -76,7 +76,8 @@ def test_an_exception_never_grounds_an_action(make_warden: Any) -> None:
 
 
 def test_framing_leaves_quoted_words_out() -> None:
-    assert framing('Stop calling them "vermin", it is cruel.') == "Stop calling them  … , it is cruel."
+    quoted = 'Stop calling them "vermin", it is cruel.'
+    assert framing(quoted) == "Stop calling them  … , it is cruel."
     assert framing("it's fine, don't worry") == "it's fine, don't worry"
 
 
