@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from agent.abstention import ENGLISH_NOTE, abstains, looks_non_english
 from agent.citations import (
     cited_only,
     inline_refs,
@@ -59,11 +60,12 @@ def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Us
     question = sanitize(question).strip()
     found = retrieve(deps, question)
     sections = found.sections
-    low = not sections or found.confidence < deps.min_score
+    low = abstains(question, found)
+    language = ENGLISH_NOTE if looks_non_english(question) else None
     if deps.model is None:
-        return excerpts_answer(question, sections, low=low), sections, Usage()
+        return excerpts_answer(question, sections, low=low, note=language), sections, Usage()
     if not sections:
-        return excerpts_answer(question, sections, low=True), sections, Usage()
+        return excerpts_answer(question, sections, low=True, note=language), sections, Usage()
     messages = [
         SystemMessage(ANSWER_SYSTEM),
         HumanMessage(
@@ -81,6 +83,8 @@ def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Us
     draft = reply.parsed
     retrieved_ids = {s.section_id for s in sections}
     text, removed_inline = strip_unretrieved_refs(draft.answer.strip(), retrieved_ids)
+    if language:
+        text = f"{language}\n{text}"
     citations, removed = cited_only(
         [*draft.cited_section_ids, *inline_refs(text)], sections, question
     )

@@ -287,6 +287,37 @@ def register(app: typer.Typer) -> None:
         """Recommend an enforcement decision on a case (validated against the catalogue)."""
         _one_shot("", intent="recommend", case_id=case_id, as_json=as_json)
 
+    @app.command("eval-abstention")
+    def eval_abstention(
+        choose: bool = typer.Option(False, "--choose", help="also search the best thresholds"),
+    ) -> None:
+        """False-answer and false-abstain rates of the abstention rule on its labelled set."""
+        from agent import abstention
+        from agent.deps import Deps
+        from knowledge.catalogue import load_catalogue
+        from knowledge.retrieval import build_retriever
+        from warden.settings import get_settings
+
+        settings = get_settings()
+        deps = Deps(
+            retriever=build_retriever(settings),
+            catalogue=load_catalogue(settings.catalogue_dir),
+            backend=None,  # type: ignore[arg-type]  # retrieval only
+        )
+        rows = abstention.load_set()
+        features = abstention.measure(deps, rows)
+        rules = [("in use", abstention.RULE), ("old: similarity >= 0.30", abstention.Rule(0.30, 9))]
+        if choose:
+            rules.append(("best on this set", abstention.choose(rows, features)[0]))
+        for name, rule in rules:
+            got = abstention.rates(rows, features, rule)
+            typer.echo(
+                f"{name}: confidence >= {rule.min_confidence:.2f} or lexical agreement >= "
+                f"{rule.min_overlap:.1f}: false answers {got.false_answer:.1%} of "
+                f"{got.unanswerable} unanswerable, false abstentions {got.false_abstain:.1%} of "
+                f"{got.answerable} answerable"
+            )
+
     @app.command()
     def chat(
         thread: str | None = typer.Option(None, help="resume a conversation thread id"),
