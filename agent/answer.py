@@ -55,12 +55,19 @@ def excerpts_answer(
     )
 
 
-def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Usage]:
-    """Answer a policy question; excerpts when there is no model or its answer cannot be used."""
+def answer(
+    deps: Deps, question: str, *, query: str | None = None, policy: str | None = None
+) -> tuple[PolicyAnswer, list[Retrieved], Usage]:
+    """Answer a policy question; excerpts when there is no model or its answer cannot be used.
+
+    `query` is what retrieval searches with when it differs from the question (a follow-up
+    rewritten with the conversation's subject); `policy` restricts retrieval to one policy.
+    """
     question = sanitize(question).strip()
-    found = retrieve(deps, question)
+    search = sanitize(query).strip() if query else question
+    found = retrieve(deps, search, policy=policy)
     sections = found.sections
-    low = abstains(question, found)
+    low = abstains(search, found)
     language = ENGLISH_NOTE if looks_non_english(question) else None
     if deps.model is None:
         return excerpts_answer(question, sections, low=low, note=language), sections, Usage()
