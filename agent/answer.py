@@ -18,6 +18,7 @@ from agent.drafts import AnswerDraft
 from agent.interface import PolicyAnswer, Usage
 from agent.llm import structured_call
 from agent.prompts import ANSWER_SYSTEM
+from agent.schemas import answer_schema
 from agent.state import Retrieved
 from agent.untrusted import sanitize
 
@@ -79,7 +80,13 @@ def answer(
             f"Policy sections:\n\n{sections_for_prompt(sections)}\n\nQuestion: {question}"
         ),
     ]
-    reply = structured_call(deps.model, AnswerDraft, messages, name="policy_answer")
+    reply = structured_call(
+        deps.model,
+        AnswerDraft,
+        messages,
+        name="policy_answer",
+        json_schema=answer_schema(s.section_id for s in sections),
+    )
     if reply.parsed is None:
         note = (
             "The model is unavailable, so here are the policy excerpts instead."

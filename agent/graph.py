@@ -38,6 +38,7 @@ from agent.interface import Intent, Refusal, Usage, WardenRequest
 from agent.llm import add_usage, model_name, structured_call
 from agent.prompts import ROUTER_SYSTEM
 from agent.router import Route, accept_model_route, route_by_rules, route_if_clear
+from agent.schemas import route_schema
 from agent.state import Retrieved, State
 from agent.untrusted import sanitize
 from warden.errors import InputError, WardenError
@@ -145,6 +146,7 @@ def build_graph(
                 RouteDraft,
                 [SystemMessage(ROUTER_SYSTEM), HumanMessage(sanitize(request.text)[:1000])],
                 name="route",
+                json_schema=route_schema(),
             )
             spent = reply.usage
             chosen = (

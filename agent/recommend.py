@@ -26,6 +26,7 @@ from agent.exceptions import ExceptionMatch, best_exception, candidate_policies,
 from agent.interface import Recommendation, Usage
 from agent.llm import add_usage, structured_call
 from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
+from agent.schemas import recommendation_schema
 from agent.state import Retrieved
 from agent.targets import case_targets
 from agent.untrusted import mark_untrusted, sanitize
@@ -266,6 +267,16 @@ def _exception_draft(
     )
 
 
+def _allowed_actions(catalogue: Catalogue, sections: list[Retrieved]) -> list[str]:
+    """Every action the catalogue allows for an actionable section given in this prompt."""
+    out: list[str] = []
+    for s in sections:
+        entry = _actionable(catalogue, s.section_id)
+        if entry is not None:
+            out.extend(a.value for a in entry.allowed_actions)
+    return out
+
+
 def _is_exception(catalogue: Catalogue, section_id: str) -> bool:
     try:
         return catalogue.section(section_id).kind.value == "exception"
@@ -390,7 +401,15 @@ def recommend(deps: Deps, case: Case) -> tuple[Recommendation, list[Retrieved], 
     usage = Usage()
     problems: list[str] = []
     for attempt in range(2):
-        reply = structured_call(deps.model, RecommendationDraft, messages, name="recommendation")
+        reply = structured_call(
+            deps.model,
+            RecommendationDraft,
+            messages,
+            name="recommendation",
+            json_schema=recommendation_schema(
+                [s.section_id for s in sections], _allowed_actions(deps.catalogue, sections)
+            ),
+        )
         usage = add_usage(usage, reply.usage)
         if reply.unavailable:
             note = "The model is unavailable."
