@@ -48,10 +48,10 @@ def mentioned_policy(text: str, catalogue: Catalogue) -> str | None:
     """A policy id named in the message (`GV`, `HA`), when the catalogue knows it."""
     for token in _POLICY_ID.findall(text):
         try:
-            catalogue.policy(token)
+            catalogue.policy(str(token))
         except Exception:  # not a policy id (an acronym like "DM")
             continue
-        return token
+        return str(token)
     return None
 
 

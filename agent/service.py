@@ -124,9 +124,10 @@ class Warden:
         on_token: Callable[[str], None],
     ) -> dict[str, Any]:
         state: dict[str, Any] = {}
-        for mode, chunk in self.graph.stream(
+        stream: Any = self.graph.stream(
             payload, config, context=context, stream_mode=["messages", "values"]
-        ):
+        )
+        for mode, chunk in stream:
             if mode == "values":
                 state = chunk
                 continue

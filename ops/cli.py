@@ -187,7 +187,11 @@ def _print_verdicts(records: object, signals: dict[str, float]) -> None:
         )
     labels = sorted({str(g.label) for g in groups})
     for label in labels:
-        pooled = judgment.totals(groups, lambda x, label=label: str(x) == label)
+
+        def same(x: str | None, label: str = label) -> bool:
+            return str(x) == label
+
+        pooled = judgment.totals(groups, same)
         table.add_row(
             "all", label, str(pooled.n), *(f"{pooled.share(v):.0%}" for v in judgment.VERDICTS)
         )
