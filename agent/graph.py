@@ -40,6 +40,7 @@ from agent.prompts import ROUTER_SYSTEM
 from agent.router import Route, accept_model_route, route_by_rules, route_if_clear
 from agent.schemas import route_schema
 from agent.state import Retrieved, State
+from agent.studio import hitl_request
 from agent.untrusted import sanitize
 from warden.errors import InputError, WardenError
 
@@ -284,6 +285,8 @@ def build_graph(
             "proposal": paused,
             "blast_radius": state.get("blast_radius"),
             "refused": None,
+            # The agent-inbox human-in-the-loop shape, beside our own fields.
+            **hitl_request(paused, state.get("blast_radius")),
         }
         # Each resume is checked; a refused one pauses again (LangGraph replays earlier resume
         # values to earlier interrupt() calls), so only an accepted decision gets past the loop.
