@@ -101,10 +101,19 @@ class Warden:
         """
         context = Context(now=now)
         payload = {"request": request.model_dump(mode="json")}
+        config = _config(request.thread_id)
+        # Run metadata for tracing (LangSmith reads its own LANGSMITH_* variables): never
+        # secrets, never the content under review.
+        config["metadata"] = {
+            "intent": request.intent.value if request.intent else None,
+            "prompt_version": PROMPT_VERSION,
+            "model": self.model_name,
+            "case_id": request.case_id,
+        }
         if on_token is None:
-            state = self.graph.invoke(payload, _config(request.thread_id), context=context)
+            state = self.graph.invoke(payload, config, context=context)
         else:
-            state = self._streamed(payload, _config(request.thread_id), context, on_token)
+            state = self._streamed(payload, config, context, on_token)
         response = RESPONSE.validate_python(state["response"])
         if isinstance(response, ProposalPending):
             response = self._pause(request, response, context)
