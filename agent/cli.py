@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -286,6 +287,58 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend an enforcement decision on a case (validated against the catalogue)."""
         _one_shot("", intent="recommend", case_id=case_id, as_json=as_json)
+
+    @app.command("eval-answers")
+    def eval_answers(
+        question_set: Annotated[Path, typer.Argument(help="golden questions (JSONL)")],
+        save: bool = typer.Option(True, "--save/--no-save", help="store the run"),
+    ) -> None:
+        """Golden policy questions through `ask`: citation precision/recall and abstention."""
+        from agent import answer_eval
+        from agent.interface import Intent, PolicyAnswer, WardenRequest
+        from agent.prompts import PROMPT_VERSION
+        from warden.settings import get_settings
+
+        golden = answer_eval.load_golden(question_set)
+        session = _open(get_settings())
+        answers: list[PolicyAnswer] = []
+        try:
+            for g in golden:
+                out = session.warden.handle(
+                    WardenRequest(
+                        thread_id=f"eval-answers:{uuid.uuid4().hex[:8]}",
+                        user_id=_user(session.settings),
+                        text=g.question,
+                        intent=Intent.ASK,
+                    )
+                )
+                if not isinstance(out, PolicyAnswer):
+                    out = PolicyAnswer(text="", citations=[], mode="excerpts", low_confidence=True)
+                answers.append(out)
+        finally:
+            session.close()
+        model = session.warden.model_name
+        run = answer_eval.score(
+            golden, answers, name=question_set.name, prompt=PROMPT_VERSION, model=model
+        )
+        home = session.settings.home
+        prev = answer_eval.previous(home, question_set.name)
+        if save:
+            answer_eval.save(home, run)
+        typer.echo(
+            f"{run.set}: {run.n} questions, prompt {run.prompt_version}, "
+            f"model {run.model or 'none'}"
+        )
+        for field in ("citation_precision", "citation_recall", "false_answer", "false_abstain"):
+            value = getattr(run, field)
+            before = getattr(prev, field) if prev else None
+            delta = (
+                f" ({value - before:+.3f} vs {prev.prompt_version} × {prev.model or 'none'})"
+                if prev and value is not None and before is not None
+                else ""
+            )
+            typer.echo(f"  {field}: {'n/a' if value is None else f'{value:.3f}'}{delta}")
+        typer.echo("  faithfulness (LLM judge): not measured")
 
     @app.command("eval-abstention")
     def eval_abstention(
