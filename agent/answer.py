@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from agent.abstention import ENGLISH_NOTE, abstains, looks_non_english
 from agent.citations import (
     cited_only,
     inline_refs,
@@ -17,6 +18,7 @@ from agent.drafts import AnswerDraft
 from agent.interface import PolicyAnswer, Usage
 from agent.llm import structured_call
 from agent.prompts import ANSWER_SYSTEM
+from agent.schemas import answer_schema
 from agent.state import Retrieved
 from agent.untrusted import sanitize
 
@@ -54,23 +56,37 @@ def excerpts_answer(
     )
 
 
-def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Usage]:
-    """Answer a policy question; excerpts when there is no model or its answer cannot be used."""
+def answer(
+    deps: Deps, question: str, *, query: str | None = None, policy: str | None = None
+) -> tuple[PolicyAnswer, list[Retrieved], Usage]:
+    """Answer a policy question; excerpts when there is no model or its answer cannot be used.
+
+    `query` is what retrieval searches with when it differs from the question (a follow-up
+    rewritten with the conversation's subject); `policy` restricts retrieval to one policy.
+    """
     question = sanitize(question).strip()
-    found = retrieve(deps, question)
+    search = sanitize(query).strip() if query else question
+    found = retrieve(deps, search, policy=policy)
     sections = found.sections
-    low = not sections or found.confidence < deps.min_score
+    low = abstains(search, found)
+    language = ENGLISH_NOTE if looks_non_english(question) else None
     if deps.model is None:
-        return excerpts_answer(question, sections, low=low), sections, Usage()
+        return excerpts_answer(question, sections, low=low, note=language), sections, Usage()
     if not sections:
-        return excerpts_answer(question, sections, low=True), sections, Usage()
+        return excerpts_answer(question, sections, low=True, note=language), sections, Usage()
     messages = [
         SystemMessage(ANSWER_SYSTEM),
         HumanMessage(
             f"Policy sections:\n\n{sections_for_prompt(sections)}\n\nQuestion: {question}"
         ),
     ]
-    reply = structured_call(deps.model, AnswerDraft, messages, name="policy_answer")
+    reply = structured_call(
+        deps.model,
+        AnswerDraft,
+        messages,
+        name="policy_answer",
+        json_schema=answer_schema(s.section_id for s in sections),
+    )
     if reply.parsed is None:
         note = (
             "The model is unavailable, so here are the policy excerpts instead."
@@ -81,6 +97,8 @@ def answer(deps: Deps, question: str) -> tuple[PolicyAnswer, list[Retrieved], Us
     draft = reply.parsed
     retrieved_ids = {s.section_id for s in sections}
     text, removed_inline = strip_unretrieved_refs(draft.answer.strip(), retrieved_ids)
+    if language:
+        text = f"{language}\n{text}"
     citations, removed = cited_only(
         [*draft.cited_section_ids, *inline_refs(text)], sections, question
     )

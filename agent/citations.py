@@ -165,12 +165,17 @@ def inline_refs(text: str) -> list[str]:
 
 
 def sections_for_prompt(
-    sections: list[Retrieved], *, actions: dict[str, list[str]] | None = None
+    sections: list[Retrieved],
+    *,
+    actions: dict[str, list[str]] | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> str:
-    """Policy sections as the model sees them: id, title, version, allowed actions, text."""
+    """Policy sections as the model sees them: id, title, version, kind, allowed actions, text."""
     blocks = []
     for s in sections:
         head = f"[{s.section_id}] {s.title} (policy {s.policy_id} v{s.policy_version})"
+        if kinds is not None and kinds.get(s.section_id):
+            head += f" [kind: {kinds[s.section_id]}]"
         if actions is not None:
             allowed = actions.get(s.section_id)
             head += f"\nallowed actions: {', '.join(allowed) if allowed else 'none'}"

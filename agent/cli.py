@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -289,6 +290,89 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend an enforcement decision on a case (validated against the catalogue)."""
         _one_shot("", intent="recommend", case_id=case_id, as_json=as_json)
+
+    @app.command("eval-answers")
+    def eval_answers(
+        question_set: Annotated[Path, typer.Argument(help="golden questions (JSONL)")],
+        save: bool = typer.Option(True, "--save/--no-save", help="store the run"),
+    ) -> None:
+        """Golden policy questions through `ask`: citation precision/recall and abstention."""
+        from agent import answer_eval
+        from agent.interface import Intent, PolicyAnswer, WardenRequest
+        from agent.prompts import PROMPT_VERSION
+        from warden.settings import get_settings
+
+        golden = answer_eval.load_golden(question_set)
+        session = _open(get_settings())
+        answers: list[PolicyAnswer] = []
+        try:
+            for g in golden:
+                out = session.warden.handle(
+                    WardenRequest(
+                        thread_id=f"eval-answers:{uuid.uuid4().hex[:8]}",
+                        user_id=_user(session.settings),
+                        text=g.question,
+                        intent=Intent.ASK,
+                    )
+                )
+                if not isinstance(out, PolicyAnswer):
+                    out = PolicyAnswer(text="", citations=[], mode="excerpts", low_confidence=True)
+                answers.append(out)
+        finally:
+            session.close()
+        model = session.warden.model_name
+        run = answer_eval.score(
+            golden, answers, name=question_set.name, prompt=PROMPT_VERSION, model=model
+        )
+        home = session.settings.home
+        prev = answer_eval.previous(home, question_set.name)
+        if save:
+            answer_eval.save(home, run)
+        typer.echo(
+            f"{run.set}: {run.n} questions, prompt {run.prompt_version}, "
+            f"model {run.model or 'none'}"
+        )
+        for field in ("citation_precision", "citation_recall", "false_answer", "false_abstain"):
+            value = getattr(run, field)
+            before = getattr(prev, field) if prev else None
+            delta = (
+                f" ({value - before:+.3f} vs {prev.prompt_version} × {prev.model or 'none'})"
+                if prev and value is not None and before is not None
+                else ""
+            )
+            typer.echo(f"  {field}: {'n/a' if value is None else f'{value:.3f}'}{delta}")
+        typer.echo("  faithfulness (LLM judge): not measured")
+
+    @app.command("eval-abstention")
+    def eval_abstention(
+        choose: bool = typer.Option(False, "--choose", help="also search the best thresholds"),
+    ) -> None:
+        """False-answer and false-abstain rates of the abstention rule on its labelled set."""
+        from agent import abstention
+        from agent.deps import Deps
+        from knowledge.catalogue import load_catalogue
+        from knowledge.retrieval import build_retriever
+        from warden.settings import get_settings
+
+        settings = get_settings()
+        deps = Deps(
+            retriever=build_retriever(settings),
+            catalogue=load_catalogue(settings.catalogue_dir),
+            backend=None,  # type: ignore[arg-type]  # retrieval only
+        )
+        rows = abstention.load_set()
+        features = abstention.measure(deps, rows)
+        rules = [("in use", abstention.RULE), ("old: similarity >= 0.30", abstention.Rule(0.30, 9))]
+        if choose:
+            rules.append(("best on this set", abstention.choose(rows, features)[0]))
+        for name, rule in rules:
+            got = abstention.rates(rows, features, rule)
+            typer.echo(
+                f"{name}: confidence >= {rule.min_confidence:.2f} or lexical agreement >= "
+                f"{rule.min_overlap:.1f}: false answers {got.false_answer:.1%} of "
+                f"{got.unanswerable} unanswerable, false abstentions {got.false_abstain:.1%} of "
+                f"{got.answerable} answerable"
+            )
 
     @app.command()
     def chat(

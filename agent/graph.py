@@ -27,6 +27,7 @@ from langgraph.types import interrupt
 
 from agent import answer as answer_job
 from agent import escalate as escalate_job
+from agent import memory
 from agent import propose as propose_job
 from agent import recommend as recommend_job
 from agent.backend import ToolsBackend
@@ -37,7 +38,9 @@ from agent.interface import Intent, Refusal, Usage, WardenRequest
 from agent.llm import add_usage, model_name, structured_call
 from agent.prompts import ROUTER_SYSTEM
 from agent.router import Route, accept_model_route, route_by_rules, route_if_clear
+from agent.schemas import route_schema
 from agent.state import Retrieved, State
+from agent.studio import hitl_request
 from agent.untrusted import sanitize
 from warden.errors import InputError, WardenError
 
@@ -144,6 +147,7 @@ def build_graph(
                 RouteDraft,
                 [SystemMessage(ROUTER_SYSTEM), HumanMessage(sanitize(request.text)[:1000])],
                 name="route",
+                json_schema=route_schema(),
             )
             spent = reply.usage
             chosen = (
@@ -186,13 +190,27 @@ def build_graph(
         request = WardenRequest.model_validate(state["request"])
         if not request.text.strip():
             raise InputError("Ask a policy question, e.g. `ask does HA cover dog-whistle memes?`")
-        result, sections, spent = answer_job.answer(deps, request.text)
+        subject = memory.load(state)
+        policy = memory.mentioned_policy(request.text, deps.catalogue)
+        query = None
+        if subject is not None and memory.is_follow_up(request.text):
+            query = memory.follow_up_query(request.text, subject)
+        result, sections, spent = answer_job.answer(deps, request.text, query=query, policy=policy)
         usage = _usage(state, spent)
+        if query is not None and subject is not None:
+            carried = subject.model_copy(update={"policy_id": policy or subject.policy_id})
+        else:
+            carried = memory.Subject(
+                question=request.text,
+                text=request.text,
+                policy_id=policy or (sections[0].policy_id if sections else None),
+            )
         return {
             "response": result.model_copy(update={"usage": Usage(**usage)}).model_dump(mode="json"),
             "hits": _dump_hits(sections),
             "usage": usage,
-            "last_question": request.text,
+            "last_question": query or request.text,
+            "subject": carried.model_dump(),
         }
 
     @_refusing
@@ -203,21 +221,30 @@ def build_graph(
         case = deps.backend.get_case(request.case_id)
         result, sections, spent = recommend_job.recommend(deps, case)
         usage = _usage(state, spent)
+        subject = memory.Subject(
+            case_id=case.id, text=recommend_job.content_query(case), policy_id=result.policy_id
+        )
         return {
             "response": result.model_copy(update={"usage": Usage(**usage)}).model_dump(mode="json"),
             "hits": _dump_hits(sections),
             "usage": usage,
+            "subject": subject.model_dump(),
         }
 
     @_refusing
     def escalate(state: State, *, runtime: Runtime[Context]) -> dict[str, Any]:
         request = WardenRequest.model_validate(state["request"])
         text = request.text
-        if request.case_id is None and len(ESCALATE_WORDS.sub("", text).split()) < 3:
-            # "escalate" said in reply to an answer escalates the question that was asked.
-            text = f"{text}: {state.get('last_question', '')}".strip(": ")
+        case_id = request.case_id
+        subject = memory.load(state)
+        if case_id is None and len(ESCALATE_WORDS.sub("", text).split()) < 3:
+            if subject is not None and subject.case_id:
+                case_id = subject.case_id  # "escalate" after a recommendation: that case
+            else:
+                # "escalate" said in reply to an answer escalates the question that was asked.
+                text = f"{text}: {state.get('last_question', '')}".strip(": ")
         result, sections, spent = escalate_job.escalate(
-            deps, case_id=request.case_id, text=text, user_id=request.user_id
+            deps, case_id=case_id, text=text, user_id=request.user_id
         )
         usage = _usage(state, spent)
         return {
@@ -258,6 +285,8 @@ def build_graph(
             "proposal": paused,
             "blast_radius": state.get("blast_radius"),
             "refused": None,
+            # The agent-inbox human-in-the-loop shape, beside our own fields.
+            **hitl_request(paused, state.get("blast_radius")),
         }
         # Each resume is checked; a refused one pauses again (LangGraph replays earlier resume
         # values to earlier interrupt() calls), so only an accepted decision gets past the loop.

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.prompts import PROMPT_VERSION
 from knowledge.vocabulary import ActionType
 from tools.models import BlastRadius, Escalation, Proposal, ProposalStatus, StrikeEffect
 
@@ -58,6 +59,8 @@ class PolicyAnswer(BaseModel):
         default_factory=list, description="ids the model cited that were not retrieved (flagged)"
     )
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 class Recommendation(BaseModel):
@@ -80,12 +83,16 @@ class Recommendation(BaseModel):
         default_factory=list, description="ids the model cited that were not retrieved (flagged)"
     )
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 class EscalationOpened(BaseModel):
     kind: Literal["escalation"] = "escalation"
     escalation: Escalation
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 class ProposalPending(BaseModel):
@@ -95,6 +102,8 @@ class ProposalPending(BaseModel):
     proposal: Proposal
     blast_radius: BlastRadius
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 class ProposalOutcome(BaseModel):
@@ -105,6 +114,8 @@ class ProposalOutcome(BaseModel):
     failed: int = 0
     message: str = ""
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 class Refusal(BaseModel):
@@ -113,6 +124,8 @@ class Refusal(BaseModel):
     kind: Literal["refusal"] = "refusal"
     reason: str
     usage: Usage = Field(default_factory=Usage)
+    prompt_version: str = Field(PROMPT_VERSION, description="prompts this answer was made with")
+    model: str | None = Field(None, description="the chat model configured (None: no-LLM mode)")
 
 
 WardenResponse = Annotated[

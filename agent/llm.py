@@ -93,14 +93,25 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def structured_call(
-    model: BaseChatModel, schema: type[T], messages: list[BaseMessage], *, name: str
+    model: BaseChatModel,
+    schema: type[T],
+    messages: list[BaseMessage],
+    *,
+    name: str,
+    json_schema: dict[str, Any] | None = None,
 ) -> Reply[T]:
     """Ask for a JSON object matching `schema`; never raises for a bad reply or a dead endpoint.
 
     The JSON schema is sent as a dict (not the pydantic class) so that the reply is validated
     here, by us, and an invalid reply becomes a `problem` the caller can repair or fall back on.
+    `json_schema` (built per call by `agent.schemas`, enums of what this prompt allows) is sent
+    with `strict: true`; without it the pydantic schema goes non-strict.
     """
-    response_format = {"name": name, "schema": schema.model_json_schema(), "strict": False}
+    response_format = (
+        {"name": name, "schema": json_schema, "strict": True}
+        if json_schema is not None
+        else {"name": name, "schema": schema.model_json_schema(), "strict": False}
+    )
     runnable = model.with_structured_output(response_format, method="json_schema", include_raw=True)
     labels = {"job": name, "model": model_label(model_name(model))}
     started = time.perf_counter()

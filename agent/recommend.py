@@ -22,9 +22,11 @@ from agent.citations import (
 )
 from agent.deps import Deps
 from agent.drafts import RecommendationDraft
+from agent.exceptions import ExceptionMatch, best_exception, candidate_policies, context_sections
 from agent.interface import Recommendation, Usage
 from agent.llm import add_usage, structured_call
 from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
+from agent.schemas import recommendation_schema
 from agent.state import Retrieved
 from agent.targets import case_targets
 from agent.untrusted import mark_untrusted, sanitize
@@ -39,6 +41,7 @@ VERDICTS: tuple[Verdict, ...] = ("violating", "not_violating", "borderline")
 RULES_LABEL = "Rules-based draft (no model): low confidence, never auto-executed."
 QUERY_CHARS = 600
 SIGNAL_SECTIONS = 2
+CANDIDATE_SECTIONS = 3
 
 
 def content_query(case: Case) -> str:
@@ -72,6 +75,12 @@ def case_sections(deps: Deps, case: Case) -> tuple[list[Retrieved], float]:
             if s.section_id == match.section_id:
                 found[s.section_id] = s
     ranked = sorted(found.values(), key=lambda s: s.score, reverse=True)
+    # Exceptions are part of every decision: each candidate policy's exception and borderline
+    # sections join the context whatever retrieval ranked (after the ranked ones).
+    fired = [m.policy_id for m in deps.catalogue.match_signals(case.signals)[:SIGNAL_SECTIONS]]
+    policies = candidate_policies(deps.catalogue, ranked[:CANDIDATE_SECTIONS], fired)
+    have = {s.section_id for s in ranked}
+    ranked += [s for s in context_sections(deps, policies) if s.section_id not in have]
     return ranked, by_content.confidence
 
 
@@ -96,7 +105,8 @@ def _finish(
     citations, removed = cited_only([*section_ids, *inline_refs(rationale)], sections, query)
     entries = [catalogue.section(sid) for sid in section_ids]
     policy = catalogue.policy(entries[0].policy_id) if entries else None
-    severity = max(entries, key=lambda e: e.severity.rank).severity.value if entries else None
+    graded = [e for e in entries if e.kind.value in ("violation", "borderline")]
+    severity = max(graded, key=lambda e: e.severity.rank).severity.value if graded else None
     effects = []
     if action is not None and section_ids:
         effects = deps.backend.preview_strikes(case_targets(case, action, section_ids[0]))
@@ -136,6 +146,21 @@ def rules_recommendation(
             continue
         entry = catalogue.section(match.section_id)
         margin = (match.score - match.threshold) / max(1e-6, 1.0 - match.threshold)
+        violation = next(s for s in sections if s.section_id == match.section_id)
+        found = best_exception(deps, content_text(case), violation, sections)
+        if found is not None and found.applies:
+            return _exception_draft(
+                deps,
+                case,
+                sections,
+                found,
+                verdict="borderline",
+                why=(
+                    f"Signal {match.signal}={match.score:.2f} meets the catalogue rule "
+                    f"(>= {match.threshold:.2f}) for [{match.section_id}] {entry.title}, "
+                ),
+                note=label,
+            )
         return _finish(
             deps,
             case,
@@ -156,6 +181,20 @@ def rules_recommendation(
         entry = _actionable(catalogue, s.section_id)
         if entry is None:
             continue
+        found = best_exception(deps, content_text(case), s, sections)
+        if found is not None and found.applies:
+            return _exception_draft(
+                deps,
+                case,
+                sections,
+                found,
+                verdict="not_violating",
+                why=(
+                    f"No classifier rule fired; the content is close to [{s.section_id}] "
+                    f"{entry.title}, "
+                ),
+                note=label,
+            )
         return _finish(
             deps,
             case,
@@ -187,6 +226,64 @@ def rules_recommendation(
     )
 
 
+def content_text(case: Case) -> str:
+    """The case's own words as the exception check reads them (text and media descriptions)."""
+    parts: list[str] = []
+    for item in case.items:
+        parts.extend(p for p in (item.text, item.media_description) if p)
+    return sanitize(" ".join(parts))[:QUERY_CHARS]
+
+
+def _exception_draft(
+    deps: Deps,
+    case: Case,
+    sections: list[Retrieved],
+    found: ExceptionMatch,
+    *,
+    verdict: Verdict,
+    why: str,
+    note: str,
+) -> Recommendation:
+    """A draft grounded on an exception: never an action; a specialist decides."""
+    exception = deps.catalogue.section(found.exception_id)
+    quoted = " (measured on the poster's framing, quotes left out)" if found.quoted else ""
+    return _finish(
+        deps,
+        case,
+        sections,
+        section_ids=[found.exception_id],
+        verdict=verdict,
+        action=None,
+        confidence=0.2,
+        rationale=(
+            f"{why}but the exception [{found.exception_id}] {exception.title} matches the "
+            f"content at least as well (similarity {found.exception_score:.2f} against "
+            f"{found.violation_score:.2f} for [{found.violation_id}]{quoted}). "
+            "A specialist should decide which applies; no action is drafted."
+        ),
+        escalate=False,
+        mode="rules",
+        note=note,
+    )
+
+
+def _allowed_actions(catalogue: Catalogue, sections: list[Retrieved]) -> list[str]:
+    """Every action the catalogue allows for an actionable section given in this prompt."""
+    out: list[str] = []
+    for s in sections:
+        entry = _actionable(catalogue, s.section_id)
+        if entry is not None:
+            out.extend(a.value for a in entry.allowed_actions)
+    return out
+
+
+def _is_exception(catalogue: Catalogue, section_id: str) -> bool:
+    try:
+        return catalogue.section(section_id).kind.value == "exception"
+    except Exception:  # an id the catalogue does not know
+        return False
+
+
 def _actionable(catalogue: Catalogue, section_id: str) -> Any:
     try:
         entry = catalogue.section(section_id)
@@ -199,16 +296,21 @@ def case_messages(deps: Deps, case: Case, sections: list[Retrieved]) -> list[Bas
     """The recommendation prompt; every piece of case content goes through `mark_untrusted`."""
     catalogue = deps.catalogue
     actions = {}
+    kinds: dict[str, str] = {}
     for s in sections:
         entry = _actionable(catalogue, s.section_id)
         actions[s.section_id] = [a.value for a in entry.allowed_actions] if entry else []
+        try:
+            kinds[s.section_id] = catalogue.section(s.section_id).kind.value
+        except Exception:  # a retrieved id the catalogue does not know
+            kinds[s.section_id] = "other"
     signals = ", ".join(f"{k}={v:.2f}" for k, v in sorted(case.signals.items())) or "none"
     fired = "; ".join(
         f"{m.signal} >= {m.threshold:.2f} -> {m.section_id} {m.action.value}"
         for m in catalogue.match_signals(case.signals)[:3]
     )
     text = [
-        f"Policy sections:\n\n{sections_for_prompt(sections, actions=actions)}",
+        f"Policy sections:\n\n{sections_for_prompt(sections, actions=actions, kinds=kinds)}",
         f"Case {case.id} (source: {case.source}). Classifier signals from upstream detectors "
         f"(system data): {signals}. Catalogue rules that fired: {fired or 'none'}.",
     ]
@@ -258,10 +360,12 @@ def check_draft(
     for sid in dict.fromkeys(draft.section_ids):
         if sid not in retrieved:
             problems.append(f"section {sid} was not among the given sections")
-        elif _actionable(catalogue, sid) is None:
-            problems.append(f"section {sid} is not a violation or borderline section")
-        else:
+        elif _actionable(catalogue, sid) is not None:
             section_ids.append(sid)
+        elif verdict != "violating" and _is_exception(catalogue, sid):
+            section_ids.append(sid)  # "not violating" / "borderline" grounded on an exception
+        else:
+            problems.append(f"section {sid} is not a violation or borderline section")
     if verdict in ("violating", "borderline") and not section_ids:
         problems.append("a violating or borderline verdict needs at least one given section id")
     if len({catalogue.section(sid).policy_id for sid in section_ids}) > 1:
@@ -273,7 +377,11 @@ def check_draft(
         except ValueError:
             problems.append(f"action {draft.action!r} is not an enforcement action")
         else:
+            if section_ids and not any(_actionable(catalogue, sid) for sid in section_ids):
+                problems.append("an exception section carries no action")
             for sid in section_ids:
+                if _actionable(catalogue, sid) is None:
+                    continue
                 if not catalogue.is_allowed(sid, action):
                     allowed = ", ".join(a.value for a in catalogue.allowed_actions(sid))
                     problems.append(
@@ -293,7 +401,15 @@ def recommend(deps: Deps, case: Case) -> tuple[Recommendation, list[Retrieved], 
     usage = Usage()
     problems: list[str] = []
     for attempt in range(2):
-        reply = structured_call(deps.model, RecommendationDraft, messages, name="recommendation")
+        reply = structured_call(
+            deps.model,
+            RecommendationDraft,
+            messages,
+            name="recommendation",
+            json_schema=recommendation_schema(
+                [s.section_id for s in sections], _allowed_actions(deps.catalogue, sections)
+            ),
+        )
         usage = add_usage(usage, reply.usage)
         if reply.unavailable:
             note = "The model is unavailable."

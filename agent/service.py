@@ -21,6 +21,7 @@ from agent.interface import (
     WardenRequest,
     WardenResponse,
 )
+from agent.prompts import PROMPT_VERSION
 from tools.models import BlastRadius, FanoutProgress, Proposal
 
 if TYPE_CHECKING:
@@ -86,18 +87,70 @@ class Warden:
         else:
             log.info("retriever warm: embedding model and indexes loaded")
 
-    def handle(self, request: WardenRequest, *, now: datetime | None = None) -> WardenResponse:
-        """Run one turn; a proposal comes back as `ProposalPending`, paused for a decision."""
+    def handle(
+        self,
+        request: WardenRequest,
+        *,
+        now: datetime | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> WardenResponse:
+        """Run one turn; a proposal comes back as `ProposalPending`, paused for a decision.
+
+        `on_token` receives the model's tokens as they are generated (the graph streamed with
+        `stream_mode="messages"`), for the Slack side to show them as they come; the router's
+        own call is not streamed, and in no-LLM mode it is never called.
+        """
         context = Context(now=now)
-        state = self.graph.invoke(
-            {"request": request.model_dump(mode="json")},
-            _config(request.thread_id),
-            context=context,
-        )
+        payload = {"request": request.model_dump(mode="json")}
+        config = _config(request.thread_id)
+        # Run metadata for tracing (LangSmith reads its own LANGSMITH_* variables): never
+        # secrets, never the content under review.
+        config["metadata"] = {
+            "intent": request.intent.value if request.intent else None,
+            "prompt_version": PROMPT_VERSION,
+            "model": self.model_name,
+            "case_id": request.case_id,
+        }
+        if on_token is None:
+            state = self.graph.invoke(payload, config, context=context)
+        else:
+            state = self._streamed(payload, config, context, on_token)
         response = RESPONSE.validate_python(state["response"])
         if isinstance(response, ProposalPending):
-            return self._pause(request, response, context)
-        return response
+            response = self._pause(request, response, context)
+        return self._stamped(response)
+
+    def _stamped(self, response: WardenResponse) -> WardenResponse:
+        """Every response says which prompts and which model made it."""
+        return response.model_copy(
+            update={"prompt_version": PROMPT_VERSION, "model": self.model_name}
+        )
+
+    def _streamed(
+        self,
+        payload: dict[str, Any],
+        config: RunnableConfig,
+        context: Context,
+        on_token: Callable[[str], None],
+    ) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        stream: Any = self.graph.stream(
+            payload, config, context=context, stream_mode=["messages", "values"]
+        )
+        for mode, chunk in stream:
+            if mode == "values":
+                state = chunk
+                continue
+            message, meta = chunk
+            if meta.get("langgraph_node") == "route":
+                continue
+            text = message.content if isinstance(message.content, str) else ""
+            if text:
+                try:
+                    on_token(text)
+                except Exception:  # a failing display must not fail the turn
+                    log.exception("on_token callback failed")
+        return state
 
     def await_decision(
         self, thread_id: str, created: ProposalPending, *, requester_id: str
@@ -185,7 +238,7 @@ class Warden:
             why = snapshot.interrupts[0].value.get("refused") or "The decision was not accepted."
             return Refusal(reason=f"{why} The proposal is still waiting.")
         response = RESPONSE.validate_python(state["response"])
-        return response.model_copy(update={"usage": Usage()})
+        return self._stamped(response.model_copy(update={"usage": Usage()}))
 
     def close(self) -> None:
         for closer in self._closers:

@@ -55,5 +55,8 @@ class State(InputState, total=False):
     last_question: str
     """The last policy question asked in this conversation (a bare "escalate" escalates it)."""
 
+    subject: dict[str, Any]
+    """What the conversation is about (`agent.memory.Subject`): carried to follow-ups."""
+
     proposals_opened: list[str]
     """Ids of proposals created in this conversation (kept across turns, for `pending`)."""

@@ -83,21 +83,39 @@ def eval_command(
     save: Annotated[bool, typer.Option("--save/--no-save", help="store the run")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    # issue 12: simulated upstream signals, one record per case, context recall
+    assume_signal: Annotated[
+        list[str] | None,
+        typer.Option("--assume-signal", help="NAME=SCORE set on every case (repeatable)"),
+    ] = None,
+    cases_out: Annotated[
+        Path | None, typer.Option("--cases-out", help="write one JSON object per case (JSONL)")
+    ] = None,
+    recall: Annotated[
+        bool,
+        typer.Option(
+            "--context-recall",
+            help="also run the rows with a gold exception through the LLM path (scripted model)",
+        ),
+    ] = False,
 ) -> None:
     """Run labelled cases through the recommendation path; precision/recall per policy."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from ops import judgment
     from ops.evaluate import agent_recommender, evaluate, previous_run, save_run
     from ops.loaders import load_dataset
     from ops.mappings import detect_mapping, load_mapping
     from warden.settings import get_settings
 
     chosen = load_mapping(mapping) if mapping else detect_mapping(dataset)
-    rows = load_dataset(dataset, chosen, limit=limit)
+    signals = judgment.parse_signals(assume_signal or [])
+    rows = judgment.with_signals(load_dataset(dataset, chosen, limit=limit), signals)
     _one_torch_thread()
     store = _store()
-    recommend, mode, model = agent_recommender(get_settings(), store)
+    agent_recommend, mode, model = agent_recommender(get_settings(), store)
+    recommend = judgment.Recorder(agent_recommend)
     console = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}",
@@ -120,10 +138,64 @@ def eval_command(
         )
     if save:
         save_run(store, run)
+    records = recommend.records(rows)
+    if cases_out is not None:
+        judgment.write_records(cases_out, records)
+    found = None
+    if recall:
+        from ops.evaluate import agent_deps
+
+        deps = agent_deps(get_settings(), store)
+        found = judgment.context_recall(rows, chosen.gold_sections, deps)
     if as_json:
-        typer.echo(json.dumps({"run": run.model_dump(mode="json")}, indent=2))
+        out: dict[str, object] = {"run": run.model_dump(mode="json")}
+        out["groups"] = [g.__dict__ for g in judgment.by_group(records)]
+        if found is not None:
+            out["context_recall"] = {"rows": found.rows, "held": found.held, "recall": found.recall}
+        typer.echo(json.dumps(out, indent=2, default=str))
         return
     _print_run(console, run, previous_run(store, run) if save else None, saved=save)
+    _print_verdicts(records, signals)
+    if found is not None:
+        share = "n/a" if found.recall is None else f"{found.recall:.1%}"
+        typer.echo(
+            f"context recall (LLM path, scripted model): {found.held}/{found.rows} rows with a "
+            f"gold exception section had it in the prompt ({share})"
+            + (f"; missed e.g. {', '.join(found.missed[:5])}" if found.missed else "")
+        )
+    if cases_out is not None:
+        typer.echo(f"cases written to {cases_out}")
+
+
+def _print_verdicts(records: object, signals: dict[str, float]) -> None:
+    """Verdict shares per group (e.g. HateCheck functionality), with the pooled sides."""
+    from rich.table import Table
+
+    from ops import judgment
+
+    assert isinstance(records, list)
+    groups = judgment.by_group(records)
+    if len(groups) < 2:
+        return
+    assumed = ", ".join(f"{k}={v}" for k, v in signals.items()) or "none"
+    table = Table(title=f"verdicts per group (assumed signals: {assumed})")
+    for col in ("group", "label", "n", *judgment.VERDICTS):
+        table.add_column(col, justify="left" if col in ("group", "label") else "right")
+    for g in groups:
+        table.add_row(
+            g.group, str(g.label), str(g.n), *(f"{g.share(v):.0%}" for v in judgment.VERDICTS)
+        )
+    labels = sorted({str(g.label) for g in groups})
+    for label in labels:
+
+        def same(x: str | None, label: str = label) -> bool:
+            return str(x) == label
+
+        pooled = judgment.totals(groups, same)
+        table.add_row(
+            "all", label, str(pooled.n), *(f"{pooled.share(v):.0%}" for v in judgment.VERDICTS)
+        )
+    _console().print(table)
 
 
 def _one_torch_thread() -> None:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -204,24 +204,31 @@ def agent_recommender(settings: Settings, store: Store) -> tuple[Recommender, st
     one it is the no-LLM path (signal rules, then retrieval over the content). The index must
     have been built with `warden ingest`.
     """
-    from agent.backend import ToolsBackend
-    from agent.deps import Deps
-    from agent.llm import build_chat_model, model_name
+    from agent.llm import model_name
     from agent.recommend import recommend
-    from knowledge.catalogue import load_catalogue
-    from knowledge.retrieval import build_retriever
 
-    catalogue = load_catalogue(settings.catalogue_dir)
-    model = build_chat_model(settings) if settings.llm_enabled else None
-    deps = Deps(
-        retriever=build_retriever(settings),
-        catalogue=catalogue,
-        backend=ToolsBackend(store, catalogue),
-        model=model,
-        vision=settings.llm_vision,
-    )
+    deps = agent_deps(settings, store)
+    model = deps.model
 
     def run(case: Case) -> Recommendation:
         return recommend(deps, case)[0]
 
     return run, ("llm" if model is not None else "rules"), model_name(model)
+
+
+def agent_deps(settings: Settings, store: Store) -> Any:
+    """The `agent.deps.Deps` the recommendation path runs with (model only when configured)."""
+    from agent.backend import ToolsBackend
+    from agent.deps import Deps
+    from agent.llm import build_chat_model
+    from knowledge.catalogue import load_catalogue
+    from knowledge.retrieval import build_retriever
+
+    catalogue = load_catalogue(settings.catalogue_dir)
+    return Deps(
+        retriever=build_retriever(settings),
+        catalogue=catalogue,
+        backend=ToolsBackend(store, catalogue),
+        model=build_chat_model(settings) if settings.llm_enabled else None,
+        vision=settings.llm_vision,
+    )

@@ -33,6 +33,10 @@ class LabelledCase(BaseModel):
     expected_action: ActionType | None = None
     group: str | None = None
     line: int
+    row_id: str | None = None
+    """The data set's own row id (its id column), else the line number."""
+    gold_label: str | None = None
+    """The data set's own label for the row, as written there (e.g. `hateful`)."""
 
     def label(self, policy_id: str) -> bool | None:
         """True / False for this policy, or None when the data set does not say."""
@@ -115,12 +119,19 @@ def _mapped_row(mapping: Mapping, row: dict[str, Any], index: int) -> LabelledCa
     else:
         positives, known = _category_labels(mapping, row)
         group = _primary_category(mapping, row)
+    label = (
+        str(row.get(mapping.label_field, ""))
+        if mapping.label_field
+        else ",".join(sorted(positives)) or "none"
+    )
     return LabelledCase(
         case=_content_case(mapping, row_id, text),
         positives=frozenset(positives),
         known=frozenset(known),
         group=group,
         line=index,
+        row_id=row_id,
+        gold_label=label,
     )
 
 
@@ -157,6 +168,8 @@ def _own_row(mapping: Mapping, raw: dict[str, Any], index: int) -> LabelledCase:
         expected_action=row.expected_action,
         group=row.group,
         line=index,
+        row_id=row.id or str(index),
+        gold_label=row.expected_policy or "none",
     )
 
 

@@ -51,6 +51,10 @@ class Mapping(BaseModel):
     scope: list[str] = Field(
         default_factory=list, description="policies this set labels; others are unknown"
     )
+    # issue 12: the exception section a correct decision on a group's rows rests on
+    gold_sections: dict[str, str] = Field(
+        default_factory=dict, description="group -> exception section id (context recall)"
+    )
 
     @model_validator(mode="after")
     def _one_label_style(self) -> Mapping:

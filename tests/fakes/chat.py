@@ -68,6 +68,12 @@ class ScriptedChatModel(BaseChatModel):
     def remaining(self) -> int:
         return len(self.script)
 
+    @property
+    def bound(self) -> list[dict[str, Any]]:
+        """What the code under test bound: tools, or a structured-output schema and options."""
+        with self._lock:
+            return list(self._bound)
+
     def enqueue(self, *items: ScriptItem) -> ScriptedChatModel:
         self.script.extend(items)
         return self
@@ -128,6 +134,7 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[Any, Any]:
         """Parse the reply's JSON body (or first tool call's args) like json_schema mode."""
+        self._bound.append({"structured_output": schema, **kwargs})
 
         def parse(raw: AIMessage) -> Any:
             if raw.tool_calls:
