@@ -154,8 +154,22 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+APPEAL_NOTICE_PREFIX = "appeal:"
+
+
+def is_appeal_notice(sor: StatementOfReasons) -> bool:
+    """The outcome of an internal complaint (DSA Art. 20) told to the user: not a restriction,
+    so not a statement the Transparency Database takes (Art. 24(5) covers restrictions)."""
+    return sor.action_key.startswith(APPEAL_NOTICE_PREFIX)
+
+
 def to_dsa(sor: StatementOfReasons, catalogue: Catalogue) -> dict[str, Any]:
     """One statement in the Transparency Database API's field names and values."""
+    if is_appeal_notice(sor):
+        raise InputError(
+            f"Statement {sor.id} tells the user an appeal's outcome; the Transparency Database "
+            "takes statements of restrictions, not complaint outcomes."
+        )
     if sor.section_id is None or sor.action is None or sor.target_type is None:
         raise InputError(
             f"Statement {sor.id} was issued before Warden recorded its section and action; "
@@ -444,7 +458,8 @@ def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, in
 
     Returns how many were written, how many of those pass the database's rules and
     `problems`, and the ids of statements that cannot be mapped (issued before statements
-    recorded their section and action), which are left out.
+    recorded their section and action), which are left out. Appeal outcome notices are not
+    restrictions and are never exported.
     """
     count = passing = 0
     unmapped: list[str] = []
@@ -453,6 +468,8 @@ def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, in
             select(StatementRow.data).order_by(StatementRow.issued_at, StatementRow.id)
         ):
             sor = StatementOfReasons.model_validate(data)
+            if is_appeal_notice(sor):
+                continue  # a complaint outcome, not a restriction: never filed
             try:
                 mapped = to_dsa(sor, catalogue)
             except InputError:

@@ -189,7 +189,9 @@ def _fanout_statements(store: Store, catalogue: Catalogue, **kwargs: Any) -> lis
 def test_bulk_removal_statements_pass_and_say_how_the_group_was_reviewed(
     sqlite_store: Store, catalogue: Catalogue
 ) -> None:
-    rows = _fanout_statements(sqlite_store, catalogue, n=40)
+    statements = _fanout_statements(sqlite_store, catalogue, n=40)
+    # The removals (the authors' strikes have statements of their own).
+    rows = [r for r in statements if r.get("decision_visibility") != ["DECISION_VISIBILITY_OTHER"]]
     assert len(rows) == 40
     first = rows[0]
     assert first["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
@@ -324,14 +326,18 @@ def test_a_case_proposal_from_a_classifier_says_detected_automatically(
         evidence=["recommendation (rules): violating; Signal hate_speech=0.94 meets (>= 0.90)"],
     )
     proposal = created.proposal
+    LEADS = {"U_LEAD1", "U_LEAD2"}  # approvals are re-counted against the group at each click
     for approver in ("U_LEAD1", "U_LEAD2")[: proposal.required_approvals]:
         assert proposals.approve(
-            sample_store, proposal.id, approver, proposal.action_hash, approvers={approver}
+            sample_store, proposal.id, approver, proposal.action_hash, approvers=LEADS
         ).accepted
     execute(sample_store, LocalPlatform(sample_store.engine), proposal.id, catalogue=catalogue)
     with sample_store.session() as s:
         (data,) = s.scalars(
-            select(StatementRow.data).where(StatementRow.action_key.startswith(proposal.id))
+            select(StatementRow.data).where(
+                StatementRow.action_key.startswith(proposal.id),
+                StatementRow.content_id.is_not(None),  # the removal (the strike has its own)
+            )
         )
     row = dsa.to_dsa(StatementOfReasons.model_validate(data), catalogue)
     assert row["automated_detection"] == "Yes"
@@ -370,7 +376,8 @@ def test_an_account_limit_maps_to_demotion_with_its_end_date(
 def test_statements_issued_before_the_mapping_are_left_out_and_named(
     sqlite_store: Store, catalogue: Catalogue
 ) -> None:
-    proposal = seed_approved_proposal(sqlite_store, catalogue, n=3)
+    # SP-2.1 removals add no strike: three statements, one per removed item.
+    proposal = seed_approved_proposal(sqlite_store, catalogue, n=3, section_id="SP-2.1")
     execute(sqlite_store, LocalPlatform(sqlite_store.engine), proposal.id, catalogue=catalogue)
     with sqlite_store.session() as s:
         row = s.scalars(select(StatementRow).order_by(StatementRow.id)).first()
@@ -409,3 +416,20 @@ def test_a_suspension_ends_when_its_sections_on_violation_says(
     assert item.ends_at == NOW + timedelta(days=7)
     (untimed,) = inputs_for_proposal(catalogue, proposal, keyed, now=NOW)
     assert untimed.ends_at is None  # as shipped, HA-2.5 suspends until lifted
+
+
+def test_appeal_outcome_notices_are_never_filed(store: Store, catalogue: Catalogue) -> None:
+    from tests.tools.test_appeals import _decide_removal
+    from tests.tools.test_casework import BEN, load
+    from tools import appeals
+    from tools.dsa import export_dsa
+
+    load(store)
+    _decide_removal(store, catalogue)
+    appeal = appeals.file_appeal(store, catalogue, "c-ha", reason="please")
+    appeals.decide_appeal(store, catalogue, LocalPlatform(store.engine), appeal.id, actor=BEN,
+                          outcome="overturned", reason="satire")  # fmt: skip
+    out = io.StringIO()
+    count, passing, unmapped = export_dsa(store, catalogue, out)
+    assert count == passing and count >= 1 and unmapped == []
+    assert all(not line.startswith('{"puid": "appeal') for line in out.getvalue().splitlines())

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def _executed(store: Store, catalogue: Catalogue, n: int) -> None:
-    proposal = seed_approved_proposal(store, catalogue, n=n)
+    # SP-2.1 removals add no strike: one statement per removed item, nothing else.
+    proposal = seed_approved_proposal(store, catalogue, n=n, section_id="SP-2.1")
     execute(store, LocalPlatform(store.engine), proposal.id, catalogue=catalogue)
 
 
