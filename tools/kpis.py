@@ -12,14 +12,13 @@ Definitions (the report repeats them):
 from __future__ import annotations
 
 import statistics
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from tools.casework_tables import CaseWorkRow
 from tools.feedback import FeedbackStats, feedback_stats
@@ -28,7 +27,7 @@ from tools.ops_tables import AppealRow, QASampleRow
 from tools.qa import QualityScores, quality_scores
 from tools.store import Store
 from tools.tables import CaseRow, EscalationRow, ProposalRow, StrikeRow
-from warden.errors import InputError, NotFoundError
+from warden.errors import InputError
 
 DECIDED_PROPOSALS = ("approved", "rejected", "executing", "executed", "failed")
 WEEK = timedelta(days=7)
@@ -60,57 +59,6 @@ class Appeal(BaseModel):
     reason: str | None
     original_decider: str | None = None  # issue 11: who made the decision appealed
     vendor_team: str | None = None
-
-
-def file_appeal(
-    store: Store,
-    *,
-    action_key: str,
-    policy_id: str | None,
-    account_id: str | None,
-    now: datetime | None = None,
-) -> Appeal:
-    row = AppealRow(
-        id=f"ap-{uuid.uuid4().hex[:16]}",
-        action_key=action_key,
-        policy_id=policy_id,
-        account_id=account_id,
-        filed_at=now or datetime.now(UTC),
-        outcome="pending",
-    )
-    with store.session() as s:
-        s.add(row)
-    return Appeal.model_validate(row)
-
-
-def decide_appeal(
-    store: Store,
-    appeal_id: str,
-    *,
-    outcome: Literal["upheld", "overturned"],
-    decided_by: str,
-    reason: str,
-    now: datetime | None = None,
-) -> Appeal:
-    """Record an appeal's outcome once (the strike itself is overturned by tools.strikes)."""
-    with store.session() as s:
-        result = s.execute(
-            update(AppealRow)
-            .where(AppealRow.id == appeal_id, AppealRow.outcome == "pending")
-            .values(
-                outcome=outcome,
-                decided_by=decided_by,
-                reason=reason,
-                decided_at=now or datetime.now(UTC),
-            )
-        )
-        changed = bool(getattr(result, "rowcount", 0))
-        row = s.get(AppealRow, appeal_id)
-        if row is None:
-            raise NotFoundError(f"No appeal {appeal_id!r}.")
-        if not changed:
-            raise InputError(f"Appeal {appeal_id} was already decided ({row.outcome}).")
-        return Appeal.model_validate(row)
 
 
 # ---- raw facts --------------------------------------------------------------------------------

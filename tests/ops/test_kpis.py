@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tools.kpis import compute_kpis, decide_appeal, file_appeal, headline
+from tests.fixtures.appeals import decide_appeal, file_appeal
+from tools.kpis import compute_kpis, headline
 from tools.qa import Decided, maybe_sample, record_review
 from tools.store import Store
 from tools.tables import CaseRow, EscalationRow, ProposalRow

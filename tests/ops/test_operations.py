@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from knowledge.catalogue import Catalogue
 from knowledge.vocabulary import ActionType
+from tests.fixtures.appeals import decide_appeal, file_appeal
 from tools import operations, proposals, transparency
 from tools.fanout import execute
 from tools.gateway import LocalPlatform
-from tools.kpis import decide_appeal, file_appeal
 from tools.store import Store, utcnow
 
 
@@ -32,7 +32,7 @@ def test_backlog_tat_and_transparency_on_the_sample(
     proposal = created.proposal
     for approver in ("U_LEAD1", "U_LEAD2")[: proposal.required_approvals]:
         assert proposals.approve(
-            store, proposal.id, approver, proposal.action_hash, approvers={approver}
+            store, proposal.id, approver, proposal.action_hash, approvers={"U_LEAD1", "U_LEAD2"}
         ).accepted
     execute(store, LocalPlatform(store.engine), proposal.id, catalogue=catalogue)
     appeal = file_appeal(store, action_key="k", policy_id="HA", account_id="acct-1002")
@@ -54,13 +54,21 @@ def test_backlog_tat_and_transparency_on_the_sample(
     assert lisbon.tat_median_minutes and lisbon.tat_median_minutes > 24 * 60
     assert lisbon.handling_median_minutes is not None
     assert lisbon.handling_median_minutes < lisbon.tat_median_minutes
-    assert [(a.action, a.automation, a.count) for a in ops.actions] == [("remove", "partially", 1)]
-    assert ops.actions_by_policy == {"HA": 1}
+    # The removal adds the author's strike (HA-5), which crosses the sample account's
+    # suspension threshold: three applied consequences of one decision.
+    assert [(a.action, a.automation, a.count) for a in ops.actions] == [
+        ("remove", "partially", 1),
+        ("strike", "partially", 1),
+        ("suspend", "partially", 1),
+    ]
+    assert ops.actions_by_policy == {"HA": 3}
 
     figures = transparency.compute(store, catalogue, since=since, until=now)
-    assert figures.statements == 1 and figures.time_to_action_n == 1
+    # The removal, the strike and the suspension it triggered each have a statement.
+    assert figures.statements == 3 and figures.time_to_action_n == 2
+    assert figures.suspensions == 1
     assert figures.notices_time_to_action_n == 0  # a classifier flag is not an Art. 16 notice
     assert [(c.key, c.count) for c in figures.appeals_by_outcome] == [("upheld", 1)]
     out = io.StringIO()
     assert transparency.write_csv(figures, out) > 5
-    assert "actions by automation,detection Yes,AUTOMATED_DECISION_PARTIALLY,1" in out.getvalue()
+    assert "actions by automation,detection Yes,AUTOMATED_DECISION_PARTIALLY,2" in out.getvalue()

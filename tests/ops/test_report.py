@@ -9,9 +9,9 @@ from pathlib import Path
 from ops.evaluate import evaluate, save_run
 from ops.loaders import EVAL_OPENED_AT, LabelledCase
 from ops.report import build_report
+from tests.fixtures.appeals import file_appeal
 from tests.ops.conftest import keyword_recommender
 from tools.gates import load_gates, record_human_decision, record_shadow
-from tools.kpis import file_appeal
 from tools.models import Case, ContentItem
 from tools.qa import Decided, maybe_sample, record_review
 from tools.store import Store

@@ -18,13 +18,13 @@ import pytest
 from knowledge.catalogue import Catalogue
 from ops.evaluate import evaluate, save_run
 from ops.report import build_report
+from tests.fixtures.appeals import decide_appeal, file_appeal
 from tests.ops.conftest import keyword_recommender
 from tests.ops.test_report import png_size, rows
 from tests.tools.fanout_child import seed_approved_proposal
 from tools.fanout import execute
 from tools.gates import load_gates
 from tools.gateway import LocalPlatform
-from tools.kpis import decide_appeal, file_appeal
 from tools.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
