@@ -66,7 +66,7 @@ class Rule:
 
 
 # Chosen with `warden eval-abstention --choose` on the set above (see the README figures).
-RULE = Rule(min_confidence=0.44, min_overlap=0.5)
+RULE = Rule(min_confidence=0.44, min_overlap=0.6)
 
 
 def _fold(word: str) -> str:

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
 def _integrations(settings: Any, slack: Any, store: Any, warden: Any) -> tuple[Any, Any]:
     """The HTTP API (when WARDEN_API_KEYS is set) and the webhook deliverer (WARDEN_WEBHOOKS)."""
     api = None
-    if settings.api_keys:
+    if getattr(settings, "api_keys", None):
         from api.app import api_from_settings
         from slackapp.api_cards import SlackProposalNotifier
 
@@ -146,7 +146,7 @@ def _integrations(settings: Any, slack: Any, store: Any, warden: Any) -> tuple[A
         )
         typer.echo(f"Warden: HTTP API /api/v1/ with {len(settings.api_keys)} key(s)")
     deliverer = None
-    if settings.webhooks:
+    if getattr(settings, "webhooks", None):
         from tools.outbox import Deliverer
 
         deliverer = Deliverer(

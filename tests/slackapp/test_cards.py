@@ -10,7 +10,9 @@ from agent.interface import Citation, Recommendation
 from knowledge.vocabulary import ActionType
 from slackapp.blocks import (
     APPLY,
+    DECIDE,
     ESCALATE_CASE,
+    NOT_VIOLATING,
     TARGETS_PAGE,
     VIEW_TARGETS,
     answer_blocks,
@@ -54,11 +56,13 @@ def _buttons(blocks: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def test_escalate_is_the_primary_button_on_imminent_harm() -> None:
     urgent = _buttons(recommendation_blocks(_rec(escalate=True), thread_id="C1:1.1"))
-    assert [b["action_id"] for b in urgent] == [ESCALATE_CASE, APPLY]
-    assert urgent[0].get("style") == "primary" and "style" not in urgent[1]
+    assert [b["action_id"] for b in urgent] == [ESCALATE_CASE, DECIDE, APPLY, NOT_VIOLATING]
+    assert urgent[0].get("style") == "primary"
+    assert all("style" not in b for b in urgent[1:])
     calm = _buttons(recommendation_blocks(_rec(escalate=False), thread_id="C1:1.1"))
-    assert [b["action_id"] for b in calm] == [APPLY, ESCALATE_CASE]
-    assert calm[0].get("style") == "primary" and "style" not in calm[1]
+    assert [b["action_id"] for b in calm] == [DECIDE, APPLY, NOT_VIOLATING, ESCALATE_CASE]
+    assert calm[0].get("style") == "primary"
+    assert all("style" not in b for b in calm[1:])
 
 
 def test_citations_link_to_the_policy_when_the_hit_has_a_url() -> None:
@@ -69,7 +73,7 @@ def test_citations_link_to_the_policy_when_the_hit_has_a_url() -> None:
     )
     hostile = LinkedCitation(**citation("HA-2.2").model_dump(), url="https://x.example|<!here>")
     answer = PolicyAnswer(text="Yes.", citations=[linked, hostile, citation("HA-2.3")], mode="llm")
-    sources = json.dumps(answer_blocks(answer, thread_id="C1:1.1", question="q"))
+    sources = json.dumps(answer_blocks(answer, thread_id="C1:1.1"))
     assert "<https://policies.lumen.example/community/hateful|HA-2.1>" in sources
     assert "`HA-2.2`" in sources and "<!here>" not in sources  # not a plain url: no link
     assert "`HA-2.3`" in sources

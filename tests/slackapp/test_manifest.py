@@ -42,7 +42,7 @@ BOLT_CALLS = {
 }
 # slack_sdk's chat_stream() is three API methods.
 EXPANDS = {"chat.stream": {"chat.startStream", "chat.appendStream", "chat.stopStream"}}
-NOT_API = {"close", "post"}  # httpx / slack_sdk client methods that are not Web API calls
+NOT_API = {"close", "post", "like"}  # client methods that are not Web API calls (like: redacting)
 
 # Event subscription -> the scope it needs, and how the code listens for it.
 EVENT_SCOPES = {

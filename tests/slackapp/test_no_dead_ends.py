@@ -191,7 +191,9 @@ def test_answers_stream_then_show_the_cited_answer_and_take_feedback(harness: Ha
 
     stats = feedback_stats(h.store, since=utcnow() - timedelta(hours=1), until=utcnow())
     assert (stats.answers, stats.good, stats.bad) == (1, 1, 0)
-    assert stats.by_prompt[0].prompt_version == "unknown"  # the fake has no prompt_version
+    from agent.prompts import PROMPT_VERSION
+
+    assert stats.by_prompt[0].prompt_version == PROMPT_VERSION  # stamped on every answer
 
 
 def test_recorded_payloads_parse_with_slack_sdk_and_stay_within_limits(
