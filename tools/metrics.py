@@ -1,4 +1,5 @@
-"""Gauges read from the store at scrape time: approvals, escalations by SLA state, fanout backlog.
+"""Gauges read from the store at scrape time: approvals, escalations by SLA state, fanout backlog,
+webhook outbox backlog.
 
 They are read from the database, not counted in memory, so every replica reports the same
 numbers and a restart loses nothing. Labels are closed vocabularies (priority, SLA state,
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from tools.fanout_tables import LedgerRow
 from tools.models import EscalationStatus, ProposalStatus
+from tools.outbox import DeliveryRow, OutboxRow
 from tools.store import Store, utc, utcnow
 from tools.tables import EscalationRow, ProposalRow
 
@@ -76,6 +78,10 @@ class StoreCollector:
                     )
                 )
             ).one()
+            outbox_events = int(s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+            deliveries = s.execute(
+                select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+            ).all()
 
         live = [e for e in pending if e > now]
         approvals = GaugeMetricFamily(
@@ -119,3 +125,17 @@ class StoreCollector:
         )
         lag.add_metric([], max(0.0, (now - utc(waiting)).total_seconds()) if waiting else 0.0)
         yield lag
+        events = GaugeMetricFamily(
+            "warden_webhook_outbox_events", "Webhook events written to the outbox (all time)"
+        )
+        events.add_metric([], outbox_events)
+        yield events
+        by_status = GaugeMetricFamily(
+            "warden_webhook_deliveries",
+            "Webhook deliveries by status (retry, delivered, dead: dead-lettered after the "
+            "last attempt); events no subscriber has tried yet are outbox events minus these",
+            labels=["status"],
+        )
+        for status, n in sorted((str(st), int(n)) for st, n in deliveries):
+            by_status.add_metric([status], n)
+        yield by_status

@@ -212,6 +212,7 @@ def test_metrics_after_a_demo_sized_run(site: Site, catalogue: Any) -> None:
     assert grew("warden_fanout_actions_total", outcome="applied") == 12
     assert value(after, "warden_fanout_ledger_actions", status="applied") == 12
     assert value(after, "warden_fanout_lag_seconds") == 0
+    assert value(after, "warden_webhook_outbox_events") >= 1  # the approval and its actions
     assert value(after, "warden_approvals_pending") == 1
     assert value(after, "warden_approvals_expiring", within="1h") == 0
     assert value(after, "warden_escalations_open", sla_state="within") == 1
