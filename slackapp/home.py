@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 10
 HOME_APPROVE = "warden_home_approve"
 HOME_REJECT = "warden_home_reject"
+HOME_TAKE_NEXT = "warden_home_take_next"  # value: the pod whose oldest, most urgent case to claim
 
 
 class HomeProposalRef(BaseModel):
@@ -36,6 +37,10 @@ class HomeData:
     headline: str | None = None
     gates: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Case work (tools.casework): the viewer's claimed cases; per pod, cases nobody holds.
+    claimed: list[Any] = field(default_factory=list)
+    unclaimed: dict[str, int] = field(default_factory=dict)
+    webhook_dead: int = 0  # webhook events dead-lettered (tools.outbox)
 
 
 def _utc(value: datetime) -> datetime:
@@ -93,6 +98,28 @@ def gather(rt: Any, user: str) -> HomeData:
     except Exception as exc:
         log.warning("home: proposals unavailable: %s", exc)
         data.notes.append("Proposals could not be read just now.")
+    try:
+        from slackapp.casework import _catalogue
+        from tools.casework import queue
+
+        entries = queue(rt.store, _catalogue(rt), now=now)
+        data.claimed = [e for e in entries if e.claimed_by == user]
+        for entry in entries:
+            if entry.claimed_by is None:
+                data.unclaimed[entry.pod] = data.unclaimed.get(entry.pod, 0) + 1
+    except Exception as exc:
+        log.warning("home: case queue unavailable: %s", exc)
+        data.notes.append("The case queue could not be read just now.")
+    try:
+        subscribers = getattr(rt.settings, "webhooks", None)
+        if subscribers:
+            from tools.outbox import status
+
+            dead = sum(sub.dead for sub in status(rt.store, subscribers, dead_limit=0).subscribers)
+            if dead:
+                data.webhook_dead = dead
+    except Exception as exc:
+        log.warning("home: webhook status unavailable: %s", exc)
     try:
         from tools.kpis import headline
 
@@ -155,13 +182,85 @@ def home_view(data: HomeData, *, now: datetime) -> dict[str, Any]:
         blocks += [_proposal_actions(p) for p in data.proposals[:8]]
     else:
         blocks.append(context("No proposals waiting for your approval."))
+    if data.claimed:
+        lines = [
+            f"• `{escape_untrusted(e.case_id, limit=60)}` {e.priority.value} · "
+            f"{escape_untrusted(e.policy_id or '?', limit=20)} · claimed {_ago(e.claimed_at, now)}"
+            for e in data.claimed[:MAX_ROWS]
+        ]
+        blocks.append(section("*Your claimed cases*\n" + "\n".join(lines)))
+    else:
+        blocks.append(context("No cases claimed by you."))
+    if data.unclaimed:
+        pods = sorted(data.unclaimed.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        lines = [f"• {escape_untrusted(pod, limit=40)}: {n} waiting" for pod, n in pods]
+        blocks.append(section("*Case queues*\n" + "\n".join(lines)))
+        blocks.append(_take_next_actions([pod for pod, _n in pods]))
     blocks += [divider(), section("*Team today*\n" + (data.headline or "Figures unavailable."))]
     if data.gates:
         blocks.append(section("*Automation gates*\n" + "\n".join(data.gates[:20])))
+    if data.webhook_dead:
+        blocks.append(
+            context(
+                f":rotating_light: {data.webhook_dead} webhook event(s) dead-lettered after "
+                "their last attempt: `warden webhooks status` lists them."
+            )
+        )
     if data.notes:
         blocks.append(context(":warning: " + " ".join(data.notes)))
     check_blocks(blocks)
     return {"type": "home", "blocks": blocks}
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "just now"
+    minutes = max(0, int((now - _utc(when)).total_seconds() // 60))
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
+def _take_next_actions(pods: list[str]) -> Block:
+    """Take next: claim the pod's most urgent, oldest unclaimed case (tools.casework decides)."""
+    from slackapp.blocks import actions, button
+
+    return actions(
+        *(button(f"Take next: {pod}"[:75], HOME_TAKE_NEXT, TakeNextRef(pod=pod)) for pod in pods)
+    )
+
+
+class TakeNextRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pod: str
+
+
+def take_next(rt: Any, client: Any, *, user: str, pod: str) -> str:
+    """Claim the next case of `pod` for `user`; returns what to tell them."""
+    from slackapp.casework import _catalogue
+    from tools.casework import claim, queue
+    from warden.errors import WardenError
+    from warden.identity import SettingsDirectory
+
+    catalogue = _catalogue(rt)
+    waiting = [e for e in queue(rt.store, catalogue, pod=pod) if e.claimed_by is None]
+    if not waiting:
+        return f"Nothing waits in the {pod} queue."
+    try:
+        work = claim(
+            rt.store,
+            catalogue,
+            waiting[0].case_id,
+            actor=user,
+            directory=SettingsDirectory(rt.settings),
+            now=rt.clock(),
+            source="slack",
+        )
+    except WardenError as exc:
+        return f"Nothing was claimed: {exc}"
+    return (
+        f"You claimed case `{work.case_id}` ({waiting[0].priority.value}) from the {pod} queue; "
+        f"`/warden recommend {work.case_id}` drafts a decision."
+    )
 
 
 def _proposal_actions(p: Proposal) -> Block:

@@ -8,7 +8,16 @@ from pydantic import ValidationError
 
 from slackapp.approvals import approve_clicked
 from slackapp.blocks import ProposalRef, RejectMeta, reject_modal, section
-from slackapp.home import HOME_APPROVE, HOME_REJECT, HomeProposalRef, publish
+from slackapp.escape import escape_untrusted
+from slackapp.home import (
+    HOME_APPROVE,
+    HOME_REJECT,
+    HOME_TAKE_NEXT,
+    HomeProposalRef,
+    TakeNextRef,
+    publish,
+    take_next,
+)
 from slackapp.runtime import Runtime
 from slackapp.triage import dm
 
@@ -58,6 +67,22 @@ def register(app: App, rt: Runtime) -> None:
             user=body["user"]["id"],
             value=action.get("value"),
         )
+
+    @app.block_action(HOME_TAKE_NEXT)
+    def take(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        ack()
+        try:
+            pod = TakeNextRef.model_validate_json(action.get("value") or "").pod
+        except ValidationError:
+            return
+        user = body["user"]["id"]
+
+        def run() -> None:
+            text = take_next(rt, client, user=user, pod=pod)
+            dm(client, user, text, [section(escape_untrusted(text, limit=500))])
+            publish(rt, client, user)
+
+        rt.pool.submit("home take next", run)
 
     @app.action(HOME_REJECT)
     def reject(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:

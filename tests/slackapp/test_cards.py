@@ -203,3 +203,45 @@ def test_acknowledge_from_app_home(harness: Harness) -> None:
     _home_click(h, "UOWNER1", ESC_ACK, _home_value(h, "UOWNER1", ESC_ACK))
     (esc,) = list_escalations(h.store)
     assert esc.status == EscalationStatus.ACKNOWLEDGED
+
+
+def test_take_next_from_app_home_claims_through_the_case_queue(harness: Harness) -> None:
+    from slackapp.home import HOME_TAKE_NEXT
+    from tools.casework import queue
+
+    h = harness
+    rt = h.app.runtime
+    h.driver.home_opened(user="UREVIEW01")
+    h.settle()
+    home = json.dumps(h.standin.home_views["UREVIEW01"])
+    assert "No cases claimed by you." in home and "critical-harms: 1 waiting" in home
+    take = _home_value(h, "UREVIEW01", HOME_TAKE_NEXT)
+    # Not in the pod's reviewer group: the store refuses, the person is told, nothing claimed.
+    _home_click(h, "UREVIEW01", HOME_TAKE_NEXT, take)
+    assert all(e.claimed_by is None for e in queue(h.store, _catalogue_of(rt)))
+    rt.settings = rt.settings.model_copy(
+        update={"reviewer_groups": {"critical-harms": ["UREVIEW01"]}}
+    )
+    _home_click(h, "UREVIEW01", HOME_TAKE_NEXT, take)
+    (entry,) = queue(h.store, _catalogue_of(rt))
+    assert (entry.case_id, entry.claimed_by) == ("C-9001", "UREVIEW01")
+    dms = [c for c in h.standin.calls if c.method == "chat.postMessage" and "C-9001" in str(c.args)]
+    assert any("You claimed case" in str(c.args.get("text")) for c in dms)
+    assert "Your claimed cases" in json.dumps(h.standin.home_views["UREVIEW01"])
+
+
+def _catalogue_of(rt: object) -> object:
+    from slackapp.casework import _catalogue
+
+    return _catalogue(rt)  # type: ignore[arg-type]
+
+
+def test_app_home_shows_dead_lettered_webhooks() -> None:
+    from datetime import UTC, datetime
+
+    from slackapp.home import HomeData, home_view
+
+    quiet = json.dumps(home_view(HomeData(), now=datetime.now(UTC)))
+    assert "dead-lettered" not in quiet
+    loud = json.dumps(home_view(HomeData(webhook_dead=2), now=datetime.now(UTC)))
+    assert "2 webhook event(s) dead-lettered" in loud
