@@ -35,8 +35,13 @@ def post_proposal_card(
     proposal, radius = submitted.proposal, submitted.blast_radius
     if proposal is None or radius is None:
         return
+    from slackapp.paging import announce_proposal, with_mention
+    from slackapp.triage import directory
+
+    # The catalogue names the pod channel; Slack is addressed by its id (resolved once).
+    channel = directory(rt, client).channel_id(submitted.channel)
     # No conversation thread: the card's own message becomes the thread of its outcome.
-    thread_id = thread_id_of(submitted.channel, "")
+    thread_id = thread_id_of(channel, "")
     pending = warden.await_decision(
         thread_id,
         ProposalPending(proposal=proposal, blast_radius=radius),
@@ -45,12 +50,7 @@ def post_proposal_card(
     if not isinstance(pending, ProposalPending):
         log.warning("proposal %s could not be paused for approval: %s", proposal.id, pending)
         return
-    from slackapp.paging import announce_proposal, with_mention
-    from slackapp.triage import directory
-
     text, blocks = with_mention(rt, *response_blocks(pending, thread_id=thread_id))
-    # The catalogue names the pod channel; Slack is addressed by its id (resolved once).
-    channel = directory(rt, client).channel_id(submitted.channel)
     posted = post(client, channel=channel, thread_ts=None, text=text, blocks=blocks)
     rt.ledger.remember_post(
         "proposal",

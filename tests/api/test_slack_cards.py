@@ -52,7 +52,10 @@ def app_with_api(sqlite_store: Store, catalogue: Catalogue, gates_path: Path) ->
         gates=gates,
     )
     warden = Warden(graph)
-    standin = StandIn().start()
+    from tests.slackapp.conftest import route_channels
+
+    # Slack is addressed by channel id: the workspace has the catalogue's pod channels.
+    standin = StandIn(channels=route_channels(catalogue)).start()
     settings = Settings(
         SLACK_BOT_TOKEN="xoxb-test-token",
         SLACK_SIGNING_SECRET=SECRET,
@@ -91,7 +94,7 @@ def test_api_proposal_is_approved_on_its_card_and_executed(app_with_api: Any) ->
     proposal_id = response.json()["proposal"]["id"]
     assert slack.drain(60)
     posted = slack.runtime.ledger.post("proposal", proposal_id)
-    assert posted is not None and posted.channel == "#ts-integrity"
+    assert posted is not None and posted.channel == standin.channels["ts-integrity"]
     card = {**standin.messages[(posted.channel, posted.ts)], "ts": posted.ts}
     value = next(
         e["value"]
