@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 if TYPE_CHECKING:
     from warden.settings import Settings
@@ -115,6 +115,13 @@ def secret_fields(settings: Settings) -> Iterator[tuple[str, str]]:
             for i, item in enumerate(value):
                 if isinstance(item, SecretStr):
                     yield f"{label}[{i}]", item.get_secret_value()
+                elif isinstance(item, BaseModel):
+                    # An entry with its own secret (an API key, a webhook subscriber's secret).
+                    which = getattr(item, "name", None) or i
+                    for field_name in type(item).model_fields:
+                        inner = getattr(item, field_name)
+                        if isinstance(inner, SecretStr):
+                            yield f"{label}[{which}]", inner.get_secret_value()
                 elif named and isinstance(item, str):
                     yield f"{label}[{i}]", item
         elif named and isinstance(value, str):

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import Field, SecretStr
 
 from tests.fakes.hostile_api import HostileApi, Reply
 from tests.security.conftest import REPO, Figures
@@ -66,24 +65,22 @@ def test_every_secret_setting_refuses_weak_values(name: str, figures: Figures) -
     assert figures.accepted == 0, figures.notes
 
 
-def test_an_api_key_list_added_later_is_covered(figures: Figures) -> None:
-    """Secrets are found by type: a new `WARDEN_API_KEYS` setting needs no change here."""
+def test_an_api_key_list_is_covered(figures: Figures) -> None:
+    """Secrets are found by type: the keys inside `WARDEN_API_KEYS` entries are secrets too
+    (masked in what Warden shows), and a weak one stops production before anything starts."""
+    from warden.redact import secret_fields
 
-    class WithApiKeys(Settings):
-        api_keys: dict[str, SecretStr] = Field(default_factory=dict, alias="WARDEN_API_KEYS")
-
-    weak = WithApiKeys(
-        WARDEN_ENV="production",
-        WARDEN_API_KEYS={
-            "detector": SecretStr("changeme"),
-            "review": SecretStr("Zx81Lq0Pw7Nm3Vb5Kt2"),
-        },
-        **GOOD,
-    )
-    problems = production_problems(weak)
-    caught = any("WARDEN_API_KEYS[detector]" in p for p in problems)
+    strong = "Zx81Lq0Pw7Nm3Vb5Kt2Rr9Yy4Hh6Jj1Ff"
+    settings = _production(WARDEN_API_KEYS=f"review:{strong}:read")
+    assert ("WARDEN_API_KEYS[review]", strong) in list(secret_fields(settings))
+    assert not [p for p in production_problems(settings) if p.startswith("WARDEN_API_KEYS")]
+    try:
+        _production(WARDEN_API_KEYS=f"detector:changeme:proposals,review:{strong}:read")
+        caught = False
+    except ValueError as exc:
+        caught = "detector" in str(exc) and "changeme" not in str(exc)
     figures.tried, figures.rejected, figures.accepted = 1, int(caught), int(not caught)
-    assert problems == ["WARDEN_API_KEYS[detector] is a placeholder"]
+    assert caught
 
 
 def test_production_needs_a_real_enforcement_api(figures: Figures, tmp_path: Path) -> None:
