@@ -120,11 +120,13 @@ def test_kill_9_fanout_workers_at_random_points(
 def _approve_in_app(
     db_url: str, store: Any, standin: Any, app: Any, proposal: Any, user: str
 ) -> None:
-    ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
-    # Where the app would have recorded its card (clicks are checked against the ledger).
-    SlackLedger(store.engine).remember_post(
-        "proposal", proposal.id, Post(CHANNEL, ts, f"{CHANNEL}:{ts}")
-    )
+    ledger = SlackLedger(store.engine)
+    posted = ledger.post("proposal", proposal.id)
+    if posted is None:  # the card, where the app would have recorded it (clicks check it)
+        ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
+        ledger.remember_post("proposal", proposal.id, Post(CHANNEL, ts, f"{CHANNEL}:{ts}"))
+    else:
+        ts = posted.ts
     ref = proposal_ref(proposal, f"{CHANNEL}:{ts}")
     with SlackDriver(app.endpoint, SIGNING_SECRET) as driver:
         response = driver.click(
