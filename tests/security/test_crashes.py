@@ -17,6 +17,7 @@ import pytest
 
 from slackapp.blocks import APPROVE
 from slackapp.driver import SlackDriver
+from slackapp.ledger import Post, SlackLedger
 from tests.security.conftest import (
     APPROVERS,
     CHANNEL,
@@ -119,7 +120,13 @@ def test_kill_9_fanout_workers_at_random_points(
 def _approve_in_app(
     db_url: str, store: Any, standin: Any, app: Any, proposal: Any, user: str
 ) -> None:
-    ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
+    ledger = SlackLedger(store.engine)
+    posted = ledger.post("proposal", proposal.id)
+    if posted is None:  # the card, where the app would have recorded it (clicks check it)
+        ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
+        ledger.remember_post("proposal", proposal.id, Post(CHANNEL, ts, f"{CHANNEL}:{ts}"))
+    else:
+        ts = posted.ts
     ref = proposal_ref(proposal, f"{CHANNEL}:{ts}")
     with SlackDriver(app.endpoint, SIGNING_SECRET) as driver:
         response = driver.click(
@@ -232,7 +239,6 @@ def test_a_restart_while_an_approval_is_pending_invents_nothing(
 def test_a_restarted_app_finishes_an_interrupted_fanout_by_itself(
     sqlite_store: Any, catalogue: Any, figures: Figures
 ) -> None:
-    from slackapp.ledger import Post, SlackLedger
     from slackapp.standin import StandIn
     from tools.fanout import execute
     from tools.gateway import LocalPlatform

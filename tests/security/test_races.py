@@ -13,6 +13,7 @@ from typing import Any
 
 from slackapp.blocks import APPROVE, REASON_BLOCK, REASON_INPUT, RejectMeta, reject_modal
 from slackapp.driver import SlackDriver
+from slackapp.ledger import Post, SlackLedger
 from tests.security.conftest import (
     APPROVERS,
     CHANNEL,
@@ -171,6 +172,9 @@ def test_two_app_processes_taking_clicks_for_the_same_proposal(
         for _ in range(trials):
             proposal = pending_proposal(store, catalogue, n=6)
             ts = standin.add_message(CHANNEL, f"Proposal {proposal.id}", user="UWARDENBOT")
+            SlackLedger(store.engine).remember_post(
+                "proposal", proposal.id, Post(CHANNEL, ts, f"{CHANNEL}:{ts}")
+            )
             ref = proposal_ref(proposal, f"{CHANNEL}:{ts}")
             message = dict(standin.messages[(CHANNEL, ts)])
             made.append(proposal)
