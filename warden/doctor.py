@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 if TYPE_CHECKING:
     from warden.settings import Settings
 
@@ -69,46 +67,26 @@ def guarded(name: str, check: Callable[[], Iterable[Check]], fix: str) -> list[C
 
 # --------------------------------------------------------------------------- secrets
 
-# Issue 14 builds the reusable production secrets check; until it lands this is the doctor's own,
-# over the settings' placeholder list.
-MIN_SIGNING_SECRET = 16
-
-
-def _is_placeholder(value: SecretStr | None) -> bool:
-    from warden.settings import PLACEHOLDERS
-
-    return value is None or value.get_secret_value().strip().lower() in PLACEHOLDERS
-
 
 def secrets_check(settings: Settings, *, http: bool) -> Check:
-    """In production every secret the configuration uses must be set and not a placeholder."""
-    used: dict[str, SecretStr | None] = {"SLACK_BOT_TOKEN": settings.slack_bot_token}
-    if http:
-        used["SLACK_SIGNING_SECRET"] = settings.slack_signing_secret
-    else:
-        used["SLACK_APP_TOKEN"] = settings.slack_app_token
-    if settings.llm_enabled:
-        used["OPENAI_API_KEY"] = settings.openai_api_key
-    if settings.embeddings_url and settings.embeddings_api_key is not None:
-        # Optional: a self-hosted embeddings server may need no key, but a placeholder is wrong.
-        used["WARDEN_EMBEDDINGS_API_KEY"] = settings.embeddings_api_key
-    if settings.enforcement_api_url:
-        used["WARDEN_ENFORCEMENT_API_KEY"] = settings.enforcement_api_key
-    bad = [name for name, value in used.items() if _is_placeholder(value)]
-    secret = settings.slack_signing_secret
-    if http and secret is not None and 0 < len(secret.get_secret_value()) < MIN_SIGNING_SECRET:
-        bad.append("SLACK_SIGNING_SECRET (too short for a Slack signing secret)")
+    """What `WARDEN_ENV=production` would refuse (`warden.production`): a failure in production,
+    a note in development."""
+    from warden.production import production_problems
+
+    required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN")
+    as_production = settings.model_copy(update={"environment": "production"})
+    problems = production_problems(as_production, required=required)
     if settings.environment != "production":
-        note = f"; placeholders in {', '.join(bad)} would be refused in production" if bad else ""
+        note = f"; production would refuse: {'; '.join(problems)}" if problems else ""
         return ok("secrets", f"development mode{note}")
-    if bad:
+    if problems:
         return fail(
             "secrets",
-            f"production, but {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} unset or a "
-            "placeholder",
-            "set the real values in the environment or .env (never commit them)",
+            f"production, but {'; '.join(problems)}",
+            "set real values in the environment or .env (e.g. `openssl rand -hex 32`; never "
+            "commit them)",
         )
-    return ok("secrets", f"production: {len(used)} secrets set, none a placeholder")
+    return ok("secrets", "production: every secret set, none weak or a placeholder")
 
 
 # --------------------------------------------------------------------------- runner

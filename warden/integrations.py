@@ -9,16 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-# Production refuses these (and anything shorter than the minimum) as API keys or secrets.
-PLACEHOLDER_WORDS = (
-    "changeme",
-    "change-me",
-    "placeholder",
-    "example",
-    "secret",
-    "password",
-    "todo",
-)
+# Production wants API keys and webhook secrets longer than other secrets (warden.strength).
 MIN_PRODUCTION_KEY = 32
 MIN_PRODUCTION_SECRET = 24
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -75,12 +66,6 @@ def parse_api_keys(value: str) -> list[ApiKey]:
     if len(set(secrets)) != len(secrets):
         raise ValueError("two WARDEN_API_KEYS entries share one key; give each caller its own")
     return keys
-
-
-def weak_secret(value: str, minimum: int) -> bool:
-    """Too short for production, or a placeholder someone forgot to replace."""
-    lowered = value.lower()
-    return len(value) < minimum or any(word in lowered for word in PLACEHOLDER_WORDS)
 
 
 class EventType(StrEnum):

@@ -10,41 +10,13 @@ lists everything at once; `require_production_ready` raises it as one `ConfigErr
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from warden.errors import ConfigError
 from warden.redact import secret_fields
-from warden.settings import PLACEHOLDERS, Settings
-
-MIN_LENGTH = 16
-MIN_DISTINCT = 8
-MIN_BITS_PER_CHAR = 3.0
-# Words that mark a value copied from an example rather than generated.
-_MARKERS = (
-    "placeholder", "changeme", "change-me", "change_me", "your-", "your_", "yoursecret",
-    "example", "dummy", "replace", "insert", "xxxx", "todo", "notasecret", "default",
-)  # fmt: skip
-
-
-def _bits_per_char(value: str) -> float:
-    counts = Counter(value)
-    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-
-
-def secret_weakness(value: str) -> str | None:
-    """Why `value` is not fit to be a production secret (None when it is)."""
-    stripped = value.strip()
-    lowered = stripped.lower()
-    if lowered in PLACEHOLDERS or any(marker in lowered for marker in _MARKERS):
-        return "is a placeholder"
-    if len(stripped) < MIN_LENGTH:
-        return f"is {len(stripped)} characters (at least {MIN_LENGTH})"
-    if len(set(stripped)) < MIN_DISTINCT or _bits_per_char(stripped) < MIN_BITS_PER_CHAR:
-        return "is low in entropy (repeated or patterned characters)"
-    return None
+from warden.settings import Settings
+from warden.strength import secret_weakness
 
 
 def _is_http_url(url: str) -> bool:

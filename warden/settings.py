@@ -18,8 +18,8 @@ from warden.integrations import (
     ApiKey,
     WebhookSubscriber,
     parse_api_keys,
-    weak_secret,
 )
+from warden.strength import PLACEHOLDERS, secret_weakness
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 # The EEA, where the DSA applies: the default territorial scope of a decision.
@@ -27,7 +27,6 @@ EEA_COUNTRIES = (
     *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE"),
     *("IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK"),
 )
-PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "secret", "todo"}
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -156,18 +155,16 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         for key in self.api_keys:
-            if weak_secret(key.key.get_secret_value(), MIN_PRODUCTION_KEY):
+            weakness = secret_weakness(key.key.get_secret_value(), MIN_PRODUCTION_KEY)
+            if weakness:
                 raise ValueError(
-                    f"WARDEN_API_KEYS: the key of {key.name} is shorter than "
-                    f"{MIN_PRODUCTION_KEY} characters or a placeholder; production needs a "
+                    f"WARDEN_API_KEYS: the key of {key.name} {weakness}; production needs a "
                     "random key (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
                 )
         for hook in self.webhooks:
-            if weak_secret(hook.secret.get_secret_value(), MIN_PRODUCTION_SECRET):
-                raise ValueError(
-                    f"WARDEN_WEBHOOKS: the secret of {hook.name} is shorter than "
-                    f"{MIN_PRODUCTION_SECRET} characters or a placeholder"
-                )
+            weakness = secret_weakness(hook.secret.get_secret_value(), MIN_PRODUCTION_SECRET)
+            if weakness:
+                raise ValueError(f"WARDEN_WEBHOOKS: the secret of {hook.name} {weakness}")
         return self
 
     # issue 13: on-call user groups and channels, by the names the catalogue uses

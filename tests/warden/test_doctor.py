@@ -361,8 +361,27 @@ def test_placeholder_secrets_fail_only_in_production(site: Site) -> None:
         site.settings(WARDEN_ENV="production", SLACK_SIGNING_SECRET="changeme"), http=True
     )
     assert prod.failed and "SLACK_SIGNING_SECRET" in prod.detail
-    good = secrets_check(site.settings(WARDEN_ENV="production"), http=True)
-    assert good.status == Status.OK
+    # The doctor applies the production refusals themselves (warden.production): strong,
+    # generated values, a real enforcement API and an audit key pass.
+    strong = {
+        "SLACK_SIGNING_SECRET": "8f14e45fceea167a5a36dedd4bea2543",
+        "SLACK_BOT_TOKEN": "xoxb-2048-99321-Qm7tRk2LpW9zXv4Ha",
+        "WARDEN_ENFORCEMENT_API_URL": "https://enforcement.internal.example.net",
+        "WARDEN_ENFORCEMENT_API_KEY": "ek_live_7Hq2Vd9Rm4Tx8Kp1Zb6N",
+        "WARDEN_AUDIT_KEY": "b7e23ec29af22b0b4e41da31e868d572",
+    }
+    good = secrets_check(site.settings(WARDEN_ENV="production", **strong), http=True)
+    assert good.status == Status.OK, good.detail
+    weak = secrets_check(
+        site.settings(
+            WARDEN_ENV="production", **{**strong, "WARDEN_AUDIT_KEY": "aaaaaaaaaaaaaaaaaaaa"}
+        ),
+        http=True,
+    )
+    assert weak.failed and "WARDEN_AUDIT_KEY is low in entropy" in weak.detail
+    missing_api = {k: v for k, v in strong.items() if not k.startswith("WARDEN_ENFORCEMENT")}
+    no_api = secrets_check(site.settings(WARDEN_ENV="production", **missing_api), http=True)
+    assert no_api.failed and "WARDEN_ENFORCEMENT_API_URL is not set" in no_api.detail
 
 
 # ---------------------------------------------------------------------------- the command
