@@ -32,7 +32,6 @@ from tools.models import (
     PlannedAction,
     Proposal,
     StatementOfReasons,
-    StrikeEffect,
     decision_automation,
 )
 from tools.store import Store, utc, utcnow
@@ -499,51 +498,6 @@ def _suspension_end(
     if spec is None or spec.days is None or spec.restriction != RestrictionType.SUSPEND:
         return None
     return now + timedelta(days=spec.days)
-
-
-def restriction_input(
-    catalogue: Catalogue,
-    strike_key: str,
-    section_id: str,
-    effect: StrikeEffect,
-    *,
-    now: datetime,
-    policy_version: str | None = None,
-    automated_detection: bool = False,
-    case: Case | None = None,
-) -> SorInput:
-    """The statement input for an account restriction a strike threshold put in place."""
-    assert effect.threshold_crossed is not None
-    section = catalogue.section(section_id)
-    policy = catalogue.policy(section.policy_id)
-    days = effect.restriction_days
-    ends_at = now + timedelta(days=days) if days else None
-    action = ActionType(effect.threshold_crossed.value)
-    what = "suspended" if action == ActionType.SUSPEND else "limited in distribution"
-    lasting = f"for {days} days" if days else "until it is lifted"
-    facts = (
-        f"Your account now has {effect.active_after} active strikes under our {policy.title} "
-        f"policy within {effect.window_days} days; the latest was for breaking the rule "
-        f"“{section.title}” (section {section.id}). Under the policy's strike rules that many "
-        f"strikes mean the account is {what} {lasting}. The restriction followed automatically "
-        "from strikes that people had approved."
-    )
-    return SorInput(
-        action=PlannedAction(
-            target_type="account",
-            target_id=effect.account_id,
-            action=action,
-            section_id=section_id,
-        ),
-        action_key=f"{strike_key}:{action.value}",
-        facts=facts,
-        automated_detection=automated_detection,
-        automated_decision=DecisionAutomation.PARTIALLY,
-        policy_version=policy_version,
-        case_id=case.id if case is not None else None,
-        source=case.source if case is not None else None,
-        ends_at=ends_at,
-    )
 
 
 def get_statement(store: Store, action_key: str) -> StatementOfReasons:

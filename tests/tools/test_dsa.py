@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from knowledge.catalogue import Catalogue
-from knowledge.vocabulary import ActionType
+from knowledge.catalogue import Catalogue, RestrictionSpec
+from knowledge.vocabulary import ActionType, RestrictionType
 from tests.tools.fanout_child import seed_approved_proposal
 from tests.tools.helpers import NOW
-from tools import dsa, proposals
+from tools import dsa, proposals, restrictions
 from tools.fanout import execute
 from tools.gateway import LocalPlatform
 from tools.models import (
@@ -25,14 +25,8 @@ from tools.models import (
     DecisionAutomation,
     PlannedAction,
     StatementOfReasons,
-    StrikeEffect,
 )
-from tools.reasons import (
-    SorInput,
-    export,
-    issue_statements,
-    restriction_input,
-)
+from tools.reasons import SorInput, export, issue_statements
 from tools.store import Store
 from tools.tables import StatementRow
 from warden.settings import PACKAGE_ROOT
@@ -220,47 +214,52 @@ def test_strikes_and_threshold_suspensions_get_statements_of_their_own(
     assert len(strikes) == 3 and "strike" in strikes[0]["decision_visibility_other"].lower()
 
 
+def _restriction_statements(
+    store: Store, catalogue: Catalogue, specs: list[tuple[str, RestrictionSpec]]
+) -> list[dict[str, Any]]:
+    """Restrictions put in place the way strikes and suspensions do (tools.restrictions), as
+    the Transparency Database would receive their statements."""
+    made = []
+    with store.session() as s:
+        for n, (account, spec) in enumerate(specs):
+            restriction, _events = restrictions.restrict(
+                s,
+                catalogue,
+                account_id=account,
+                spec=spec,
+                section_id="HA-2.3",
+                cause_key=f"p9:account:{account}:strike:{n}",
+                reason="The account reached 3 active strikes under the Hateful Activities policy.",
+                actor="warden",
+                source="strikes",
+                now=NOW,
+            )
+            assert restriction is not None and restriction.statement_id is not None
+            made.append(restriction.statement_id)
+        s.commit()
+    with store.session() as s:
+        rows = {r.id: r for r in s.scalars(select(StatementRow).where(StatementRow.id.in_(made)))}
+    return [dsa.to_dsa(StatementOfReasons.model_validate(rows[i].data), catalogue) for i in made]
+
+
 def test_account_restriction_maps_to_decision_account_with_its_end_date(
     sample_store: Store, catalogue: Catalogue
 ) -> None:
-    effect = StrikeEffect(
-        account_id="acct-1011",
-        active_before=2,
-        added=1,
-        active_after=3,
-        window_days=90,
-        threshold_crossed="suspend",
-        restriction_days=30,
-    )
-    case = sample_store.get_case("case-1003")
-    item = restriction_input(
+    timed, forever = _restriction_statements(
+        sample_store,
         catalogue,
-        "p9:account:acct-1011:strike",
-        "HA-2.3",
-        effect,
-        now=NOW,
-        case=case,
-        automated_detection=True,
+        [
+            ("acct-1011", RestrictionSpec(restriction=RestrictionType.SUSPEND, days=30)),
+            ("acct-1002", RestrictionSpec(restriction=RestrictionType.SUSPEND, days=None)),
+        ],
     )
-    indefinite = restriction_input(
-        catalogue,
-        "p9:account:acct-1002:strike",
-        "HA-2.3",
-        effect.model_copy(update={"account_id": "acct-1002", "restriction_days": None}),
-        now=NOW,
-    )
-    sors = issue_statements(sample_store, catalogue, [item, indefinite], now=NOW)
-    timed, forever = (dsa.to_dsa(s, catalogue) for s in sors)
     assert timed["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
     assert "decision_visibility" not in timed
     assert timed["end_date_account_restriction"] == (NOW + timedelta(days=30)).strftime("%Y-%m-%d")
-    assert timed["source_type"] == "SOURCE_VOLUNTARY"  # case-1003 came from a classifier
-    assert timed["content_date"] == "2026-11-14"  # the case's opening bounds the posting date
-    assert "3 active strikes" in timed["decision_facts"] and "30 days" in timed["decision_facts"]
+    assert "3 active strikes" in timed["decision_facts"]
     assert forever["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
     assert "end_date_account_restriction" not in forever
     assert dsa.problems(timed) == {} and dsa.problems(forever) == {}
-    assert "until it is lifted" in sors[1].duration.lower()
 
 
 def test_a_case_statement_carries_its_source_scope_type_and_illegal_ground(
@@ -354,23 +353,17 @@ def test_a_case_proposal_from_a_classifier_says_detected_automatically(
 def test_an_account_limit_maps_to_demotion_with_its_end_date(
     sample_store: Store, catalogue: Catalogue
 ) -> None:
-    effect = StrikeEffect(
-        account_id="acct-1011",
-        active_before=1,
-        added=1,
-        active_after=2,
-        window_days=90,
-        threshold_crossed="limit_distribution",
-        restriction_days=14,
+    (data,) = _restriction_statements(
+        sample_store,
+        catalogue,
+        [("acct-1011", RestrictionSpec(restriction=RestrictionType.LIMIT_DISTRIBUTION, days=14))],
     )
-    item = restriction_input(catalogue, "p7:account:acct-1011:strike", "HA-2.3", effect, now=NOW)
-    (sor,) = issue_statements(sample_store, catalogue, [item], now=NOW)
-    data = dsa.to_dsa(sor, catalogue)
     assert data["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DEMOTED"]
-    assert data["end_date_visibility_restriction"] == "2026-12-04"
+    assert data["end_date_visibility_restriction"] == (NOW + timedelta(days=14)).strftime(
+        "%Y-%m-%d"
+    )
     assert data["content_type"] == ["CONTENT_TYPE_OTHER"] and data["content_type_other"]
-    assert "limited in distribution for 14 days" in data["decision_facts"]
-    assert "account's content" in sor.restriction and dsa.problems(data) == {}
+    assert dsa.problems(data) == {}
 
 
 def test_statements_issued_before_the_mapping_are_left_out_and_named(
