@@ -233,6 +233,7 @@ def lift(
     actor: str,
     reason: str,
     now: datetime,
+    source: str = "appeal",
 ) -> list[EventSpec]:
     """Lift the active restrictions a proposal (or these causes) put in place; audited."""
     query = select(RestrictionRow).where(RestrictionRow.lifted_at.is_(None))
@@ -261,7 +262,7 @@ def lift(
                 actor=actor,
                 verb="restriction.lifted",
                 subject=f"account:{row.account_id}",
-                source="appeal",
+                source=source,
                 outcome="lifted",
                 policy_id=row.policy_id,
                 section_id=row.section_id,
