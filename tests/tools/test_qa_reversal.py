@@ -96,9 +96,7 @@ def test_a_disagreement_reverses_the_case_through_the_fanout_once(
     assert reversed_event.details["reverses"] == decision
     (disagreed,) = audit.events(store, verb="qa.disagreed")
     assert disagreed.details["reversal_proposal_id"] == reversal_id
-    account_sources = {
-        (e.verb, e.source) for e in audit.events(store, subject="account:acct-h")
-    }
+    account_sources = {(e.verb, e.source) for e in audit.events(store, subject="account:acct-h")}
     assert ("strike.overturned", "qa") in account_sources
     assert ("restriction.lifted", "qa") in account_sources
 
