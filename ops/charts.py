@@ -192,8 +192,16 @@ def weekly(report: KPIReport, path: Path) -> Path:
         twin.set_yticks([])
     handles = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper left",
-              frameon=False)  # fmt: skip
+    # Below the axes: inside, it covers the first week's bars and turnaround.
+    ax.legend(
+        handles[0] + more[0],
+        handles[1] + more[1],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncols=3,
+        frameon=False,
+    )
     ax.set_title("Cases and turnaround per week (week starting)", fontsize=10)
     return _save(fig, path)
 
