@@ -656,8 +656,9 @@ def _record_reversals(
     done: Sequence[tuple[_Claimed, BatchOutcome]],
     now: datetime,
 ) -> None:
-    """For one batch of a reversal proposal: what the original decision did to each account is
-    undone once none of its actions against the account stands, then the account is told."""
+    """For one batch of a reversal proposal: each account is told what was reversed, and what
+    the original decision did to it (strikes, restrictions) is undone once none of its actions
+    against the account stands."""
     proposal, original = run.proposal, run.proposal.reverses
     assert original is not None
     actor = f"fanout:{run.worker}"
@@ -694,18 +695,22 @@ def _record_reversals(
             accounts.setdefault(account, []).append(claim.action)
     reason = f"QA reversal {proposal.id} of decision {original}"
     for account, reversed_now in accounts.items():
-        if reversal.still_standing(session, original, account):
-            continue  # another of the decision's actions against it stands: so do its strikes
-        undone = reversal.undo_effects(
-            session,
-            run.store,
-            run.catalogue,
-            proposal_id=original,
-            account_id=account,
-            actor=actor,
-            reason=reason,
-            now=now,
-            source="qa",
+        # While another of the decision's actions against the account stands, so do its strikes.
+        stands = reversal.still_standing(session, original, account)
+        undone = (
+            reversal.Undone()
+            if stands
+            else reversal.undo_effects(
+                session,
+                run.store,
+                run.catalogue,
+                proposal_id=original,
+                account_id=account,
+                actor=actor,
+                reason=reason,
+                now=now,
+                source="qa",
+            )
         )
         events += undone.events
         reversal.reversal_notice(
@@ -717,6 +722,7 @@ def _record_reversals(
             account_id=account,
             reversed_actions=reversed_now,
             undone=undone,
+            rest_stands=stands,
             now=now,
         )
     append_batch(session, events)

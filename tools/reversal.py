@@ -249,6 +249,10 @@ _RESTORED = {
 }
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def reversal_notice(
     session: Session,
     catalogue: Catalogue,
@@ -259,10 +263,11 @@ def reversal_notice(
     account_id: str,
     reversed_actions: Sequence[PlannedAction],
     undone: Undone,
+    rest_stands: bool,
     now: datetime,
 ) -> str:
-    """The notice of a QA reversal: which of the decision's actions were undone, and that its
-    strike and restrictions went with them."""
+    """The notice of a QA reversal: which of the decision's actions were undone, and whether
+    its strike and restrictions went with them."""
     policy = catalogue.policies.get(policy_id)
     what = sorted({_RESTORED[a.target_type] for a in reversed_actions})
     extra = []
@@ -270,12 +275,14 @@ def reversal_notice(
         extra.append("the strike it gave your account is removed")
     if undone.restrictions_lifted:
         extra.append("the account restrictions it caused are lifted")
+    if rest_stands:
+        extra.append("the rest of the decision, and any strike it gave your account, still stands")
     return issue_notice(
         session,
         action_key=f"reversal:{proposal_id}:{account_id}",
         account_id=account_id,
         restriction="A review found our decision was wrong, and it was reversed.",
-        scope="; ".join(what + extra).capitalize() + ".",
+        scope=_sentence("; ".join(what + extra)),
         facts=(
             "Our quality review of decisions re-examined this one and found that it did not "
             f"follow our policy; {len(reversed_actions)} action(s) on your account or content "

@@ -155,6 +155,11 @@ def test_reversing_one_item_of_a_bulk_removal_keeps_the_strike_its_other_items_e
     reverse(idempotency_key(bulk.id, first))
     assert platform.target("content", first.target_id).removals == 0  # type: ignore[union-attr]
     assert strike_standing()  # the author's other removal under the decision still stands
+    with store.session() as s:
+        (told,) = s.scalars(
+            select(StatementRow.data).where(StatementRow.action_key.startswith("reversal:"))
+        ).all()
+    assert "content is restored" in told["scope"] and "still stands" in told["scope"]
     for other in same_author:
         reverse(idempotency_key(bulk.id, other))
     assert not strike_standing()  # nothing of the decision against the author stands now
