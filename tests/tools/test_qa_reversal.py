@@ -16,7 +16,7 @@ from knowledge.catalogue import Catalogue
 from knowledge.vocabulary import ActionType
 from tests.tools.test_appeals import _decide_removal, _seed_strike
 from tests.tools.test_casework import ANA, BEN, CHIDI, load
-from tools import appeals, audit, dsa, proposals
+from tools import appeals, audit, dsa, operations, proposals
 from tools.fanout import execute, idempotency_key
 from tools.gateway import LocalPlatform, reversal_key
 from tools.models import ProposalStatus
@@ -119,6 +119,11 @@ def test_a_disagreement_reverses_the_case_through_the_fanout_once(
     assert outcome.restored == [reversal_key(removal_key)] and outcome.strikes_overturned == []
     assert len([r for r in platform.receipts(decision) if r.action.startswith("reverse_")]) == 1
     assert audit.verify(store).ok
+    # The ops report: review notices are not actions applied, a reversal is no case decision.
+    now = utcnow() + timedelta(minutes=1)
+    ops = operations.compute(store, catalogue, since=now - timedelta(days=1), now=now)
+    assert {a.action for a in ops.actions} == {"remove", "strike", "limit_distribution"}
+    assert [(t.key, t.n) for t in ops.by_pod] == [("critical-harms", 1)]
 
 
 def test_reversing_one_item_of_a_bulk_removal_keeps_the_strike_its_other_items_earn(
