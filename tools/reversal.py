@@ -31,8 +31,9 @@ from tools.gateway import (
     reversal_key,
 )
 from tools.models import DecisionAutomation, PlannedAction, StatementOfReasons
+from tools.reasons import add_statement
 from tools.store import Store
-from tools.tables import ContentRow, StatementRow, StrikeRow
+from tools.tables import ContentRow, StrikeRow
 from warden.errors import ApprovalError, GatewayError
 
 if TYPE_CHECKING:
@@ -230,16 +231,7 @@ def issue_notice(
         policy_version=policy.version if policy else "-",
         redress=redress,
     )
-    session.add(
-        StatementRow(
-            id=statement.id,
-            action_key=statement.action_key,
-            account_id=account_id,
-            content_id=None,
-            issued_at=now,
-            data=statement.model_dump(mode="json"),
-        )
-    )
+    add_statement(session, statement)
     return statement.id
 
 
