@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install demo test bench stress lint clean
+.PHONY: install demo test bench stress lint clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,23 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m slackapp.demo
 
-test: install
+# The report's browser test needs Debian's chromium. Installed when missing and we may (root,
+# apt-get); otherwise, or if apt fails, that one test skips and says why. Safe to run twice.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the report's browser test"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+			>/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1)) \
+		|| echo "chromium could not be installed; the report's browser test will skip"; \
+	else \
+		echo "chromium missing (not root or no apt-get); the report's browser test will skip"; \
+	fi
+
+test: install chromium
 	$(BIN)/python -m pytest -q
 
 stress: install

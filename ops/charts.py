@@ -38,6 +38,13 @@ def _empty(ax: Any, message: str = "no data in this window") -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#777")
 
 
+def _whole_numbers(ax: Any) -> None:
+    """Counts are whole: no 0.2-step ticks on an axis of one or two cases."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _value(v: float | None) -> float:
     return 0.0 if v is None else v
 
@@ -149,7 +156,8 @@ def weekly(report: KPIReport, path: Path) -> Path:
     """Cases opened and decided per week, with the median turnaround on a second axis."""
     plt = _plt()
     labels = [w.week_start.strftime("%d %b") for w in report.weeks]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    # The size of the chart beside it: shown at the same width, its text reads the same size.
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
     xs = list(range(len(labels)))
     ax.bar(
         [x - 0.2 for x in xs],
@@ -162,7 +170,8 @@ def weekly(report: KPIReport, path: Path) -> Path:
         [x + 0.2 for x in xs], [w.decisions for w in report.weeks], 0.4, color=BLUE, label="decided"
     )
     ax.set_xticks(xs, labels, fontsize=8)
-    ax.set_ylabel("count")
+    ax.set_ylabel("cases")
+    _whole_numbers(ax)
     twin = ax.twinx()
     turnaround = [w.median_turnaround_minutes for w in report.weeks]
     # A demo decides in seconds, a pod in hours: one unit cannot show both (0.003 min).
@@ -174,15 +183,26 @@ def weekly(report: KPIReport, path: Path) -> Path:
         marker="o",
         label=f"median turnaround ({unit})",
     )
-    twin.set_ylabel(unit)
-    twin.set_ylim(bottom=0)
+    twin.set_ylabel(f"median turnaround ({unit})")
+    # At least one whole unit high: a decision in a fraction of a second is not 0.175 of an axis.
+    shown = [t / per for t in turnaround if t is not None]
+    twin.set_ylim(0, max(1.0, 1.15 * max(shown, default=0.0)))
     if not any(w.cases_opened or w.decisions for w in report.weeks):
         _empty(ax)
         twin.set_yticks([])
     handles = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper left")
-    ax.set_title("Volume and turnaround per week (week starting)", fontsize=10)
+    # Below the axes: inside, it covers the first week's bars and turnaround.
+    ax.legend(
+        handles[0] + more[0],
+        handles[1] + more[1],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncols=3,
+        frameon=False,
+    )
+    ax.set_title("Cases and turnaround per week (week starting)", fontsize=10)
     return _save(fig, path)
 
 
@@ -205,6 +225,7 @@ def sla_by_priority(report: KPIReport, path: Path) -> Path:
         label="open, within SLA",
     )
     ax.set_ylim(0, max([r.total for r in rows] or [1]) * 1.25)
+    _whole_numbers(ax)
     if not rows:
         _empty(ax, "no escalations in this window")
     for i, r in enumerate(rows):
@@ -260,8 +281,10 @@ def volume_by_policy(report: KPIReport, path: Path, actions: dict[str, int]) -> 
         ax.text(x - 0.2, w, str(w), ha="center", va="bottom", fontsize=7)
         ax.text(x + 0.2, a, str(a), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(xs, policies, fontsize=8)
-    if any(applied) and max(applied) > 20 * max(max(work), 1):
-        ax.set_yscale("symlog", linthresh=10)  # 400 removals beside 3 escalations stay legible
+    # A linear axis with every bar labelled: 400 removals beside 3 escalations stay readable
+    # from their labels, where a log axis (ticks 0, 10^1) reads as nothing to an ops lead.
+    ax.set_ylim(0, 1.18 * max([*work, *applied, 1]))
+    _whole_numbers(ax)
     if not any(work) and not any(applied):
         _empty(ax)
     ax.set_title("Work and actions applied by policy (window)", fontsize=10)

@@ -532,6 +532,119 @@ def qa_review(
         raise typer.Exit(1)
 
 
+HASH_SHOWN = 12  # characters of the action hash `warden qa reversals` shows and approve takes
+
+
+@qa_app.command("reversals")
+def qa_reversals(
+    every: Annotated[bool, typer.Option("--all", help="decided ones too")] = False,
+) -> None:
+    """Reversal proposals QA disagreements opened: what they undo and the approvals they need."""
+    from tools.proposals import list_proposals
+
+    store = _store()
+    shown = [
+        p
+        for p in list_proposals(store)
+        if p.origin == "qa" and (every or p.status.value == "pending")
+    ]
+    if not shown:
+        typer.echo("No reversal proposals" + ("." if every else " waiting for approval."))
+    for p in shown:
+        typer.echo(
+            f"{p.id}  {p.status.value}  reverses {p.reverses}  {p.policy_id}  "
+            f"{len(p.approvals)}/{p.required_approvals} approvals  "
+            f"hash {p.action_hash[:HASH_SHOWN]}  requested by {p.requester_id}"
+        )
+        for a in p.actions:
+            typer.echo(f"    undo {a.action.value} {a.target_type} {a.target_id} ({a.section_id})")
+        if p.evidence:
+            typer.echo(f"    why: {p.evidence[0]}")
+
+
+def _reversal(store: Store, proposal_id: str, shown_hash: str) -> str:
+    """The full action hash of a QA reversal whose hash starts as the approver saw it."""
+    from warden.errors import InputError
+
+    proposal = store.get_proposal(proposal_id)
+    if proposal.origin != "qa":
+        raise InputError(f"{proposal_id} is not a QA reversal; it is decided on its card in Slack.")
+    if len(shown_hash) < HASH_SHOWN or not proposal.action_hash.startswith(shown_hash):
+        raise InputError(
+            f"The action list of {proposal_id} is not the one you were shown (hash "
+            f"{shown_hash!r}); run `warden qa reversals` and decide on what it lists now."
+        )
+    return proposal.action_hash
+
+
+def _cli_approvers() -> tuple[str, set[str]]:
+    from warden.errors import ConfigError
+    from warden.identity import cli_operator, refuse_cli_approval
+    from warden.settings import get_settings
+
+    settings = get_settings()
+    refuse_cli_approval(settings)
+    me = cli_operator(settings)
+    if not settings.approvers:
+        raise ConfigError("No approvers are configured: set WARDEN_APPROVERS (Slack user ids).")
+    return me, set(settings.approvers)
+
+
+@qa_app.command("approve")
+def qa_approve(
+    proposal_id: Annotated[str, typer.Argument(help="a reversal proposal id")],
+    action_hash: Annotated[str, typer.Argument(help="the hash `warden qa reversals` showed")],
+) -> None:
+    """Approve a QA reversal as you; the last approval it needs executes it (exactly once)."""
+    from knowledge.catalogue import load_catalogue
+    from tools import proposals
+    from tools.fanout import execute
+    from tools.gateway import build_gateway
+    from warden.settings import get_settings
+
+    me, approvers = _cli_approvers()
+    store = _store()
+    digest = _reversal(store, proposal_id, action_hash)
+    result = proposals.approve(store, proposal_id, me, digest, approvers=approvers, source="cli")
+    typer.echo(result.reason)
+    if not result.accepted:
+        raise typer.Exit(1)
+    if result.status.value != "approved":
+        return
+    settings = get_settings()
+    done = execute(
+        store,
+        build_gateway(settings, store.engine),
+        proposal_id,
+        catalogue=load_catalogue(settings.catalogue_dir),
+    )
+    typer.echo(
+        f"{proposal_id} {done.status.value}: {done.applied} of {done.total} reversed, "
+        f"{done.failed} refused by the platform"
+    )
+    if done.failed:
+        raise typer.Exit(1)
+
+
+@qa_app.command("reject")
+def qa_reject(
+    proposal_id: Annotated[str, typer.Argument(help="a reversal proposal id")],
+    reason: Annotated[str, typer.Option(help="why the decision stands")],
+) -> None:
+    """Reject a QA reversal as you: the original decision stands."""
+    from tools import proposals
+
+    me, approvers = _cli_approvers()
+    store = _store()
+    digest = _reversal(store, proposal_id, store.get_proposal(proposal_id).action_hash)
+    result = proposals.reject(
+        store, proposal_id, me, digest, approvers=approvers, reason=reason, source="cli"
+    )
+    typer.echo(result.reason)
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
 @qa_app.command("scores")
 def qa_scores(
     since: Annotated[str | None, typer.Option(help="samples since (date)")] = None,

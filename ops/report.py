@@ -152,19 +152,22 @@ def collect(
         transparency.write_csv(dsa_figures, out)
     drawn = {
         "weekly": charts.weekly(kpis, chart_dir / "ops-weekly.png"),
-        "sla": charts.sla_by_priority(kpis, chart_dir / "ops-sla.png"),
         "volume": charts.volume_by_policy(
             kpis, chart_dir / "ops-volume.png", ops.actions_by_policy
         ),
-        "qa_policy": charts.agreement(
+    }
+    # Nothing measured, no chart: the report says so in one line instead of empty axes.
+    if kpis.sla:
+        drawn["sla"] = charts.sla_by_priority(kpis, chart_dir / "ops-sla.png")
+    if kpis.quality.reviewed:
+        drawn["qa_policy"] = charts.agreement(
             kpis.quality.by_policy, chart_dir / "ops-qa-policy.png", title="QA agreement by policy"
-        ),
-        "qa_vendor": charts.agreement(
+        )
+        drawn["qa_vendor"] = charts.agreement(
             kpis.quality.by_vendor_team,
             chart_dir / "ops-qa-vendor.png",
             title="QA agreement by vendor team",
-        ),
-    }
+        )
     policy_ids = sorted(
         set(gates.policies) | {m.key for s in sections for m in s.run.metrics.policies}
     )

@@ -172,6 +172,8 @@ def _review(
             blocks=reviewed_blocks(result.sample),
             text=f"QA review recorded: {'agree' if agree else 'disagree'}",
         )
+    if not agree:  # what the disagreement opened (a reversal proposal), or why nothing
+        client.chat_postEphemeral(channel=channel, user=user, text=result.reason)
 
 
 def register(app: App, *, store: Store) -> None:

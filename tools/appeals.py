@@ -19,12 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tools import restrictions, strikes
+from tools import restrictions, reversal
 from tools.audit import EventSpec, append_many
-from tools.casework_tables import CaseWorkRow, RestrictionRow
+from tools.casework_tables import CaseWorkRow
 from tools.fanout_tables import APPLIED, LedgerRow
-from tools.gateway import GatewayItem, ReversibleGateway, reversal_key
-from tools.models import CaseStatus, PlannedAction, StatementOfReasons
+from tools.models import CaseStatus
 from tools.ops_tables import AppealRow
 from tools.reasons import REDRESS
 from tools.store import Store, utc, utcnow
@@ -35,10 +34,9 @@ from tools.tables import (
     CaseRow,
     ContentRow,
     ProposalRow,
-    StatementRow,
     StrikeRow,
 )
-from warden.errors import GatewayError, InputError, NotFoundError
+from warden.errors import ApprovalError, InputError, NotFoundError
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
@@ -319,47 +317,15 @@ def decide_appeal(
                 "part in it must decide the appeal."
             )
         # Only what the decision did to the appealing account (a bulk proposal hit many).
-        rows = s.scalars(
-            select(LedgerRow)
-            .where(LedgerRow.proposal_id == proposal_id, LedgerRow.status == APPLIED)
-            .order_by(LedgerRow.seq)
-        ).all()
-        content = [r.target_id for r in rows if r.target_type == "content"]
-        authors = {
-            str(c): str(a)
-            for c, a in s.execute(
-                select(ContentRow.id, ContentRow.author_id).where(ContentRow.id.in_(content))
-            )
-        }
-        applied = [
-            (PlannedAction(
-                target_type=r.target_type,
-                target_id=r.target_id,
-                action=r.action,
-                section_id=r.section_id,
-            ), r.idempotency_key)
-            for r in rows
-            if row.account_id is None
-            or (r.target_id if r.target_type == "account" else authors.get(r.target_id))
-            == row.account_id
-        ]  # fmt: skip
+        applied = reversal.applied_actions(s, proposal_id, account_id=row.account_id)
     restored: list[str] = []
     if outcome == "overturned" and applied:
-        if not isinstance(gateway, ReversibleGateway):
-            raise AppealError(
-                "The enforcement platform cannot reverse actions; the overturn was not recorded."
-            )
-        items = [GatewayItem(action=a, idempotency_key=reversal_key(k)) for a, k in applied]
         # Before the store records anything: a failure leaves the appeal pending, and deciding
         # it again sends the same reversal keys (the platform answers with its first receipt).
-        results = gateway.reverse_batch(items, proposal_id=proposal_id)
-        failed = [r for r in results if r.receipt is None]
-        if failed:
-            raise GatewayError(
-                f"The platform refused to reverse {len(failed)} action(s) "
-                f"({failed[0].error}); the appeal stays pending — try again."
-            )
-        restored = [r.idempotency_key for r in results]
+        try:
+            restored = reversal.reverse_all(gateway, applied, proposal_id=proposal_id)
+        except ApprovalError as exc:
+            raise AppealError(f"{exc} The appeal stays pending.") from exc
     return _record_outcome(
         store,
         catalogue,
@@ -402,64 +368,32 @@ def _record_outcome(
         overturned: list[str] = []
         lifted: list[str] = []
         if outcome == "overturned":
-            open_strikes = s.scalars(
-                select(StrikeRow).where(
-                    StrikeRow.source_action_key.startswith(f"{proposal_id}:", autoescape=True),
-                    StrikeRow.account_id == row.account_id,
-                    StrikeRow.overturned.is_(False),
-                )
-            ).all()
-            for strike in open_strikes:
-                strikes.overturn(
-                    store,
-                    catalogue,
-                    strike_id=strike.id,
-                    actor=actor,
-                    reason=f"appeal {appeal_id}: {reason}",
-                    now=now,
-                    session=s,
-                )
-                overturned.append(strike.id)
-            events += restrictions.lift(
+            undone = reversal.undo_effects(
                 s,
+                store,
+                catalogue,
                 proposal_id=proposal_id,
                 account_id=row.account_id,
                 actor=actor,
-                reason=f"appeal {appeal_id}",
+                reason=f"appeal {appeal_id}: {reason}",
                 now=now,
+                source="appeal",
             )
-            lifted = sorted(r.id for r in _lifted(s, proposal_id) if r.account_id == row.account_id)
+            events += undone.events
+            overturned, lifted = undone.strikes_overturned, undone.restrictions_lifted
         policy = catalogue.policy(row.policy_id) if row.policy_id else None
         what, scope = _OUTCOME_TEXT[outcome]
-        statement = StatementOfReasons(
-            id=f"sor_{uuid.uuid4().hex[:16]}",
+        statement_id = reversal.issue_notice(
+            s,
             action_key=f"appeal:{appeal_id}",
             account_id=row.account_id or "unknown",
-            content_id=None,
-            issued_at=now,
             restriction=what,
             scope=scope,
-            duration="Final for this internal appeal.",
             facts=f"A reviewer who took no part in the original decision reviewed it: {reason}",
-            automated_detection=False,
-            automated_decision=False,
-            policy_ground=(f"{policy.title} policy" if policy else "our policies"),
-            policy_explanation=(
-                f"The appeal against decision {proposal_id} was {outcome}."
-                + (f" Policy version {policy.version}." if policy else "")
-            ),
-            policy_version=policy.version if policy else "-",
+            policy=policy,
+            explanation=f"The appeal against decision {proposal_id} was {outcome}.",
             redress=list(REDRESS[1:]) if outcome == "upheld" else [],
-        )
-        s.add(
-            StatementRow(
-                id=statement.id,
-                action_key=statement.action_key,
-                account_id=statement.account_id,
-                content_id=None,
-                issued_at=now,
-                data=statement.model_dump(mode="json"),
-            )
+            now=now,
         )
         if row.case_id is not None:
             case = s.get(CaseRow, row.case_id)
@@ -481,7 +415,7 @@ def _record_outcome(
                     "reversed": restored,
                     "strikes_overturned": overturned,
                     "restrictions_lifted": lifted,
-                    "statement_id": statement.id,
+                    "statement_id": statement_id,
                     "original_decider": row.original_decider,
                 },
                 at=now,
@@ -515,16 +449,5 @@ def _record_outcome(
             strikes_overturned=overturned,
             restrictions_lifted=lifted,
             account_status=status,
-            statement_id=statement.id,
+            statement_id=statement_id,
         )
-
-
-def _lifted(s: Session, proposal_id: str) -> list[restrictions.Restriction]:
-    return [
-        restrictions.restriction_of(r)
-        for r in s.scalars(
-            select(RestrictionRow).where(
-                RestrictionRow.proposal_id == proposal_id, RestrictionRow.lifted_at.is_not(None)
-            )
-        )
-    ]

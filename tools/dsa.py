@@ -154,21 +154,23 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-APPEAL_NOTICE_PREFIX = "appeal:"
+# An appeal's outcome (DSA Art. 20) and a reversal on our own review (tools.reversal).
+NOTICE_PREFIXES = ("appeal:", "reversal:")
 
 
-def is_appeal_notice(sor: StatementOfReasons) -> bool:
-    """The outcome of an internal complaint (DSA Art. 20) told to the user: not a restriction,
-    so not a statement the Transparency Database takes (Art. 24(5) covers restrictions)."""
-    return sor.action_key.startswith(APPEAL_NOTICE_PREFIX)
+def is_notice(sor: StatementOfReasons) -> bool:
+    """The outcome of a review told to the user (an internal complaint, or a QA reversal): not
+    a restriction, so not a statement the Transparency Database takes (Art. 24(5) covers
+    restrictions)."""
+    return sor.action_key.startswith(NOTICE_PREFIXES)
 
 
 def to_dsa(sor: StatementOfReasons, catalogue: Catalogue) -> dict[str, Any]:
     """One statement in the Transparency Database API's field names and values."""
-    if is_appeal_notice(sor):
+    if is_notice(sor):
         raise InputError(
-            f"Statement {sor.id} tells the user an appeal's outcome; the Transparency Database "
-            "takes statements of restrictions, not complaint outcomes."
+            f"Statement {sor.id} tells the user a review's outcome; the Transparency Database "
+            "takes statements of restrictions, not review outcomes."
         )
     if sor.section_id is None or sor.action is None or sor.target_type is None:
         raise InputError(
@@ -458,7 +460,7 @@ def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, in
 
     Returns how many were written, how many of those pass the database's rules and
     `problems`, and the ids of statements that cannot be mapped (issued before statements
-    recorded their section and action), which are left out. Appeal outcome notices are not
+    recorded their section and action), which are left out. Review outcome notices are not
     restrictions and are never exported.
     """
     count = passing = 0
@@ -468,8 +470,8 @@ def export_dsa(store: Store, catalogue: Catalogue, out: TextIO) -> tuple[int, in
             select(StatementRow.data).order_by(StatementRow.issued_at, StatementRow.id)
         ):
             sor = StatementOfReasons.model_validate(data)
-            if is_appeal_notice(sor):
-                continue  # a complaint outcome, not a restriction: never filed
+            if is_notice(sor):
+                continue  # a review's outcome, not a restriction: never filed
             try:
                 mapped = to_dsa(sor, catalogue)
             except InputError:

@@ -148,8 +148,8 @@ def submit(
     report = SubmitReport()
     ready: list[dict[str, Any]] = []
     for sor in unfiled(store):
-        if dsa.is_appeal_notice(sor):
-            continue  # a complaint outcome told to the user, not a restriction to file
+        if dsa.is_notice(sor):
+            continue  # a review's outcome told to the user, not a restriction to file
         try:
             data = dsa.to_dsa(sor, catalogue)
         except InputError as exc:

@@ -14,6 +14,12 @@ Workers share the ledger: on Postgres a batch is claimed with `SELECT ... FOR UP
 LOCKED` and stays locked until its transaction ends (a killed worker's locks end with its
 connection); SQLite transactions of the store take the database write lock, so workers take
 turns. The last worker to find no pending row left marks the proposal executed.
+
+A reversal proposal (origin `qa`, `reverses` another proposal) runs through the same ledger: its
+rows carry the reversal keys of the original actions, the platform's reversal is called instead
+(never inside the store's transaction: a remote-style call whose keys make a resend a replay),
+and a settled row overturns the original decision's strikes and lifts its restrictions for that
+account (tools.reversal, shared with appeal overturns) in the row's own transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from knowledge.catalogue import RestrictionSpec
 from knowledge.vocabulary import ActionType, RestrictionType
-from tools import proposals, reasons, restrictions, strikes
+from tools import proposals, reasons, restrictions, reversal, strikes
 from tools.audit import EventSpec, append_batch
 from tools.cases import ensure_account
 from tools.fanout_tables import (
@@ -49,6 +55,7 @@ from tools.gateway import (
     GatewayItem,
     GatewayUnavailable,
     TransactionalGateway,
+    reversal_key,
 )
 from tools.models import Case, FanoutProgress, PlannedAction, Proposal, ProposalStatus
 from tools.proposals import SAMPLE_SIZE
@@ -145,6 +152,14 @@ def idempotency_key(proposal_id: str, action: PlannedAction) -> str:
     return f"{proposal_id[:100]}:sha256:{digest}"
 
 
+def ledger_key(proposal: Proposal, action: PlannedAction) -> str:
+    """The ledger's key of one action: its idempotency key, or for a reversal proposal the
+    reversal key of the original action (the key an appeal overturn would send too)."""
+    if proposal.reverses is not None:
+        return reversal_key(idempotency_key(proposal.reverses, action))
+    return idempotency_key(proposal.id, action)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -228,7 +243,7 @@ def execute(
 
 def _prepare_ledger(store: Store, proposal: Proposal) -> int:
     """Write the ledger once (idempotent, race-safe); refuse a ledger of another action list."""
-    keys = [idempotency_key(proposal.id, a) for a in proposal.actions]
+    keys = [ledger_key(proposal, a) for a in proposal.actions]
     if len(set(keys)) != len(keys):
         raise ApprovalError(
             f"Proposal {proposal.id} lists the same action on the same target twice; "
@@ -320,14 +335,20 @@ def _claim(session: Session, proposal_id: str, batch_size: int, skip: set[int]) 
     ]
 
 
-def _joins_transaction(gateway: EnforcementGateway, store: Store) -> bool:
-    return isinstance(gateway, TransactionalGateway) and gateway.writes_to(store.engine)
+def _joins_transaction(run: _Run) -> bool:
+    # A reversal is never sent inside the store's transaction (see the module doc).
+    gateway = run.gateway
+    return (
+        run.proposal.reverses is None
+        and isinstance(gateway, TransactionalGateway)
+        and gateway.writes_to(run.store.engine)
+    )
 
 
 def _run_batch(run: _Run) -> _BatchStats | None:
     """Apply and settle one batch; None when no pending row is left for this worker."""
     store, gateway, proposal_id = run.store, run.gateway, run.proposal.id
-    if _joins_transaction(gateway, store):
+    if _joins_transaction(run):
         assert isinstance(gateway, TransactionalGateway)
         with store.session() as s:
             claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
@@ -341,7 +362,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
             claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
             if not claimed:
                 return None
-            reply = _call(gateway, proposal_id, claimed)
+            reply = _call(run, claimed)
             if not isinstance(reply, GatewayError):
                 return _settle(s, run, claimed, reply, locked=True)
             _note_failure(s, claimed, reply)
@@ -351,7 +372,7 @@ def _run_batch(run: _Run) -> _BatchStats | None:
         claimed = _claim(s, proposal_id, run.batch_size, run.deferred)
     if not claimed:
         return None
-    reply = _call(gateway, proposal_id, claimed)
+    reply = _call(run, claimed)
     with store.session() as s:
         if not isinstance(reply, GatewayError):
             return _settle(s, run, claimed, reply, locked=False)
@@ -363,11 +384,12 @@ def _items(claimed: Sequence[_Claimed]) -> list[GatewayItem]:
     return [GatewayItem.model_construct(action=c.action, idempotency_key=c.key) for c in claimed]
 
 
-def _call(
-    gateway: EnforcementGateway, proposal_id: str, claimed: Sequence[_Claimed]
-) -> list[BatchOutcome] | GatewayError:
+def _call(run: _Run, claimed: Sequence[_Claimed]) -> list[BatchOutcome] | GatewayError:
+    original = run.proposal.reverses
     try:
-        return gateway.apply_batch(_items(claimed), proposal_id=proposal_id)
+        if original is not None:
+            return reversal.reverse(run.gateway, _items(claimed), proposal_id=original)
+        return run.gateway.apply_batch(_items(claimed), proposal_id=run.proposal.id)
     except GatewayError as exc:
         return exc
 
@@ -470,6 +492,9 @@ def _record_effects(
     now: datetime,
 ) -> tuple[str, ...]:
     """Strikes, account suspensions, statements of reasons and audit events for one batch."""
+    if run.proposal.reverses is not None:
+        _record_reversals(session, run, done, now)
+        return ()
     proposal = run.proposal
     suspended: list[str] = []
     actor = f"fanout:{run.worker}"
@@ -623,6 +648,84 @@ def _record_effects(
     # Audit last: on Postgres its lock serialises workers, so hold it for as short as possible.
     append_batch(session, events)
     return tuple(suspended)
+
+
+def _record_reversals(
+    session: Session,
+    run: _Run,
+    done: Sequence[tuple[_Claimed, BatchOutcome]],
+    now: datetime,
+) -> None:
+    """For one batch of a reversal proposal: each account is told what was reversed, and what
+    the original decision did to it (strikes, restrictions) is undone once none of its actions
+    against the account stands."""
+    proposal, original = run.proposal, run.proposal.reverses
+    assert original is not None
+    actor = f"fanout:{run.worker}"
+    approvers = [a.approver_id for a in proposal.approvals]
+    authors = strikes.authors_of(session, [c.action for c, _o in done])
+    events: list[EventSpec] = []
+    accounts: dict[str, list[PlannedAction]] = {}
+    for claim, outcome in done:
+        if outcome.receipt is None:
+            error = redact(outcome.error or "refused by the platform")[:1000]
+            events.append(
+                _event(proposal, claim, actor, "action.failed", "failed", now, approvers,
+                       {"error": error})
+            )  # fmt: skip
+            continue
+        events.append(
+            _event(
+                proposal,
+                claim,
+                actor,
+                "action.reversed",
+                "reversed",
+                now,
+                approvers,
+                {
+                    "receipt_id": outcome.receipt.receipt_id,
+                    "replayed": outcome.receipt.replayed,
+                    "reverses": original,
+                },
+            )
+        )
+        account = reversal.account_of(claim.action, authors)
+        if account is not None:
+            accounts.setdefault(account, []).append(claim.action)
+    reason = f"QA reversal {proposal.id} of decision {original}"
+    for account, reversed_now in accounts.items():
+        # While another of the decision's actions against the account stands, so do its strikes.
+        stands = reversal.still_standing(session, original, account)
+        undone = (
+            reversal.Undone()
+            if stands
+            else reversal.undo_effects(
+                session,
+                run.store,
+                run.catalogue,
+                proposal_id=original,
+                account_id=account,
+                actor=actor,
+                reason=reason,
+                now=now,
+                source="qa",
+            )
+        )
+        events += undone.events
+        reversal.reversal_notice(
+            session,
+            run.catalogue,
+            proposal_id=proposal.id,
+            original_id=original,
+            policy_id=proposal.policy_id,
+            account_id=account,
+            reversed_actions=reversed_now,
+            undone=undone,
+            rest_stands=stands,
+            now=now,
+        )
+    append_batch(session, events)
 
 
 def _event(

@@ -241,8 +241,13 @@ class Proposal(Frozen):
     decided_by: str | None = None
     decided_at: datetime | None = None  # when the final decision was recorded
     reject_reason: str | None = None
-    origin: Literal["automated", "decision"] = Field(
-        "automated", description="decision: a specialist's own case decision (no gate applies)"
+    origin: Literal["automated", "decision", "qa"] = Field(
+        "automated",
+        description="decision: a specialist's own case decision (no gate applies); qa: the "
+        "reversal a QA reviewer's disagreement opened",
+    )
+    reverses: str | None = Field(
+        None, description="the proposal whose applied actions this one reverses (origin qa)"
     )
 
 

@@ -9,7 +9,7 @@ Definitions (the report repeats them):
   escalation). Handling time: that proposal or escalation opened -> decided, the time people
   spent on it once it was in front of them.
 - Actions applied: statements of reasons issued (one per applied action), by action and by how
-  automated the decision was.
+  automated the decision was; a review's outcome notice (appeal, QA reversal) is not one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from tools.dsa import is_notice
 from tools.models import StatementOfReasons
 from tools.store import Store, utc
 from tools.tables import CaseRow, EscalationRow, ProposalRow, StatementRow
@@ -109,21 +110,26 @@ def compute(store: Store, catalogue: Catalogue, *, since: datetime, now: datetim
     since, now = utc(since), utc(now)
     with store.session() as s:
         cases = {row.id: row for row in s.scalars(select(CaseRow))}
+        # A QA reversal is a review of a decision, not a case's decision: no turnaround.
         proposals = s.scalars(
             select(ProposalRow).where(
-                ProposalRow.decided_at >= since, ProposalRow.status.in_(DECIDED)
+                ProposalRow.decided_at >= since,
+                ProposalRow.status.in_(DECIDED),
+                ProposalRow.origin != "qa",
             )
         ).all()
         escalations = s.scalars(
             select(EscalationRow).where(EscalationRow.resolved_at >= since)
         ).all()
+        # A review's outcome notice (appeal, QA reversal) is not an action applied.
         statements = [
-            StatementOfReasons.model_validate(data)
+            sor
             for data in s.scalars(
                 select(StatementRow.data).where(
                     StatementRow.issued_at >= since, StatementRow.issued_at < now
                 )
             )
+            if not is_notice(sor := StatementOfReasons.model_validate(data))
         ]
     ages: dict[str, list[float]] = defaultdict(list)
     for row in cases.values():

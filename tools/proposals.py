@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
 
 SAMPLE_SIZE = 5
+# A QA reversal stays open for a week for the policy's approvers, not a detector's few hours.
+REVERSAL_TTL = timedelta(days=7)
 EXCERPT_CHARS = 160
 
 
@@ -196,56 +198,161 @@ def create_proposal(
         actions = plan_actions(
             members, action=action, section_id=section_ids[0], targets=targets, source=origin
         )
-        digest = action_list_hash(actions)
-        row = ProposalRow(
-            id=f"prop_{uuid.uuid4().hex[:12]}",
+        row = _insert_pending(
+            s,
             policy_id=policy_id,
             policy_version=policy.version,
             section_ids=list(section_ids),
-            action=action.value,
-            actions=[a.model_dump(mode="json") for a in actions],
+            action=action,
+            actions=actions,
             evidence=list(evidence or []),
             requester_id=requester_id,
             required_approvals=policy.required_approvals,
-            status=ProposalStatus.PENDING.value,
-            created_at=now,
-            expires_at=now + ttl,
-            action_hash=digest,
+            now=now,
+            ttl=ttl,
             case_id=case_id,
             cluster_id=cluster_id,
-            version=0,
-        )
-        s.add(row)
-        s.flush()
-        append_many(
-            s,
-            [
-                EventSpec(
-                    actor=requester_id,
-                    verb="proposal.created",
-                    subject=f"proposal:{row.id}",
-                    source=source,
-                    outcome="pending",
-                    policy_id=policy_id,
-                    section_id=section_ids[0],
-                    policy_version=policy.version,
-                    proposal_hash=digest,
-                    model=model,
-                    prompt_id=prompt_id,
-                    details={
-                        "action": action.value,
-                        "targets": len(actions),
-                        "case_id": case_id,
-                        "cluster_id": cluster_id,
-                        "required_approvals": policy.required_approvals,
-                        "expires_at": (now + ttl).isoformat(),
-                    },
-                    at=now,
-                )
-            ],
+            source=source,
+            model=model,
+            prompt_id=prompt_id,
         )
         proposal = proposal_from_row(s, row)
         radius = blast_radius(store, catalogue, actions, now=now, session=s)
+    return Created(proposal, radius)
+
+
+def _insert_pending(
+    s: Session,
+    *,
+    policy_id: str,
+    policy_version: str,
+    section_ids: list[str],
+    action: ActionType,
+    actions: list[PlannedAction],
+    evidence: list[str],
+    requester_id: str,
+    required_approvals: int,
+    now: datetime,
+    ttl: timedelta,
+    case_id: str | None,
+    cluster_id: str | None,
+    source: str,
+    origin: str = "automated",
+    reverses: str | None = None,
+    model: str | None = None,
+    prompt_id: str | None = None,
+) -> ProposalRow:
+    """Store a pending proposal and its `proposal.created` audit event."""
+    digest = action_list_hash(actions)
+    row = ProposalRow(
+        id=f"prop_{uuid.uuid4().hex[:12]}",
+        policy_id=policy_id,
+        policy_version=policy_version,
+        section_ids=section_ids,
+        action=action.value,
+        actions=[a.model_dump(mode="json") for a in actions],
+        evidence=evidence,
+        requester_id=requester_id,
+        required_approvals=required_approvals,
+        status=ProposalStatus.PENDING.value,
+        created_at=now,
+        expires_at=now + ttl,
+        action_hash=digest,
+        case_id=case_id,
+        cluster_id=cluster_id,
+        version=0,
+        origin=origin,
+        reverses=reverses,
+    )
+    s.add(row)
+    s.flush()
+    details: dict[str, Any] = {
+        "action": action.value,
+        "targets": len(actions),
+        "case_id": case_id,
+        "cluster_id": cluster_id,
+        "required_approvals": required_approvals,
+        "expires_at": (now + ttl).isoformat(),
+    }
+    if reverses is not None:
+        details |= {"origin": origin, "reverses": reverses}
+    append_many(
+        s,
+        [
+            EventSpec(
+                actor=requester_id,
+                verb="proposal.created",
+                subject=f"proposal:{row.id}",
+                source=source,
+                outcome="pending",
+                policy_id=policy_id,
+                section_id=section_ids[0],
+                policy_version=policy_version,
+                proposal_hash=digest,
+                model=model,
+                prompt_id=prompt_id,
+                details=details,
+                at=now,
+            )
+        ],
+    )
+    return row
+
+
+def create_reversal(
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    reverses: str,
+    actions: list[PlannedAction],
+    requester_id: str,
+    reason: str,
+    ttl: timedelta = REVERSAL_TTL,
+    now: datetime | None = None,
+    source: str = "qa",
+    session: Session | None = None,
+) -> Created:
+    """Propose reversing `actions`, applied by proposal `reverses` (origin `qa`).
+
+    Approved like any proposal (the catalogue's approvers of the policy, never the requester)
+    and executed by the fanout, which sends the reversals and undoes their strikes and
+    restrictions exactly once.
+    """
+    now = utc(now or utcnow())
+    if not actions:
+        raise ProposalRefused("A reversal needs at least one applied action to reverse.")
+    with store.use(session) as s:
+        original = s.get(ProposalRow, reverses)
+        if original is None:
+            raise NotFoundError(f"No proposal {reverses!r} to reverse.")
+        policy = catalogue.policy(original.policy_id)
+        planned = sorted(actions, key=lambda a: a.key)
+        row = _insert_pending(
+            s,
+            policy_id=original.policy_id,
+            policy_version=policy.version,
+            section_ids=sorted({a.section_id for a in planned}),
+            action=ActionType(original.action),
+            actions=planned,
+            evidence=[reason],
+            requester_id=requester_id,
+            required_approvals=policy.required_approvals,
+            now=now,
+            ttl=ttl,
+            case_id=original.case_id,
+            cluster_id=original.cluster_id,
+            source=source,
+            origin="qa",
+            reverses=reverses,
+        )
+        proposal = proposal_from_row(s, row)
+        radius = BlastRadius(
+            total_actions=len(planned),
+            content_count=len({a.target_id for a in planned if a.target_type == "content"}),
+            account_count=len({a.target_id for a in planned if a.target_type == "account"}),
+            sample=planned[:SAMPLE_SIZE],
+            section_ids=sorted({a.section_id for a in planned}),
+        )
     return Created(proposal, radius)
 
 
@@ -741,6 +848,7 @@ __all__ = [
     "approve",
     "blast_radius",
     "create_proposal",
+    "create_reversal",
     "expire_due",
     "get_proposal",
     "list_proposals",

@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from tools.models import PlannedAction
 from tools.ops_tables import QASampleRow
 from tools.store import Store
 from warden.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
+    from knowledge.catalogue import Catalogue
     from tools.gates import Gates
+    from tools.proposals import Created
 
 DEFAULT_RATE = 0.02
 SubjectType = Literal["case", "action"]
@@ -219,7 +223,10 @@ class ReviewResult(BaseModel):
     sample: QASample
     reason: str
     follow_up: str | None = Field(
-        None, description="what a disagreement opened: a reversal review of the decision"
+        None, description="what a disagreement opened: a reversal proposal for the item"
+    )
+    reversal_proposal_id: str | None = Field(
+        None, description="the proposal (origin qa) that reverses what the decision enforced"
     )
     gate_dropped: bool = Field(False, description="the policy's gate fell back to shadow")
 
@@ -233,11 +240,13 @@ def record_review(
     reason: str | None = None,
     now: datetime | None = None,
     gates: Gates | None = None,
+    catalogue: Catalogue | None = None,
 ) -> ReviewResult:
     """Record a reviewer's verdict once; a second click or a second reviewer is refused.
 
-    A disagreement opens a reversal review and counts against the policy's gate (`gates`:
-    default, the gates file)."""
+    A disagreement opens a reversal proposal for what the decision enforced, in the same
+    transaction as the verdict, and counts against the policy's gate (`gates`: default, the
+    gates file; `catalogue`: default, the configured one)."""
     sample = get_sample(store, sample_id)
     if sample.decided_by and sample.decided_by == reviewer_id:
         return ReviewResult(
@@ -247,6 +256,7 @@ def record_review(
         )
     if not agree and not (reason and reason.strip()):
         raise InputError("A disagreement needs a reason: say what the right decision was and why.")
+    opened: Created | str | None = None
     with store.session() as s:
         result = s.execute(
             update(QASampleRow)
@@ -259,6 +269,14 @@ def record_review(
             )
         )
         won = bool(getattr(result, "rowcount", 0))
+        if won and not agree:
+            if catalogue is None:
+                from knowledge.catalogue import load_catalogue
+
+                catalogue = load_catalogue()
+            row = s.get(QASampleRow, sample_id)
+            assert row is not None
+            opened = _open_reversal(s, store, catalogue, _sample(row), now=now)
     current = get_sample(store, sample_id)
     if not won:
         return ReviewResult(
@@ -268,30 +286,146 @@ def record_review(
         )
     if agree:
         return ReviewResult(accepted=True, sample=current, reason="Recorded.")
-    return _follow_up(store, current, gates=gates, now=now)
+    return _count_against_gate(store, current, opened, gates=gates, now=now)
 
 
-def _follow_up(
-    store: Store, sample: QASample, *, gates: Gates | None, now: datetime | None
+def _reversible(s: Session, sample: QASample) -> tuple[str, list[PlannedAction]] | str:
+    """(the decision's proposal, its applied actions not yet reversed or being reversed) for
+    the sampled item, or why there is nothing to reverse."""
+    from tools.fanout_tables import APPLIED, LedgerRow
+    from tools.gateway import reversal_key
+    from tools.ops_tables import AppealRow
+    from tools.reversal import account_of, applied_actions
+    from tools.strikes import authors_of
+    from tools.tables import ProposalRow
+
+    proposal_id: str | None = None
+    applied: list[tuple[PlannedAction, str]] = []
+    if sample.subject_type == "action":
+        ledger = s.scalars(
+            select(LedgerRow).where(LedgerRow.idempotency_key == sample.subject_id)
+        ).one_or_none()
+        if ledger is not None and ledger.status == APPLIED:
+            proposal_id = ledger.proposal_id
+            applied = [(a, k) for a, k in applied_actions(s, proposal_id) if k == sample.subject_id]
+    else:
+        for p in s.scalars(
+            select(ProposalRow)
+            .where(ProposalRow.case_id == sample.subject_id, ProposalRow.origin != "qa")
+            .order_by(ProposalRow.decided_at.desc(), ProposalRow.id)
+        ):
+            applied = applied_actions(s, p.id)
+            if applied:
+                proposal_id = p.id
+                break
+    if proposal_id is None:
+        return (
+            f"nothing was enforced under {sample.subject_type} {sample.subject_id}, so there "
+            "is nothing to reverse"
+        )
+    original = s.get(ProposalRow, proposal_id)
+    if original is not None and original.origin == "qa":
+        return f"{sample.subject_id} is itself a reversal"
+    # Already reversed (a reversal ledger row) or on its way (an open reversal proposal), or
+    # the account won an appeal against the decision: not proposed twice.
+    taken = set(
+        s.scalars(
+            select(LedgerRow.idempotency_key).where(
+                LedgerRow.idempotency_key.in_([reversal_key(k) for _a, k in applied])
+            )
+        )
+    )
+    open_keys = {
+        PlannedAction.model_validate(a).key
+        for p in s.scalars(
+            select(ProposalRow).where(
+                ProposalRow.reverses == proposal_id,
+                ProposalRow.status.in_(("pending", "approved", "executing")),
+            )
+        )
+        for a in p.actions
+    }
+    appealed = set(
+        s.scalars(
+            select(AppealRow.account_id).where(
+                AppealRow.proposal_id == proposal_id, AppealRow.outcome == "overturned"
+            )
+        )
+    )
+    authors = authors_of(s, [a for a, _k in applied])
+    left = [
+        a
+        for a, k in applied
+        if reversal_key(k) not in taken
+        and a.key not in open_keys
+        and account_of(a, authors) not in appealed
+    ]
+    if not left:
+        return f"what {proposal_id} did here is already reversed or awaiting its reversal"
+    return proposal_id, left
+
+
+def _open_reversal(
+    s: Session, store: Store, catalogue: Catalogue, sample: QASample, *, now: datetime | None
+) -> Created | str:
+    """Propose reversing what the disagreed decision enforced (audited with the disagreement);
+    or say why there is nothing to reverse."""
+    from tools.audit import EventSpec, append_many
+    from tools.proposals import create_reversal
+
+    found = _reversible(s, sample)
+    created = None
+    if not isinstance(found, str):
+        proposal_id, actions = found
+        created = create_reversal(
+            store,
+            catalogue,
+            reverses=proposal_id,
+            actions=actions,
+            requester_id=sample.reviewer_id or "(unknown)",
+            reason=f"QA sample {sample.id}: {sample.reason}",
+            now=now,
+            session=s,
+        )
+    append_many(
+        s,
+        [
+            EventSpec(
+                actor=sample.reviewer_id or "(unknown)",
+                verb="qa.disagreed",
+                subject=f"{sample.subject_type}:{sample.subject_id}",
+                source="qa",
+                outcome="reversal proposed" if created else "nothing to reverse",
+                policy_id=sample.policy_id,
+                details={
+                    "sample_id": sample.id,
+                    "decision": sample.decision,
+                    "reason": sample.reason,
+                    "reversal_proposal_id": created.proposal.id if created else None,
+                    "note": found if isinstance(found, str) else None,
+                },
+                at=now,
+            )
+        ],
+    )
+    if created is not None:
+        return created
+    assert isinstance(found, str)
+    return found
+
+
+def _count_against_gate(
+    store: Store,
+    sample: QASample,
+    opened: Created | str | None,
+    *,
+    gates: Gates | None,
+    now: datetime | None,
 ) -> ReviewResult:
-    """A disagreement opens a reversal review of the decision (audited, for the decision's
-    owners to reverse through an overturn) and counts against its policy's gate."""
-    from tools.audit import EventSpec, append
+    """The disagreement counts against its policy's gate: below the live QA agreement the
+    gate asks for, the policy drops to shadow (audited)."""
     from tools.gates import enforce_live_qa, load_gates
 
-    append(
-        store,
-        EventSpec(
-            actor=sample.reviewer_id or "(unknown)",
-            verb="qa.reversal_requested",
-            subject=f"{sample.subject_type}:{sample.subject_id}",
-            source="qa",
-            outcome="open",
-            policy_id=sample.policy_id,
-            details={"sample_id": sample.id, "decision": sample.decision, "reason": sample.reason},
-            at=now,
-        ),
-    )
     dropped = None
     if sample.policy_id:
         dropped = enforce_live_qa(store, gates or load_gates(), sample.policy_id, now=now)
@@ -301,11 +435,25 @@ def _follow_up(
         if dropped
         else ""
     )
+    if isinstance(opened, str) or opened is None:
+        return ReviewResult(
+            accepted=True,
+            sample=sample,
+            reason=f"Recorded; {opened or 'nothing to reverse'}.{note}",
+            gate_dropped=dropped is not None,
+        )
+    proposal = opened.proposal
+    need = proposal.required_approvals
+    follow_up = (
+        f"reversal proposal {proposal.id}: {len(proposal.actions)} action(s) of "
+        f"{proposal.reverses} to reverse, {need} approval{'s' if need != 1 else ''} needed"
+    )
     return ReviewResult(
         accepted=True,
         sample=sample,
-        reason=f"Recorded; a reversal review of {sample.subject_id} is open.{note}",
-        follow_up=f"reversal review of {sample.subject_type} {sample.subject_id}",
+        reason=f"Recorded; opened {follow_up} (`warden qa reversals`).{note}",
+        follow_up=follow_up,
+        reversal_proposal_id=proposal.id,
         gate_dropped=dropped is not None,
     )
 
@@ -391,6 +539,7 @@ def decided_items(store: Store, *, since: datetime) -> list[Decided]:
                 select(ProposalRow).where(
                     ProposalRow.decided_at >= since,
                     ProposalRow.status.in_(("approved", "rejected", "executing", "executed")),
+                    ProposalRow.origin != "qa",  # a reversal reviews a decision; not sampled
                 )
             )
         }
@@ -431,7 +580,7 @@ def decided_items(store: Store, *, since: datetime) -> list[Decided]:
             select(LedgerRow).where(LedgerRow.status == APPLIED, LedgerRow.applied_at >= since)
         ):
             proposal = proposals.get(row.proposal_id) or s.get(ProposalRow, row.proposal_id)
-            if row.applied_at is None:
+            if row.applied_at is None or (proposal is not None and proposal.origin == "qa"):
                 continue
             items.append(
                 Decided(

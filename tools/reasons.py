@@ -198,6 +198,11 @@ def _row(sor: StatementOfReasons, data: dict[str, object]) -> dict[str, object]:
     }
 
 
+def add_statement(session: Session, sor: StatementOfReasons) -> None:
+    """Store one statement (a restriction's, or a review's outcome notice) in the session."""
+    session.execute(insert(StatementRow), [_row(sor, sor.model_dump(mode="json"))])
+
+
 class _Statements:
     """Builds a batch's statements: the first of each kind is built and validated in full,
     the rest copy it and change only who and what it is about (ids, key, account, content and

@@ -20,9 +20,9 @@ from knowledge.vocabulary import ActionType, RestrictionType
 from tools.audit import EventSpec
 from tools.casework_tables import RestrictionRow
 from tools.models import AccountStatus, DecisionAutomation, StatementOfReasons
-from tools.reasons import REDRESS
+from tools.reasons import REDRESS, add_statement
 from tools.store import utc
-from tools.tables import AccountRow, StatementRow
+from tools.tables import AccountRow
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue, RestrictionSpec
@@ -158,16 +158,7 @@ def restrict(
         statement_id=statement.id,
     )
     session.add(row)
-    session.add(
-        StatementRow(
-            id=statement.id,
-            action_key=statement.action_key,
-            account_id=account_id,
-            content_id=None,
-            issued_at=now,
-            data=statement.model_dump(mode="json"),
-        )
-    )
+    add_statement(session, statement)
     account = session.get(AccountRow, account_id)
     if account is not None:
         ranked = _status_of([restriction_of(row)], now)
@@ -233,6 +224,7 @@ def lift(
     actor: str,
     reason: str,
     now: datetime,
+    source: str = "appeal",
 ) -> list[EventSpec]:
     """Lift the active restrictions a proposal (or these causes) put in place; audited."""
     query = select(RestrictionRow).where(RestrictionRow.lifted_at.is_(None))
@@ -261,7 +253,7 @@ def lift(
                 actor=actor,
                 verb="restriction.lifted",
                 subject=f"account:{row.account_id}",
-                source="appeal",
+                source=source,
                 outcome="lifted",
                 policy_id=row.policy_id,
                 section_id=row.section_id,

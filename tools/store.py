@@ -341,6 +341,7 @@ def proposal_from_row(session: Session, row: ProposalRow) -> Proposal:
             "decided_at": utc_or_none(row.decided_at),
             "reject_reason": row.reject_reason,
             "origin": row.origin or "automated",
+            "reverses": row.reverses,
         }
     )
 

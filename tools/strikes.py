@@ -516,8 +516,9 @@ def overturn(
     reason: str,
     now: datetime | None = None,
     session: Session | None = None,
+    source: str = "appeal",
 ) -> Strike:
-    """Overturn a strike on appeal (by id or by the action key that issued it); audited.
+    """Overturn a strike on appeal or review (by id or by the action key that issued it); audited.
 
     The restriction the strike caused is lifted; an account suspended before restrictions were
     recorded is reinstated when it no longer reaches the suspend threshold.
@@ -560,7 +561,7 @@ def overturn(
                 actor=actor,
                 verb="strike.overturned",
                 subject=f"account:{row.account_id}",
-                source="appeal",
+                source=source,
                 outcome="overturned",
                 policy_id=row.policy_id,
                 section_id=row.section_id,
@@ -578,7 +579,12 @@ def overturn(
         status_before = account.status if account is not None else None
         if row.source_action_key:
             events += lift(
-                s, cause_keys=[row.source_action_key], actor=actor, reason=reason, now=now
+                s,
+                cause_keys=[row.source_action_key],
+                actor=actor,
+                reason=reason,
+                now=now,
+                source=source,
             )
         if (
             account is not None
@@ -594,7 +600,7 @@ def overturn(
                     actor=actor,
                     verb="account.reinstated",
                     subject=f"account:{row.account_id}",
-                    source="appeal",
+                    source=source,
                     outcome="reinstated",
                     policy_id=row.policy_id,
                     policy_version=policy.version,

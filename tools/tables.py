@@ -127,6 +127,8 @@ class ProposalRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     # automated (detector, agent, bulk: gates apply) or decision (a specialist's own; i11a)
     origin: Mapped[str] = mapped_column(String(16), default="automated", server_default="automated")
+    # A reversal proposal (origin qa): the proposal whose applied actions it undoes (i15c).
+    reverses: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApprovalRow(Base):

@@ -116,3 +116,48 @@ def test_eval_cli_on_50_rows(
     refused = cli("gates", "set", "HA", "propose")
     assert isinstance(refused.exception, GateClosed)
     assert "on 50 labelled cases" in str(refused.exception)
+
+
+def test_qa_reversal_from_the_command_line(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disagree, list the reversal it opened, approve it as two other people: it executes."""
+    from knowledge.catalogue import load_catalogue
+    from tests.tools.test_appeals import _decide_removal
+    from tests.tools.test_casework import ANA, BEN, CHIDI, load
+    from tools.gateway import LocalPlatform
+    from tools.store import Store
+    from warden.settings import get_settings
+
+    store = Store.open(f"sqlite:///{tmp_path / 'ops.db'}")
+    load(store)
+    _decide_removal(store, load_catalogue())  # ANA removes ha-1: HA needs two approvers
+
+    def as_user(login: str) -> None:
+        monkeypatch.setenv("LOGNAME", login)
+        get_settings.cache_clear()
+
+    monkeypatch.setenv("WARDEN_OPERATORS", f"chidi={CHIDI},ana={ANA},ben={BEN}")
+    monkeypatch.setenv("WARDEN_APPROVERS", f"{ANA},{BEN},{CHIDI}")
+    as_user("chidi")
+    assert cli("qa", "sample", "--rate", "1").exit_code == 0
+    listed = cli("qa", "list").output
+    (case_sample,) = [line.split()[0] for line in listed.splitlines() if " case c-ha " in line]
+    review = cli("qa", "review", case_sample, "--disagree", "--reason", "counter-speech")
+    assert review.exit_code == 0 and "opened reversal proposal" in review.output, review.output
+    shown = cli("qa", "reversals").output
+    proposal_id, digest = shown.split()[0], shown.split("hash ")[1].split()[0]
+    assert "undo remove content ha-1" in shown and "0/2 approvals" in shown
+    assert cli("qa", "approve", proposal_id, digest).exit_code == 1  # the requester: refused
+    as_user("ana")
+    assert cli("qa", "approve", proposal_id, "0" * 12).exit_code != 0  # not what was shown
+    first = cli("qa", "approve", proposal_id, digest)
+    assert first.exit_code == 0 and "a second approver is needed" in first.output
+    as_user("ben")
+    done = cli("qa", "approve", proposal_id, digest)
+    assert done.exit_code == 0, done.output
+    assert f"{proposal_id} executed: 1 of 1 reversed" in done.output
+    assert LocalPlatform(store.engine).target("content", "ha-1").removals == 0  # type: ignore[union-attr]
+    assert "No reversal proposals waiting" in cli("qa", "reversals").output
+    assert "executed" in cli("qa", "reversals", "--all").output
+    store.close()

@@ -93,7 +93,7 @@ def test_report_files_and_charts(sqlite_ops_store: Store, tmp_path: Path) -> Non
             vendor_team="bpo-a",
         ),
         rate=1.0,
-        now=NOW,
+        now=NOW - timedelta(minutes=5),  # inside the report's window, which ends at NOW
     )
     assert s is not None
     record_review(store, s.id, reviewer_id="R1", agree=True, now=NOW)
@@ -111,7 +111,9 @@ def test_report_files_and_charts(sqlite_ops_store: Store, tmp_path: Path) -> Non
     assert any(n.endswith("-policies.png") for n in names)
     assert any(n.endswith("-confusion.png") for n in names)
     assert any(n.endswith("-groups.png") for n in names)
-    assert {"ops-weekly.png", "ops-sla.png", "ops-volume.png", "ops-qa-policy.png"} <= names
+    assert {"ops-weekly.png", "ops-volume.png", "ops-qa-policy.png"} <= names
+    # No escalation in this store: one line, not an empty chart and a table of headers.
+    assert "ops-sla.png" not in names and "No escalations in this window." in html
     for chart in charts:
         width, height = png_size(chart)
         assert width > 200 and height > 150
@@ -122,6 +124,11 @@ def test_report_on_empty_store(sqlite_ops_store: Store, tmp_path: Path) -> None:
     store = sqlite_ops_store
     html = build_report(store, load_gates(), out_dir=tmp_path / "r", now=NOW).read_text()
     assert "No evaluation run is stored yet" in html
+    assert "none reviewed yet: no quality score" in html and "Agreement by reviewer" not in html
+    assert sorted(p.name for p in (tmp_path / "r" / "charts").glob("*.png")) == [
+        "ops-volume.png",
+        "ops-weekly.png",
+    ]
 
 
 def test_durations_are_drawn_in_a_readable_unit() -> None:

@@ -22,9 +22,11 @@ from tests.fixtures.appeals import decide_appeal, file_appeal
 from tests.ops.conftest import keyword_recommender
 from tests.ops.test_report import png_size, rows
 from tests.tools.fanout_child import seed_approved_proposal
+from tools.escalations import open_escalation
 from tools.fanout import execute
 from tools.gates import load_gates
 from tools.gateway import LocalPlatform
+from tools.qa import decided_items, record_review, sample_stratified
 from tools.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -90,6 +92,17 @@ def test_report_renders_in_headless_chromium(
     now = datetime.now(UTC) + timedelta(minutes=1)
     appeal = file_appeal(store, action_key="content:x:remove", policy_id="HA", account_id="a")
     decide_appeal(store, appeal.id, outcome="overturned", decided_by="U9", reason="satire")
+    # Every section with something in it, so every chart is drawn: an escalation, QA reviews.
+    open_escalation(store, catalogue, policy_id="HA", case_id=None, opened_by="U1",
+                    summary="a cluster of threats")  # fmt: skip
+    samples = sample_stratified(
+        store, decided_items(store, since=now - timedelta(days=1)), rate=0.05, minimum=2
+    )
+    assert len(samples) >= 3
+    record_review(store, samples[0].id, reviewer_id="R1", agree=True, catalogue=catalogue)
+    disagreed = record_review(store, samples[1].id, reviewer_id="R1", agree=False,
+                              reason="not the symbol", catalogue=catalogue)  # fmt: skip
+    assert disagreed.reversal_proposal_id is not None
 
     out = tmp_path / "report"
     html_path = build_report(store, load_gates(), out_dir=out, now=now, catalogue=catalogue)

@@ -183,6 +183,9 @@ def test_agree_and_disagree_cards(sqlite_ops_store: Store, standin: StandIn) -> 
     reviewed = get_sample(store, samples[1].id)
     assert reviewed.agree is False and reviewed.reason == "Satire exception HA-3.3 applies"
     assert "Disagreed" in json.dumps(standin.messages[(CHANNEL, second["ts"])]["blocks"])
+    # The reviewer is told what the disagreement opened (here: nothing was enforced).
+    told = standin.calls_to("chat.postEphemeral")[-1].args
+    assert told["user"] == "U0REVIEW1" and "nothing to reverse" in told["text"]
 
 
 def test_qa_post_command(
