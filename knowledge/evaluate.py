@@ -12,6 +12,9 @@ Two labelled sets:
   platform-specific names, one item of a long list). A hit is right when it comes from `source`
   and contains every one of `terms` (a few words, case-insensitive), so the labels survive any
   re-chunking.
+* `knowledge/questions/hard_questions_final.jsonl`: written after the held-back part had been
+  seen once and before any further tuning, then evaluated only at the end (the check that the
+  later tuning did not fit the development questions).
 
 Each corpus is ingested into its own evaluation collection in the data folder (idempotent, so a
 second run only embeds what changed). Every question is embedded once and searched both ways.
@@ -41,6 +44,7 @@ WARDEN_QUESTIONS = QUESTIONS_DIR / "warden_questions.jsonl"
 PLATFORM_QUESTIONS = QUESTIONS_DIR / "platform_questions.jsonl"
 HARD_QUESTIONS = QUESTIONS_DIR / "hard_questions.jsonl"
 HELDBACK_QUESTIONS = QUESTIONS_DIR / "hard_questions_heldback.jsonl"
+FINAL_QUESTIONS = QUESTIONS_DIR / "hard_questions_final.jsonl"
 PLATFORM_CORPUS = shared_dir() / "corpora" / "platform-guidelines"
 MODES: tuple[Mode, ...] = ("dense", "hybrid", "blend")
 DEPTH = 10  # MRR is computed over the first 10 hits; recall at 1 and 5
@@ -170,7 +174,8 @@ def run(
 ) -> EvalReport:
     """Ingest both corpora into evaluation collections and score every retrieval mode.
 
-    `heldback=False` leaves out the held-back questions (while tuning, so they stay unseen).
+    `heldback=False` leaves out the held-back and final questions (while tuning, so they stay
+    unseen).
     """
     from knowledge.embeddings import build_embedder
     from knowledge.index import build_chroma_client, ingest
@@ -191,7 +196,7 @@ def run(
     if platform_dir is not None and platform_dir.is_dir():
         platform_sets = [("platform", PLATFORM_QUESTIONS), ("hard-dev", HARD_QUESTIONS)]
         if heldback:
-            platform_sets.append(("hard-held", HELDBACK_QUESTIONS))
+            platform_sets += [("hard-held", HELDBACK_QUESTIONS), ("hard-final", FINAL_QUESTIONS)]
         plans.extend(
             (name, "eval-platform", [platform_dir], questions, platform_judge, False)
             for name, questions in platform_sets
