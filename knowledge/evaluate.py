@@ -130,8 +130,13 @@ def score_set(
         vectors.append(retriever.embedder.embed_query(question.question))
         embed_ms.append((time.perf_counter() - started) * 1000)
     scores: dict[str, ModeScore] = {}
-    for mode in MODES:
-        retriever.search_vector("warm-up", vectors[0], 1, approved_only=approved_only, mode=mode)
+    runs: list[tuple[str, Mode, bool]] = [(mode, mode, False) for mode in MODES]
+    if retriever.reranker is not None:  # the default mode again, re-ordered by the chat model
+        runs.append((f"{retriever.mode}+rerank", retriever.mode, True))
+    for label, mode, rerank in runs:
+        retriever.search_vector(
+            "warm-up", vectors[0], 1, approved_only=approved_only, mode=mode, rerank=False
+        )
         ranks: list[int | None] = []
         lengths: list[int] = []
         query_ms: list[float] = []
@@ -146,13 +151,14 @@ def score_set(
                 version=question.version,
                 approved_only=approved_only,
                 mode=mode,
+                rerank=rerank,
             )
             query_ms.append((time.perf_counter() - started) * 1000)
             lengths.extend(len(hit.text) for hit in hits[:5])
             rank = next((i for i, hit in enumerate(hits, start=1) if judge(question, hit)), None)
             ranks.append(rank)
         total = len(questions)
-        scores[mode] = ModeScore(
+        scores[label] = ModeScore(
             recall_at_1=round(sum(1 for r in ranks if r == 1) / total, 3),
             recall_at_5=round(sum(1 for r in ranks if r is not None and r <= 5) / total, 3),
             mrr=round(sum(1 / r for r in ranks if r is not None) / total, 3),
@@ -233,7 +239,7 @@ def run(
 def render(report: EvalReport) -> str:
     """A plain-text table for the terminal."""
     lines = [f"default mode: {report.default_mode}"]
-    header = f"{'set':<10}{'mode':<9}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
+    header = f"{'set':<11}{'mode':<14}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
     for item in report.sets:
         lines.append("")
         lines.append(
@@ -243,11 +249,11 @@ def render(report: EvalReport) -> str:
         lines.append(header)
         for mode, score in item.modes.items():
             lines.append(
-                f"{item.name:<10}{mode:<9}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
+                f"{item.name:<11}{mode:<14}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
                 f"{score.mrr:>7.3f}{score.mean_chunk_chars:>8.0f}{score.median_query_ms:>10.2f}"
             )
             if score.misses:
-                lines.append(f"{'':<19}misses: {', '.join(score.misses)}")
+                lines.append(f"{'':<25}misses: {', '.join(score.misses)}")
     return "\n".join(lines)
 
 
