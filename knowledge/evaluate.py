@@ -169,6 +169,19 @@ def score_set(
     return scores, round(statistics.median(embed_ms), 2)
 
 
+def collection_for(base: str, embedder: Embedder) -> str:
+    """The evaluation collection for this embedder: an embeddings endpoint gets its own index."""
+    import re
+
+    from knowledge.embeddings import LocalEmbedder
+    from knowledge.index import embedder_name
+
+    if isinstance(embedder, LocalEmbedder):
+        return base
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder_name(embedder)).strip("-").lower()
+    return f"{base}-{slug[:40] or 'endpoint'}"
+
+
 def run(
     settings: Settings,
     *,
@@ -192,7 +205,7 @@ def run(
     plans: list[tuple[str, str, list[Path], Path, Callable[[Question, Hit], bool], bool]] = [
         (
             "warden",
-            "eval-warden",
+            collection_for("eval-warden", embedder),
             list(settings.policies_dirs),
             WARDEN_QUESTIONS,
             warden_judge,
@@ -203,8 +216,9 @@ def run(
         platform_sets = [("platform", PLATFORM_QUESTIONS), ("hard-dev", HARD_QUESTIONS)]
         if heldback:
             platform_sets += [("hard-held", HELDBACK_QUESTIONS), ("hard-final", FINAL_QUESTIONS)]
+        platform = collection_for("eval-platform", embedder)
         plans.extend(
-            (name, "eval-platform", [platform_dir], questions, platform_judge, False)
+            (name, platform, [platform_dir], questions, platform_judge, False)
             for name, questions in platform_sets
         )
     reports: list[SetReport] = []

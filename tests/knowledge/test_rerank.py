@@ -144,3 +144,30 @@ def test_no_endpoint_means_no_reranker(tmp_path: Path, embedder: Embedder) -> No
     assert [hit.title for hit in retriever.search(QUESTION, 4, approved_only=False)] == (
         _plain_order(retriever, 4)
     )
+
+
+def test_retrieval_eval_reports_the_reranked_order_per_embedder(
+    tmp_path: Path, standin: OpenAIStandIn
+) -> None:
+    from knowledge import evaluate
+
+    settings = Settings(
+        WARDEN_HOME=tmp_path / "home",
+        WARDEN_EMBEDDINGS_URL=standin.base_url,
+        WARDEN_EMBEDDINGS_MODEL="stand-in/embed",
+        OPENAI_BASE_URL=standin.base_url,
+        OPENAI_API_KEY="test-key",
+        WARDEN_RERANK=True,
+    )
+    report = evaluate.run(settings, platform_dir=None)
+    (warden,) = report.sets
+    assert warden.collection == "eval-warden-stand-in-embed"  # never mixed with MiniLM's index
+    assert set(warden.modes) == {"dense", "hybrid", "blend", "blend+rerank"}
+    # The stand-in has no scripted ranking, so every rerank call fails: the blend order stands.
+    rerank, blend = warden.modes["blend+rerank"], warden.modes["blend"]
+    assert (rerank.recall_at_1, rerank.recall_at_5, rerank.mrr) == (
+        blend.recall_at_1,
+        blend.recall_at_5,
+        blend.mrr,
+    )
+    assert len(standin.requests) == warden.questions
