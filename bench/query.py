@@ -112,7 +112,7 @@ def run(ctx: Context) -> Section:
             name: profile(
                 _one_query_per_call(paths[name], profile_queries), 10 if ctx.quick else 30
             )
-            for name in ("warden_dense", "warden_hybrid", "peer")
+            for name in ("warden", "warden_dense", "warden_hybrid", "peer")
         }
     if "query_skipped" in ctx.cache:
         section.status = "partial"
@@ -124,6 +124,7 @@ def run(ctx: Context) -> Section:
             f"{label} at {rows[-1]['chunks']:,} chunks: {describe(profiles[name])}; top: "
             + "; ".join(profiles[name]["top_functions"][:3])
             for name, label in (
+                ("warden", f"Warden {rows[-1]['warden_mode']} search (the default)"),
                 ("warden_dense", "Warden dense search"),
                 ("warden_hybrid", "Warden hybrid search"),
                 ("peer", "langchain-chroma search"),

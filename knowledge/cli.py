@@ -184,7 +184,7 @@ def retrieval_eval_command(
         bool,
         typer.Option(
             "--heldback/--no-heldback",
-            help="include the held-back hard questions (leave them out while tuning)",
+            help="include the held-back and final hard questions (leave them out while tuning)",
         ),
     ] = True,
 ) -> None:

@@ -12,6 +12,9 @@ Two labelled sets:
   platform-specific names, one item of a long list). A hit is right when it comes from `source`
   and contains every one of `terms` (a few words, case-insensitive), so the labels survive any
   re-chunking.
+* `knowledge/questions/hard_questions_final.jsonl`: written after the held-back part had been
+  seen once and before any further tuning, then evaluated only at the end (the check that the
+  later tuning did not fit the development questions).
 
 Each corpus is ingested into its own evaluation collection in the data folder (idempotent, so a
 second run only embeds what changed). Every question is embedded once and searched both ways.
@@ -41,6 +44,7 @@ WARDEN_QUESTIONS = QUESTIONS_DIR / "warden_questions.jsonl"
 PLATFORM_QUESTIONS = QUESTIONS_DIR / "platform_questions.jsonl"
 HARD_QUESTIONS = QUESTIONS_DIR / "hard_questions.jsonl"
 HELDBACK_QUESTIONS = QUESTIONS_DIR / "hard_questions_heldback.jsonl"
+FINAL_QUESTIONS = QUESTIONS_DIR / "hard_questions_final.jsonl"
 PLATFORM_CORPUS = shared_dir() / "corpora" / "platform-guidelines"
 MODES: tuple[Mode, ...] = ("dense", "hybrid", "blend")
 DEPTH = 10  # MRR is computed over the first 10 hits; recall at 1 and 5
@@ -126,8 +130,13 @@ def score_set(
         vectors.append(retriever.embedder.embed_query(question.question))
         embed_ms.append((time.perf_counter() - started) * 1000)
     scores: dict[str, ModeScore] = {}
-    for mode in MODES:
-        retriever.search_vector("warm-up", vectors[0], 1, approved_only=approved_only, mode=mode)
+    runs: list[tuple[str, Mode, bool]] = [(mode, mode, False) for mode in MODES]
+    if retriever.reranker is not None:  # the default mode again, re-ordered by the chat model
+        runs.append((f"{retriever.mode}+rerank", retriever.mode, True))
+    for label, mode, rerank in runs:
+        retriever.search_vector(
+            "warm-up", vectors[0], 1, approved_only=approved_only, mode=mode, rerank=False
+        )
         ranks: list[int | None] = []
         lengths: list[int] = []
         query_ms: list[float] = []
@@ -142,13 +151,14 @@ def score_set(
                 version=question.version,
                 approved_only=approved_only,
                 mode=mode,
+                rerank=rerank,
             )
             query_ms.append((time.perf_counter() - started) * 1000)
             lengths.extend(len(hit.text) for hit in hits[:5])
             rank = next((i for i, hit in enumerate(hits, start=1) if judge(question, hit)), None)
             ranks.append(rank)
         total = len(questions)
-        scores[mode] = ModeScore(
+        scores[label] = ModeScore(
             recall_at_1=round(sum(1 for r in ranks if r == 1) / total, 3),
             recall_at_5=round(sum(1 for r in ranks if r is not None and r <= 5) / total, 3),
             mrr=round(sum(1 / r for r in ranks if r is not None) / total, 3),
@@ -157,6 +167,19 @@ def score_set(
             misses=[q.id for q, r in zip(questions, ranks, strict=True) if r is None or r > 5],
         )
     return scores, round(statistics.median(embed_ms), 2)
+
+
+def collection_for(base: str, embedder: Embedder) -> str:
+    """The evaluation collection for this embedder: an embeddings endpoint gets its own index."""
+    import re
+
+    from knowledge.embeddings import LocalEmbedder
+    from knowledge.index import embedder_name
+
+    if isinstance(embedder, LocalEmbedder):
+        return base
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder_name(embedder)).strip("-").lower()
+    return f"{base}-{slug[:40] or 'endpoint'}"
 
 
 def run(
@@ -170,7 +193,8 @@ def run(
 ) -> EvalReport:
     """Ingest both corpora into evaluation collections and score every retrieval mode.
 
-    `heldback=False` leaves out the held-back questions (while tuning, so they stay unseen).
+    `heldback=False` leaves out the held-back and final questions (while tuning, so they stay
+    unseen).
     """
     from knowledge.embeddings import build_embedder
     from knowledge.index import build_chroma_client, ingest
@@ -181,7 +205,7 @@ def run(
     plans: list[tuple[str, str, list[Path], Path, Callable[[Question, Hit], bool], bool]] = [
         (
             "warden",
-            "eval-warden",
+            collection_for("eval-warden", embedder),
             list(settings.policies_dirs),
             WARDEN_QUESTIONS,
             warden_judge,
@@ -191,9 +215,10 @@ def run(
     if platform_dir is not None and platform_dir.is_dir():
         platform_sets = [("platform", PLATFORM_QUESTIONS), ("hard-dev", HARD_QUESTIONS)]
         if heldback:
-            platform_sets.append(("hard-held", HELDBACK_QUESTIONS))
+            platform_sets += [("hard-held", HELDBACK_QUESTIONS), ("hard-final", FINAL_QUESTIONS)]
+        platform = collection_for("eval-platform", embedder)
         plans.extend(
-            (name, "eval-platform", [platform_dir], questions, platform_judge, False)
+            (name, platform, [platform_dir], questions, platform_judge, False)
             for name, questions in platform_sets
         )
     reports: list[SetReport] = []
@@ -228,7 +253,7 @@ def run(
 def render(report: EvalReport) -> str:
     """A plain-text table for the terminal."""
     lines = [f"default mode: {report.default_mode}"]
-    header = f"{'set':<10}{'mode':<9}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
+    header = f"{'set':<11}{'mode':<14}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'chunk':>8}{'query ms':>10}"
     for item in report.sets:
         lines.append("")
         lines.append(
@@ -238,11 +263,11 @@ def render(report: EvalReport) -> str:
         lines.append(header)
         for mode, score in item.modes.items():
             lines.append(
-                f"{item.name:<10}{mode:<9}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
+                f"{item.name:<11}{mode:<14}{score.recall_at_1:>7.3f}{score.recall_at_5:>7.3f}"
                 f"{score.mrr:>7.3f}{score.mean_chunk_chars:>8.0f}{score.median_query_ms:>10.2f}"
             )
             if score.misses:
-                lines.append(f"{'':<19}misses: {', '.join(score.misses)}")
+                lines.append(f"{'':<25}misses: {', '.join(score.misses)}")
     return "\n".join(lines)
 
 

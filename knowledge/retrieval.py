@@ -32,6 +32,7 @@ from warden.metrics import RETRIEVAL_SECONDS
 
 if TYPE_CHECKING:
     from knowledge.embeddings import Embedder
+    from knowledge.rerank import LLMReranker
     from warden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ CANDIDATES = 30  # per side, before fusion
 BLEND_POOL = 40  # chunks per side
 UNIT_POOL = 40  # nearest units, each pointing to its chunk
 BLEND_LEXICAL_WEIGHT = 0.4
-BLEND_DOCUMENT_WEIGHT = 0.2  # how much the whole document's match lifts its passages
+BLEND_DOCUMENT_WEIGHT = 0.4  # how much the whole document's match lifts its passages
 WINDOW_CHARS = 1500  # a hit returns its section's neighbouring text up to this size
 NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
@@ -378,8 +379,10 @@ class Retriever:
         mode: Mode = DEFAULT_MODE,
         lexical_folder: Path | None = None,
         client: Any = None,
+        reranker: LLMReranker | None = None,
     ) -> None:
         self.collection = collection
+        self.reranker = reranker  # re-orders the top passages (a chat model), when configured
         self._client = client
         self.embedder = embedder
         self.mode: Mode = mode
@@ -427,14 +430,24 @@ class Retriever:
         version: str | None = None,
         approved_only: bool = True,
         mode: Mode | None = None,
+        rerank: bool = True,
     ) -> list[Hit]:
-        """`search` with the query already embedded (used by batch callers and the evaluator)."""
+        """`search` with the query already embedded (used by batch callers and the evaluator).
+
+        With a reranker (and `rerank`), its depth of candidates is fetched and re-ordered, then
+        cut to k; `rerank=False` gives the retriever's own order (the evaluator compares both).
+        """
         started = time.perf_counter()
         mode = mode or self.mode
+        reranker = self.reranker if rerank else None
+        depth = max(k, reranker.depth) if reranker is not None else k
         try:
-            return self._search_vector(query, vector, k, policy, version, approved_only, mode)
+            hits = self._search_vector(query, vector, depth, policy, version, approved_only, mode)
         finally:
             RETRIEVAL_SECONDS.labels(mode=mode).observe(time.perf_counter() - started)
+        if reranker is None:
+            return hits
+        return reranker.rerank(query, hits)[:k]
 
     def _search_vector(
         self,
@@ -726,6 +739,7 @@ def build_retriever(
 ) -> Retriever:
     """A retriever over `collection` (default: settings.collection, Warden's policies)."""
     from knowledge.embeddings import build_embedder
+    from knowledge.rerank import build_reranker
 
     embedder = embedder or build_embedder(settings)
     client = client if client is not None else build_chroma_client(settings)
@@ -737,4 +751,5 @@ def build_retriever(
         mode=mode or DEFAULT_MODE,
         lexical_folder=lexical_dir(settings, name),
         client=client,
+        reranker=build_reranker(settings),
     )

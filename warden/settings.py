@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     llm_vision: bool = Field(False, alias="WARDEN_LLM_VISION")
     llm_timeout_s: float = Field(30.0, alias="WARDEN_LLM_TIMEOUT")
     llm_max_retries: int = Field(2, alias="WARDEN_LLM_MAX_RETRIES")
+    rerank: bool = Field(
+        False,
+        alias="WARDEN_RERANK",
+        description="re-order retrieval's top passages with the chat model (needs OPENAI_BASE_URL)",
+    )
 
     # Enforcement platform: "local" (built in) or the URL of an enforcement API
     enforcement_api_url: str | None = Field(None, alias="WARDEN_ENFORCEMENT_API_URL")
