@@ -261,7 +261,7 @@ def route_escalation(
 ) -> None:
     """Post the ticket to its pod channel (paging on-call for P0/P1); its thread gets the SLA
     reminders. If it cannot be posted there, the requester's thread says so."""
-    from slackapp.home import republish
+    from slackapp.home import escalation_audience, republish
     from slackapp.triage import post_ticket
 
     def tell(note: str) -> None:
@@ -282,4 +282,4 @@ def route_escalation(
             set_slack_message(rt.store, esc.id, channel=request_channel, ts=thread_ts)
         except WardenError as exc:
             log.warning("could not record where escalation %s was posted: %s", esc.id, exc)
-    republish(rt, client, {u for u in (esc.owner_id, esc.opened_by) if u})
+    republish(rt, client, escalation_audience(rt, esc))

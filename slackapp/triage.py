@@ -429,6 +429,7 @@ def run_step(
 
     now = rt.clock()
     try:
+        before = rt.store.get_escalation(escalation_id).owner_id
         if step == "take":
             esc = tickets.take(rt.store, escalation_id, user_id=user, now=now)
         elif step == "assign":
@@ -467,9 +468,9 @@ def run_step(
     redraw(rt, client, esc.id)
     if step == "priority" and esc.priority in PAGED_PRIORITIES:
         page_on_call(rt, client, esc, why=f"was raised to {esc.priority.value}")
-    from slackapp.home import republish
+    from slackapp.home import escalation_audience, republish
 
-    republish(rt, client, {u for u in (user, esc.owner_id) if u})
+    republish(rt, client, escalation_audience(rt, esc, user, before))
     return esc
 
 
