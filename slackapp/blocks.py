@@ -83,6 +83,7 @@ class CaseRef(BaseModel):
     thread_id: str
     action: str | None = None
     section: str | None = None
+    policy: str | None = None  # Not violating: whose exceptions the decision modal offers
 
 
 class QuestionRef(BaseModel):
@@ -378,9 +379,16 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
             style = None if rec.escalate else "primary"
             buttons.append(button(f"Apply as my decision: {action}", DECIDE, mine, style=style))
         buttons.append(button(f"Propose {action} for approval", APPLY, ref))
-    buttons.append(
-        button("Not violating", NOT_VIOLATING, CaseRef(case_id=rec.case_id, thread_id=thread_id))
+    # Not violating opens a modal for the ground (reason, exception). A draft that is not
+    # "violating" lists the exception it rests on last: the modal offers it first.
+    grounded = rec.verdict != "violating" and rec.section_ids
+    cleared = CaseRef(
+        case_id=rec.case_id,
+        thread_id=thread_id,
+        policy=rec.policy_id,
+        section=rec.section_ids[-1] if grounded else None,
     )
+    buttons.append(button("Not violating", NOT_VIOLATING, cleared))
     if not rec.escalate:
         buttons.append(escalate)
     if rec.escalate:
