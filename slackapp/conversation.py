@@ -210,7 +210,14 @@ def _run_request(
         rt.ledger.remember_post(
             "question", question_id, Post(channel, thread_ts, request.thread_id, question)
         )
-    text, blocks = response_blocks(response, thread_id=request.thread_id, question_id=question_id)
+    from slackapp.links import policy_links
+
+    text, blocks = response_blocks(
+        response,
+        thread_id=request.thread_id,
+        question_id=question_id,
+        links=policy_links(rt),
+    )
     if isinstance(response, ProposalPending):
         from slackapp.paging import with_mention
 
@@ -223,7 +230,8 @@ def _run_request(
             rt,
             channel=channel,
             thread_ts=thread_ts,
-            subject=Subject(case_id=request.case_id, question=(question or request.text)[:1500]),
+            # The whole question, however long: the ledger keeps it, the escalation cites it.
+            subject=Subject(case_id=request.case_id, question=question or request.text),
         )
     if posted is not None:
         record_answer(rt, response, request, channel=posted["channel"], ts=posted["ts"])

@@ -331,9 +331,12 @@ def open_dm(client: Any, user: str) -> str:
 
 
 def dm(client: Any, user: str, text: str, blocks: list[Block]) -> None:
-    """A direct message from Warden (logged, never raised: a DM is a courtesy beside the card)."""
+    """A direct message from Warden (logged, never raised: a DM is a courtesy beside the card).
+    `text` is its notification line, escaped like blocks; the blocks come built."""
     try:
-        client.chat_postMessage(channel=open_dm(client, user), text=text, blocks=blocks)
+        client.chat_postMessage(
+            channel=open_dm(client, user), text=escape_untrusted(text, limit=300), blocks=blocks
+        )
     except Exception as exc:
         log.warning("could not DM %s: %s", user, exc)
 
