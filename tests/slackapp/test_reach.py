@@ -108,3 +108,35 @@ def test_a_long_question_is_kept_whole_for_its_escalation(harness: Harness) -> N
     h.settle()
     escalated = h.warden.requests[-1]
     assert escalated.intent == Intent.ESCALATE and escalated.text.endswith("END-OF-QUESTION")
+
+
+def test_a_reply_slack_refuses_reaches_the_person_privately(harness: Harness) -> None:
+    h = harness
+    for error in ("channel_not_found", "invalid_blocks", "msg_too_long"):
+        h.standin.refuse["chat.postMessage"] = error
+        h.driver.mention(f"rats meme hateful? ({error})", user=REQUESTER, channel=CHANNEL)
+        h.settle()
+        told = h.standin.calls_to("chat.postEphemeral")[-1].args
+        assert told["user"] == REQUESTER, error
+        shown = json.dumps(told["blocks"])
+        assert "dehumanising" in shown, error  # the answer itself, not only an apology
+        if error == "channel_not_found":
+            assert "cannot see this channel" in shown
+        else:
+            assert error in shown
+    # Warden not in the channel and the ephemeral refused too: a DM carries the answer.
+    h.standin.refuse.clear()
+    h.standin.channels["private-room"] = "CPRIVATE01"
+    h.standin.not_member.add("private-room")
+    h.standin.refuse["chat.postEphemeral"] = "user_not_in_channel"
+    h.driver.mention("rats meme hateful? (dm)", user=REQUESTER, channel="CPRIVATE01")
+    h.settle()
+    (opened,) = h.standin.calls_to("conversations.open")
+    assert opened.args["users"] == REQUESTER
+    dms = [
+        c.args
+        for c in h.standin.calls_to("chat.postMessage")
+        if str(c.args.get("channel", "")).startswith("D")
+    ]
+    assert dms and "dehumanising" in json.dumps(dms[-1]["blocks"])
+    assert "not in this channel" in json.dumps(dms[-1]["blocks"])
