@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from slackapp.blocks import Block, check_blocks, context, divider, header, section
+from slackapp.blocks import USER_ID, Block, check_blocks, context, divider, header, section
 from slackapp.escape import escape_untrusted
 from tools.models import Escalation, Proposal
 
@@ -318,7 +318,8 @@ class HomeRefresher:
         self.published = 0
 
     def request(self, client: Any, users: set[str]) -> None:
-        users = {u for u in users if u}
+        # Only Slack users have a Home: a detector requesting through the API has none.
+        users = {u for u in users if u and USER_ID.fullmatch(u)}
         if not users:
             return
         with self._lock:

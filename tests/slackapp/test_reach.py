@@ -39,6 +39,10 @@ def test_a_burst_of_changes_publishes_each_home_once(harness: Harness) -> None:
         republish(rt, h.app.client, {APPROVERS[0], APPROVERS[1]})
     h.settle()
     assert _publishes(h, APPROVERS[0]) == 1 and _publishes(h, APPROVERS[1]) == 1
+    # Only Slack users have a Home (a detector proposing through the API has none).
+    republish(rt, h.app.client, {"detector:symbols@1.0", ""})
+    h.settle()
+    assert not [c for c in h.standin.calls_to("views.publish") if "detector" in str(c.args)]
     # A later change is published again (the burst is over, not the refreshing).
     republish(rt, h.app.client, {APPROVERS[0]})
     h.settle()
