@@ -725,6 +725,7 @@ def _plain(text: str) -> str:
     """Undo the mrkdwn escaping and show Slack tokens the way the client displays them."""
     text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"<https?://[^|>\s]+\|([^>]+)>", r"\1", text)  # a link shows its label
     text = re.sub(r"\*([^*\n]+)\*", r"\1", text)
     text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
     text = re.sub(r":([a-z_]+):", lambda m: _EMOJI.get(m.group(1), m.group(0)), text)
