@@ -232,11 +232,13 @@ class ProgressUpdater:
 
 
 def tell_user(client: Any, channel: str, user: str, text: str) -> None:
+    """An ephemeral note to the person; `text` may echo what they or a store held, so the
+    notification text is escaped like the block."""
     try:
         client.chat_postEphemeral(
             channel=channel,
             user=user,
-            text=text,
+            text=escape_untrusted(text, limit=300),
             blocks=[section(escape_untrusted(text, limit=2900))],
         )
     except Exception as exc:

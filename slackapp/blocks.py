@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +84,7 @@ class CaseRef(BaseModel):
     thread_id: str
     action: str | None = None
     section: str | None = None
+    policy: str | None = None  # Not violating: whose exceptions the decision modal offers
 
 
 class QuestionRef(BaseModel):
@@ -250,14 +252,19 @@ def _pct(value: float) -> str:
     return f"{round(value * 100)}%"
 
 
-def _citation_lines(citations: list[Citation]) -> list[str]:
+Links = Mapping[tuple[str, str], str]  # (policy id, version) -> published url (slackapp.links)
+
+
+def _citation_lines(citations: list[Citation], links: Links | None = None) -> list[str]:
     lines = []
     for c in citations[:10]:
         title = escape_untrusted(c.title, limit=120)
         sid = escape_untrusted(c.section_id, limit=40)
         pol = escape_untrusted(c.policy_id, limit=20)
         ver = escape_untrusted(c.policy_version, limit=10)
-        url = _policy_url(getattr(c, "url", None))
+        url = _policy_url(
+            getattr(c, "url", None) or (links or {}).get((c.policy_id, c.policy_version))
+        )
         lines.append(f"• {f'<{url}|{sid}>' if url else f'`{sid}`'} {title} — {pol} v{ver}")
     return lines
 
@@ -282,7 +289,11 @@ def _strike_line(effect: StrikeEffect) -> str:
 
 # -- cards -------------------------------------------------------------------------------------
 def answer_blocks(
-    answer: PolicyAnswer, *, thread_id: str, question_id: str | None = None
+    answer: PolicyAnswer,
+    *,
+    thread_id: str,
+    question_id: str | None = None,
+    links: Links | None = None,
 ) -> list[Block]:
     blocks: list[Block] = []
     # Excerpts must be labelled as such; the agent usually says so in its first line already.
@@ -295,7 +306,7 @@ def answer_blocks(
         )
     blocks.append(section(escape_untrusted(answer.text, limit=MAX_SECTION_TEXT) or "_(no text)_"))
     if answer.citations:
-        blocks.append(section("*Sources*\n" + "\n".join(_citation_lines(answer.citations))))
+        blocks.append(section("*Sources*\n" + "\n".join(_citation_lines(answer.citations, links))))
     else:
         blocks.append(context(":warning: No policy section supports an answer to this."))
     notes = []
@@ -315,7 +326,9 @@ def answer_blocks(
     return blocks
 
 
-def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]:
+def recommendation_blocks(
+    rec: Recommendation, *, thread_id: str, links: Links | None = None
+) -> list[Block]:
     case = escape_untrusted(rec.case_id, limit=60)
     verdict = {
         "violating": "Violating",
@@ -358,7 +371,7 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
         blocks.append(section("*Strike effect*\nNo strikes change."))
     blocks.append(section("*Rationale*\n" + escape_untrusted(rec.rationale, limit=2800)))
     if rec.citations:
-        blocks.append(context("*Sources* " + "  ".join(_citation_lines(rec.citations))))
+        blocks.append(context("*Sources* " + "  ".join(_citation_lines(rec.citations, links))))
     if rec.note:
         blocks.append(context(":information_source: " + escape_untrusted(rec.note, limit=500)))
     buttons = []
@@ -378,9 +391,16 @@ def recommendation_blocks(rec: Recommendation, *, thread_id: str) -> list[Block]
             style = None if rec.escalate else "primary"
             buttons.append(button(f"Apply as my decision: {action}", DECIDE, mine, style=style))
         buttons.append(button(f"Propose {action} for approval", APPLY, ref))
-    buttons.append(
-        button("Not violating", NOT_VIOLATING, CaseRef(case_id=rec.case_id, thread_id=thread_id))
+    # Not violating opens a modal for the ground (reason, exception). A draft that is not
+    # "violating" lists the exception it rests on last: the modal offers it first.
+    grounded = rec.verdict != "violating" and rec.section_ids
+    cleared = CaseRef(
+        case_id=rec.case_id,
+        thread_id=thread_id,
+        policy=rec.policy_id,
+        section=rec.section_ids[-1] if grounded else None,
     )
+    buttons.append(button("Not violating", NOT_VIOLATING, cleared))
     if not rec.escalate:
         buttons.append(escalate)
     if rec.escalate:
@@ -605,15 +625,18 @@ def response_blocks(
     *,
     thread_id: str,
     question_id: str | None = None,
+    links: Links | None = None,
 ) -> tuple[str, list[Block]]:
-    """The notification text and blocks for any agent response."""
+    """The notification text and blocks for any agent response (citations link to `links`)."""
     if isinstance(response, PolicyAnswer):
         text = escape_untrusted(response.text, limit=300)
-        return text, answer_blocks(response, thread_id=thread_id, question_id=question_id)
+        return text, answer_blocks(
+            response, thread_id=thread_id, question_id=question_id, links=links
+        )
     if isinstance(response, Recommendation):
         case = escape_untrusted(response.case_id, limit=60)
         return f"Recommendation for case {case}", recommendation_blocks(
-            response, thread_id=thread_id
+            response, thread_id=thread_id, links=links
         )
     if isinstance(response, EscalationOpened):
         # The full ticket goes to the pod's channel (conversation.route_escalation); the
@@ -702,6 +725,7 @@ def _plain(text: str) -> str:
     """Undo the mrkdwn escaping and show Slack tokens the way the client displays them."""
     text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"<https?://[^|>\s]+\|([^>]+)>", r"\1", text)  # a link shows its label
     text = re.sub(r"\*([^*\n]+)\*", r"\1", text)
     text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
     text = re.sub(r":([a-z_]+):", lambda m: _EMOJI.get(m.group(1), m.group(0)), text)

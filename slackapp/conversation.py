@@ -210,7 +210,14 @@ def _run_request(
         rt.ledger.remember_post(
             "question", question_id, Post(channel, thread_ts, request.thread_id, question)
         )
-    text, blocks = response_blocks(response, thread_id=request.thread_id, question_id=question_id)
+    from slackapp.links import policy_links
+
+    text, blocks = response_blocks(
+        response,
+        thread_id=request.thread_id,
+        question_id=question_id,
+        links=policy_links(rt),
+    )
     if isinstance(response, ProposalPending):
         from slackapp.paging import with_mention
 
@@ -223,7 +230,8 @@ def _run_request(
             rt,
             channel=channel,
             thread_ts=thread_ts,
-            subject=Subject(case_id=request.case_id, question=(question or request.text)[:1500]),
+            # The whole question, however long: the ledger keeps it, the escalation cites it.
+            subject=Subject(case_id=request.case_id, question=question or request.text),
         )
     if posted is not None:
         record_answer(rt, response, request, channel=posted["channel"], ts=posted["ts"])
@@ -261,7 +269,7 @@ def route_escalation(
 ) -> None:
     """Post the ticket to its pod channel (paging on-call for P0/P1); its thread gets the SLA
     reminders. If it cannot be posted there, the requester's thread says so."""
-    from slackapp.home import republish
+    from slackapp.home import escalation_audience, republish
     from slackapp.triage import post_ticket
 
     def tell(note: str) -> None:
@@ -282,4 +290,4 @@ def route_escalation(
             set_slack_message(rt.store, esc.id, channel=request_channel, ts=thread_ts)
         except WardenError as exc:
             log.warning("could not record where escalation %s was posted: %s", esc.id, exc)
-    republish(rt, client, {u for u in (esc.owner_id, esc.opened_by) if u})
+    republish(rt, client, escalation_audience(rt, esc))

@@ -8,8 +8,10 @@ shortcut) never goes into the thread: ephemeral, else DM.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,12 +156,85 @@ def accepts_tokens(warden: Any) -> bool:
         return False
 
 
+_PROSE_KEY = re.compile(r'(?<!\\)"(?:answer|rationale)"\s*:\s*"')
+_ESCAPES = {"n": "\n", "t": "\t", "r": "", "b": "", "f": "", '"': '"', "\\": "\\", "/": "/"}
+
+
+class ProseOf:
+    """The readable part of a model's token stream.
+
+    A model writing prose streams prose; one writing a structured reply (every answer asks for
+    `json_schema` output) streams a JSON object. Of that, only the text of its prose field
+    (`answer`, or a recommendation's `rationale`) is shown, unescaped as it arrives: a person
+    watching the stream never sees braces, keys or cited ids, which the final answer shows.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._json: bool | None = None  # undecided until the first non-blank character
+        self._at = 0  # where reading resumes in the buffer
+        self._state = "seek"  # seek (the prose key) → value → done
+
+    def feed(self, token: str) -> str:
+        """The displayable text this token adds (possibly empty)."""
+        if self._json is None:
+            self._buffer += token
+            start = self._buffer.lstrip()
+            if not start:
+                return ""
+            self._json = start.startswith("{")
+            if not self._json:
+                text, self._buffer = self._buffer, ""
+                return text
+            return self._read()
+        if not self._json:
+            return token
+        self._buffer += token
+        return self._read()
+
+    def _read(self) -> str:
+        if self._state == "seek":
+            found = _PROSE_KEY.search(self._buffer, self._at)
+            if found is None:
+                # Keep the tail that may be the start of the key, cut across tokens.
+                self._at = max(self._at, len(self._buffer) - 24)
+                return ""
+            self._at, self._state = found.end(), "value"
+        out: list[str] = []
+        text, i = self._buffer, self._at
+        while self._state == "value" and i < len(text):
+            ch = text[i]
+            if ch == '"':
+                self._state = "done"
+                i += 1
+                break
+            if ch != "\\":
+                out.append(ch)
+                i += 1
+                continue
+            if i + 1 >= len(text):
+                break  # the escape's second half is in the next token
+            code = text[i + 1]
+            if code == "u":
+                if i + 6 > len(text):
+                    break
+                with contextlib.suppress(ValueError):  # a malformed escape shows nothing
+                    out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append(_ESCAPES.get(code, code))
+            i += 2
+        self._at = i
+        return "".join(out)
+
+
 class AnswerStream:
     """Streams an answer's tokens into its thread (chat.startStream / appendStream / stopStream
     through slack_sdk's `chat_stream`), then replaces it with the validated, cited answer.
 
     Tokens are model output, so they are escaped; they are sent a word at a time so a link or
-    mention split across tokens is escaped whole. A streaming failure stops the stream, never
+    mention split across tokens is escaped whole. Of a structured reply only its prose field
+    is shown (`ProseOf`). A streaming failure stops the stream, never
     the answer: the final reply is posted or updated either way.
     """
 
@@ -173,13 +248,14 @@ class AnswerStream:
         self.user = user
         self._stream: Any = None
         self._pending = ""
+        self._prose = ProseOf()
         self.failed = False
         self.ts: str | None = None
 
     def __call__(self, token: str) -> None:
         if self.failed:
             return
-        self._pending += token
+        self._pending += self._prose.feed(token)
         cut = max(self._pending.rfind(" "), self._pending.rfind("\n"))
         if cut < 0:
             return

@@ -270,9 +270,11 @@ class SlackDriver:
         *,
         user: str,
         checked: dict[str, dict[str, list[str]]] | None = None,
+        selected: dict[str, dict[str, str]] | None = None,
     ) -> httpx.Response:
         """Submit a modal (as opened through views.open) with {block_id: {action_id: text}};
-        `checked` gives checkbox groups as {block_id: {action_id: [option values]}}."""
+        `checked` gives checkbox groups as {block_id: {action_id: [option values]}}, `selected`
+        static selects as {block_id: {action_id: option value}}."""
         state: dict[str, dict[str, JSONDict]] = {
             block: {
                 action: {"type": "plain_text_input", "value": text}
@@ -285,6 +287,12 @@ class SlackDriver:
                 state.setdefault(block, {})[action] = {
                     "type": "checkboxes",
                     "selected_options": [{"value": v} for v in chosen],
+                }
+        for block, picks in (selected or {}).items():
+            for action, value in picks.items():
+                state.setdefault(block, {})[action] = {
+                    "type": "static_select",
+                    "selected_option": {"value": value},
                 }
         submitted = {**view, "state": {"values": state}}
         submitted.setdefault("id", f"V{next(self._seq):08d}")

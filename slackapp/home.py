@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from slackapp.blocks import Block, check_blocks, context, divider, header, section
+from slackapp.blocks import USER_ID, Block, check_blocks, context, divider, header, section
 from slackapp.escape import escape_untrusted
 from tools.models import Escalation, Proposal
 
@@ -297,10 +299,69 @@ def publish(rt: Any, client: Any, user: str) -> None:
     client.views_publish(user_id=user, view=home_view(data, now=rt.clock()))
 
 
+class HomeRefresher:
+    """Publishes App Home again for the people a change affects, once per person per burst.
+
+    A change only asks (`request`); people asked for while a refresh is queued join it, so a
+    burst of changes (two approvals a second apart, a fanout's progress, a sweep that reminds
+    on ten tickets) costs each person one `views.publish`, not one per change. The refresh runs
+    in the worker pool `delay_s` after the first request, so `pool.drain` also waits for it.
+    """
+
+    def __init__(self, rt: Any, *, delay_s: float = 0.25) -> None:
+        self.rt = rt
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._queued = False
+        self._client: Any = None
+        self.published = 0
+
+    def request(self, client: Any, users: set[str]) -> None:
+        # Only Slack users have a Home: a detector requesting through the API has none.
+        users = {u for u in users if u and USER_ID.fullmatch(u)}
+        if not users:
+            return
+        with self._lock:
+            self._pending |= users
+            self._client = client
+            if self._queued:
+                return
+            self._queued = True
+        self.rt.pool.submit("app home refresh", self._flush)
+
+    def _flush(self) -> None:
+        time.sleep(self.delay_s)
+        with self._lock:
+            users, self._pending = self._pending, set()
+            client, self._queued = self._client, False
+        for user in sorted(users):
+            try:
+                publish(self.rt, client, user)
+                self.published += 1
+            except Exception as exc:
+                log.warning("could not republish App Home for %s: %s", user, exc)
+
+
+def refresher(rt: Any) -> HomeRefresher:
+    """The process's one HomeRefresher (built on first use)."""
+    found = rt.extras.get("home_refresher")
+    if found is None:
+        found = rt.extras.setdefault("home_refresher", HomeRefresher(rt))
+    return found  # type: ignore[no-any-return]
+
+
 def republish(rt: Any, client: Any, users: set[str]) -> None:
-    """Publish App Home again for each person whose view a change affects (failures logged)."""
-    for user in sorted(users):
-        try:
-            publish(rt, client, user)
-        except Exception as exc:
-            log.warning("could not republish App Home for %s: %s", user, exc)
+    """Publish App Home again for each person whose view a change affects (coalesced)."""
+    refresher(rt).request(client, users)
+
+
+def escalation_audience(rt: Any, esc: Escalation, *also: str | None) -> set[str]:
+    """Whose App Home an escalation change affects: its owner and opener, whoever acted or
+    held it before, and every approver (they act on escalations from App Home too)."""
+    try:
+        approvers = set(rt.approvers.for_display())
+    except Exception as exc:
+        log.warning("approvers unavailable for App Home refresh: %s", exc)
+        approvers = set()
+    return approvers | {u for u in (esc.owner_id, esc.opened_by, *also) if u}

@@ -33,6 +33,7 @@ def send_due_reminders(rt: Runtime, client: Any) -> int:
     reminder is broadcast from the card's thread and mentions the owner, or with none the
     on-call group, so it notifies someone.
     """
+    from slackapp.home import escalation_audience, republish
     from slackapp.triage import directory, on_call_group, redraw
     from tools.escalations import find_breaches, mark_reminded
 
@@ -70,11 +71,13 @@ def send_due_reminders(rt: Runtime, client: Any) -> int:
         except Exception as exc:
             log.error("SLA reminder for %s not delivered: %s", reminder.escalation_id, exc)
         redraw(rt, client, reminder.escalation_id)
+        republish(rt, client, escalation_audience(rt, esc))
     return sent
 
 
 def send_repages(rt: Runtime, client: Any) -> int:
     """Page on-call again for P0/P1 tickets nobody acknowledged within the ack window."""
+    from slackapp.home import escalation_audience, republish
     from slackapp.triage import catalogue, on_call_group, page_on_call, redraw
     from tools.escalations import repage
 
@@ -104,6 +107,7 @@ def send_repages(rt: Runtime, client: Any) -> int:
         except Exception as exc:
             log.error("re-page for %s not delivered: %s", due.escalation_id, exc)
         redraw(rt, client, due.escalation_id)
+        republish(rt, client, escalation_audience(rt, esc))
     return sent
 
 

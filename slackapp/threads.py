@@ -71,5 +71,5 @@ def escalate_followup(
     if not question.strip():
         return None
     return WardenRequest(
-        thread_id=thread_id, user_id=user_id, intent=Intent.ESCALATE, text=question[:1500]
+        thread_id=thread_id, user_id=user_id, intent=Intent.ESCALATE, text=question
     )

@@ -331,9 +331,12 @@ def open_dm(client: Any, user: str) -> str:
 
 
 def dm(client: Any, user: str, text: str, blocks: list[Block]) -> None:
-    """A direct message from Warden (logged, never raised: a DM is a courtesy beside the card)."""
+    """A direct message from Warden (logged, never raised: a DM is a courtesy beside the card).
+    `text` is its notification line, escaped like blocks; the blocks come built."""
     try:
-        client.chat_postMessage(channel=open_dm(client, user), text=text, blocks=blocks)
+        client.chat_postMessage(
+            channel=open_dm(client, user), text=escape_untrusted(text, limit=300), blocks=blocks
+        )
     except Exception as exc:
         log.warning("could not DM %s: %s", user, exc)
 
@@ -429,6 +432,7 @@ def run_step(
 
     now = rt.clock()
     try:
+        before = rt.store.get_escalation(escalation_id).owner_id
         if step == "take":
             esc = tickets.take(rt.store, escalation_id, user_id=user, now=now)
         elif step == "assign":
@@ -467,9 +471,9 @@ def run_step(
     redraw(rt, client, esc.id)
     if step == "priority" and esc.priority in PAGED_PRIORITIES:
         page_on_call(rt, client, esc, why=f"was raised to {esc.priority.value}")
-    from slackapp.home import republish
+    from slackapp.home import escalation_audience, republish
 
-    republish(rt, client, {u for u in (user, esc.owner_id) if u})
+    republish(rt, client, escalation_audience(rt, esc, user, before))
     return esc
 
 

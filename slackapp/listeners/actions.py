@@ -27,7 +27,14 @@ from slackapp.blocks import (
     RejectMeta,
     reject_modal,
 )
-from slackapp.casework import submit_decision
+from slackapp.casework import (
+    GROUND_BLOCK,
+    GROUND_INPUT,
+    NOT_VIOLATING_MODAL,
+    ground_submitted,
+    open_ground_modal,
+    submit_decision,
+)
 from slackapp.conversation import run_request
 from slackapp.runtime import Runtime
 
@@ -135,12 +142,25 @@ def register(app: App, rt: Runtime) -> None:
     @app.block_action(DECIDE)
     def decide(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        submit_decision(rt, client, body, action, verdict="violating")
+        submit_decision(rt, client, body, action)
 
     @app.block_action(NOT_VIOLATING)
     def not_violating(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
-        submit_decision(rt, client, body, action, verdict="not_violating")
+        open_ground_modal(rt, client, body, action)
+
+    @app.view_submission(NOT_VIOLATING_MODAL)
+    def not_violating_ground(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any
+    ) -> None:
+        typed = view["state"]["values"].get(GROUND_BLOCK, {}).get(GROUND_INPUT, {}).get("value")
+        if len((typed or "").strip()) < 3:
+            ack(response_action="errors", errors={GROUND_BLOCK: "Say why, in a few words."})
+            return
+        ack()
+        rt.pool.submit(
+            "not violating", ground_submitted, rt, client, user=body["user"]["id"], view=view
+        )
 
     @app.block_action(ESCALATE_CASE)
     def escalate_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:

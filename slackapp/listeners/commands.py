@@ -93,7 +93,7 @@ def register(app: App, rt: Runtime) -> None:
         try:
             parsed = parse(text)
         except InputError as exc:
-            ack(text=str(exc))
+            ack(text=escape_untrusted(str(exc), limit=2900))
             return
         user, channel = command["user_id"], command["channel_id"]
         if parsed.verb == "help":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from slackapp.approvals import audit_refusal, tell_user
+from slackapp.escape import escape_untrusted
 from slackapp.runtime import Runtime
 from slackapp.triage import (
     ESC_ACK,
@@ -48,7 +49,7 @@ def _answerer(client: Any, body: dict[str, Any], user: str, channel: str | None)
             from slackapp.blocks import section
             from slackapp.triage import dm
 
-            dm(client, user, text, [section(text)])
+            dm(client, user, text, [section(escape_untrusted(text, limit=2900))])
 
     return answer
 

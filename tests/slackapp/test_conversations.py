@@ -17,7 +17,10 @@ def test_mention_question_is_answered_in_its_thread(harness: Harness) -> None:
     assert len(replies) == 1
     text = render_text(replies[0]["blocks"])
     assert "dehumanising comparison" in text
-    assert "`HA-2.1` Dehumanising comparisons — HA v3" in text
+    assert "HA-2.1 Dehumanising comparisons — HA v3" in text
+    # The citation links to the published policy (its front matter's url).
+    link = "<https://policies.lumen.example/community/hateful-activities|HA-2.1>"
+    assert link in str(replies[0]["blocks"])
     request = harness.warden.requests[0]
     assert request.intent == Intent.ASK
     assert request.thread_id == f"{CHANNEL}:{ts}"
