@@ -132,7 +132,9 @@ def post_samples(client: Any, store: Store, channel: str, *, limit: int = 20) ->
     for sample in pending(store, limit=limit, unposted_only=True):
         blocks = qa_card_blocks(sample)
         reply = client.chat_postMessage(
-            channel=channel, blocks=blocks, text=f"QA review: {sample.subject_id}"
+            channel=channel,
+            blocks=blocks,
+            text=f"QA review: {escape_untrusted(sample.subject_id, limit=120)}",
         )
         mark_posted(store, sample.id, channel=reply["channel"], ts=reply["ts"])
         posted += 1
@@ -160,10 +162,14 @@ def _review(
     try:
         result = record_review(store, sample_id, reviewer_id=user, agree=agree, reason=reason)
     except WardenError as exc:
-        client.chat_postEphemeral(channel=channel, user=user, text=str(exc))
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=escape_untrusted(str(exc), limit=2000)
+        )
         return
     if not result.accepted:
-        client.chat_postEphemeral(channel=channel, user=user, text=result.reason)
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=escape_untrusted(result.reason, limit=2000)
+        )
         return
     if channel and message_ts:
         client.chat_update(
@@ -173,7 +179,9 @@ def _review(
             text=f"QA review recorded: {'agree' if agree else 'disagree'}",
         )
     if not agree:  # what the disagreement opened (a reversal proposal), or why nothing
-        client.chat_postEphemeral(channel=channel, user=user, text=result.reason)
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=escape_untrusted(result.reason, limit=2000)
+        )
 
 
 def register(app: App, *, store: Store) -> None:
@@ -212,7 +220,9 @@ def register(app: App, *, store: Store) -> None:
         try:
             sample = get_sample(store, ref.sample_id)
         except WardenError as exc:
-            client.chat_postEphemeral(channel=channel, user=user, text=str(exc))
+            client.chat_postEphemeral(
+                channel=channel, user=user, text=escape_untrusted(str(exc), limit=2000)
+            )
             return
         if sample.reviewed:
             client.chat_postEphemeral(
