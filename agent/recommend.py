@@ -22,7 +22,13 @@ from agent.citations import (
 )
 from agent.deps import Deps
 from agent.drafts import RecommendationDraft
-from agent.exceptions import ExceptionMatch, best_exception, candidate_policies, context_sections
+from agent.exceptions import (
+    STANCE_THRESHOLD,
+    ExceptionMatch,
+    best_exception,
+    candidate_policies,
+    context_sections,
+)
 from agent.interface import Recommendation, Usage
 from agent.llm import add_usage, structured_call
 from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
@@ -246,7 +252,21 @@ def _exception_draft(
 ) -> Recommendation:
     """A draft grounded on an exception: never an action; a specialist decides."""
     exception = deps.catalogue.section(found.exception_id)
-    quoted = " (measured on the poster's framing, quotes left out)" if found.quoted else ""
+    quoted = " (read on the poster's framing, quoted or reported words left out)"
+    quoted = quoted if found.quoted else ""
+    if found.violation_probability is not None:
+        evidence = (
+            f"the policy's stance check puts the violation at {found.violation_probability:.2f} "
+            f"(a violating draft needs {STANCE_THRESHOLD:.2f}){quoted}, and the exception "
+            f"[{found.exception_id}] {exception.title} is the closest exception "
+            f"(similarity {found.exception_score:.2f})"
+        )
+    else:
+        evidence = (
+            f"the exception [{found.exception_id}] {exception.title} matches the content at "
+            f"least as well (similarity {found.exception_score:.2f} against "
+            f"{found.violation_score:.2f} for [{found.violation_id}]{quoted})"
+        )
     return _finish(
         deps,
         case,
@@ -256,10 +276,7 @@ def _exception_draft(
         action=None,
         confidence=0.2,
         rationale=(
-            f"{why}but the exception [{found.exception_id}] {exception.title} matches the "
-            f"content at least as well (similarity {found.exception_score:.2f} against "
-            f"{found.violation_score:.2f} for [{found.violation_id}]{quoted}). "
-            "A specialist should decide which applies; no action is drafted."
+            f"{why}but {evidence}. A specialist should decide which applies; no action is drafted."
         ),
         escalate=False,
         mode="rules",
