@@ -226,9 +226,7 @@ def context_recall(rows: Sequence[LabelledCase], gold: dict[str, str], deps: Dep
 SPLIT_SEED = 12
 
 
-def split_halves(
-    dataset: Path, by: str, out: Path, *, seed: int = SPLIT_SEED
-) -> tuple[Path, Path]:
+def split_halves(dataset: Path, by: str, out: Path, *, seed: int = SPLIT_SEED) -> tuple[Path, Path]:
     """Write a CSV data set as two halves, `<stem>_dev.csv` and `<stem>_test.csv`, splitting the
     distinct values of column `by` at random (fixed seed) so no template is in both."""
     try:
