@@ -166,6 +166,8 @@ def rules_recommendation(
                     f"(>= {match.threshold:.2f}) for [{match.section_id}] {entry.title}, "
                 ),
                 note=label,
+                # A possible imminent-harm threat is escalated even when it may be an exception.
+                escalate=entry.imminent_harm,
             )
         return _finish(
             deps,
@@ -249,6 +251,7 @@ def _exception_draft(
     verdict: Verdict,
     why: str,
     note: str,
+    escalate: bool = False,
 ) -> Recommendation:
     """A draft grounded on an exception: never an action; a specialist decides."""
     exception = deps.catalogue.section(found.exception_id)
@@ -278,7 +281,7 @@ def _exception_draft(
         rationale=(
             f"{why}but {evidence}. A specialist should decide which applies; no action is drafted."
         ),
-        escalate=False,
+        escalate=escalate,
         mode="rules",
         note=note,
     )
