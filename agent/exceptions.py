@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 CONTEXT_KINDS = ("exception", "borderline")
 # The violation side must be this likely before the rules draft `violating` (else: exception).
-STANCE_THRESHOLD = 0.55
+STANCE_THRESHOLD = 0.62
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 _MIN_UNIT = 12
 _CACHE_LIMIT = 2000
