@@ -96,7 +96,7 @@ def test_a_fired_signal_on_non_attacks_is_routed_to_a_specialist(deps: Deps, tex
     "text",
     [
         "Hindus are filthy animals and I hate every one of them.",
-        "Throw every Roma family out of this town, they are vermin.",
+        "Muslims are disgusting parasites and should all be deported.",
     ],
 )
 def test_a_fired_signal_on_attacks_stays_violating(deps: Deps, text: str) -> None:
