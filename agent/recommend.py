@@ -154,7 +154,9 @@ def rules_recommendation(
         margin = (match.score - match.threshold) / max(1e-6, 1.0 - match.threshold)
         violation = next(s for s in sections if s.section_id == match.section_id)
         found = best_exception(deps, content_text(case), violation, sections)
-        if found is not None and found.applies:
+        # An imminent-harm rule yields to an exception only on the poster's framing (a quoted or
+        # reported threat): a veiled threat naming no group must not read as "no attack".
+        if found is not None and found.applies and (not entry.imminent_harm or found.quoted):
             return _exception_draft(
                 deps,
                 case,
@@ -166,7 +168,7 @@ def rules_recommendation(
                     f"(>= {match.threshold:.2f}) for [{match.section_id}] {entry.title}, "
                 ),
                 note=label,
-                # A possible imminent-harm threat is escalated even when it may be an exception.
+                # A quoted or reported threat is still escalated: on-call decides, not the rules.
                 escalate=entry.imminent_harm,
             )
         return _finish(
