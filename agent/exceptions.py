@@ -61,6 +61,11 @@ class ExceptionMatch:
         """The exception explains the content at least as well as the violating section."""
         if self.violation_probability is not None:
             return self.violation_probability < STANCE_THRESHOLD
+        return self.similar
+
+    @property
+    def similar(self) -> bool:
+        """The exception's units are at least as close to the content as the violation's."""
         return self.exception_score >= self.violation_score
 
 

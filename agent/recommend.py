@@ -192,7 +192,8 @@ def rules_recommendation(
         if entry is None:
             continue
         found = best_exception(deps, content_text(case), s, sections)
-        if found is not None and found.applies:
+        # No classifier fired: either the stance or the closer exception grounds "not violating".
+        if found is not None and (found.applies or found.similar):
             return _exception_draft(
                 deps,
                 case,
