@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,3 +112,17 @@ def test_an_exception_draft_on_an_imminent_harm_rule_still_escalates(deps: Deps)
         {"hate/threatening": 0.9},
     )
     assert rec.verdict == "borderline" and rec.action is None and rec.escalate
+
+
+def test_split_keeps_each_template_in_one_half(tmp_path: Path) -> None:
+    from ops.judgment import split_halves
+
+    source = tmp_path / "set.csv"
+    lines = ["case_id,templ_id,test_case"] + [f"{i},{i % 7},text {i}" for i in range(70)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dev, test = split_halves(source, "templ_id", tmp_path / "halves")
+    halves = [dev.read_text().splitlines()[1:], test.read_text().splitlines()[1:]]
+    assert len(halves[0]) + len(halves[1]) == 70 and halves[0] and halves[1]
+    templates = [{row.split(",")[1] for row in half} for half in halves]
+    assert not templates[0] & templates[1]
+    assert split_halves(source, "templ_id", tmp_path / "again")[0].read_text() == dev.read_text()
