@@ -1,15 +1,18 @@
-"""A policy's exceptions in every decision: which sections must be in context, and how well
-an exception matches the content compared with the violating section.
+"""A policy's exceptions in every decision: which sections must be in context, and whether the
+content does what an exception allows rather than what the violating section describes.
 
 For every candidate policy of a case, its exception and borderline sections (catalogue `kind`)
 are added to the draft's context whatever retrieval ranked, so the model sees them and the rules
 can weigh them. The rules weigh them with evidence from the policy itself: each section's text is
-split into units (sentences and example lines), the units are embedded once per text, and a
-section's match is the best cosine similarity between the content and one of its units.
+split into units (sentences and example lines), joined by the examples Warden's team wrote for
+that section (`agent/stance_examples.yaml`).
 
-One lexical cue comes from the policies themselves ("we look at the poster's framing, not at the
-words quoted"): when the content quotes something, the violating side is measured on the framing
-(the content with the quoted spans left out), while the exception side sees the whole content.
+The decision is the policy's stance classifier (`agent.stance`), trained on those units: the
+violation side wins only when it is clearly more likely (`STANCE_THRESHOLD`, chosen on the dev
+half of HateCheck, see README). Which exception is cited is the one whose units are closest to the
+content (cosine). Without an embedder the best word overlap decides. One lexical cue comes from
+the policies themselves ("we look at the poster's framing, not at the words quoted"): quoted
+spans and words reported from someone else are left out of the violation side.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ import numpy as np
 
 from agent.citations import retrieve
 from agent.deps import Deps
+from agent.stance import STANCES, framing, written_examples
 from agent.state import Retrieved
 
 if TYPE_CHECKING:
     from knowledge.catalogue import Catalogue
 
 CONTEXT_KINDS = ("exception", "borderline")
-_QUOTED = re.compile(r"\"[^\"]{2,}\"|“[^”]{2,}”|‘[^’]{2,}’|(?<!\w)'[^']{2,}'(?!\w)")
+# The violation side must be this likely before the rules draft `violating` (else: exception).
+STANCE_THRESHOLD = 0.62
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 _MIN_UNIT = 12
 _CACHE_LIMIT = 2000
@@ -39,23 +44,29 @@ _CACHE_LIMIT = 2000
 
 @dataclass(frozen=True)
 class ExceptionMatch:
-    """The best exception of a policy for the content, against the violating section."""
+    """The best exception of a policy for the content, against the violating section.
+
+    `violation_probability` is the policy's stance classifier on the framing (None without an
+    embedder, when the similarity scores decide)."""
 
     exception_id: str
     exception_score: float
     violation_id: str
     violation_score: float
     quoted: bool
+    violation_probability: float | None = None
 
     @property
     def applies(self) -> bool:
-        """The exception matches at least as well as the violating section."""
+        """The exception explains the content at least as well as the violating section."""
+        if self.violation_probability is not None:
+            return self.violation_probability < STANCE_THRESHOLD
+        return self.similar
+
+    @property
+    def similar(self) -> bool:
+        """The exception's units are at least as close to the content as the violation's."""
         return self.exception_score >= self.violation_score
-
-
-def framing(text: str) -> str:
-    """The content with quoted spans left out: what the poster says about what they quote."""
-    return _QUOTED.sub(" … ", text)
 
 
 def units(text: str) -> list[str]:
@@ -221,6 +232,10 @@ def _evidence(deps: Deps, policy_id: str) -> tuple[dict[str, str], dict[str, str
     texts = {sid: r.text for sid, r in _from_index(deps.retriever, wanted).items()}
     violations: dict[str, list[str]] = {}
     exceptions: dict[str, list[str]] = {}
+    for sid, written in written_examples(policy_id).items():
+        if sid in wanted:
+            side = exceptions if entries[sid].kind.value == "exception" else violations
+            side.setdefault(sid, []).extend(written)
     for sid, text in texts.items():
         if entries[sid].kind.value == "exception":
             exceptions.setdefault(sid, []).extend(units(text))
@@ -256,17 +271,25 @@ def best_exception(
         for s in sections
         if s.policy_id == violation.policy_id and _kind(deps.catalogue, s.section_id) == "exception"
     }
-    violations, exceptions = _evidence(deps, violation.policy_id)
-    exceptions = {sid: t for sid, t in exceptions.items() if sid in in_context}
+    violations, exceptions_all = _evidence(deps, violation.policy_id)
+    exceptions = {sid: t for sid, t in exceptions_all.items() if sid in in_context}
     violations.setdefault(violation.section_id, violation.text)
     if not exceptions:
         return None
     framed = framing(content)
     quoted = framed != content
     embedder = getattr(deps.retriever, "embedder", None)
+    probability = None
     if embedder is not None:
         vector = vector if vector is not None else embedder.embed_query(content)
         framed_vector = embedder.embed_query(framed) if quoted else vector
+        stance = STANCES.get(
+            embedder,
+            [u for t in violations.values() for u in t.splitlines()],
+            [u for sid, t in exceptions_all.items() for u in t.splitlines()],
+        )
+        if stance is not None:
+            probability = round(stance.violation(framed_vector), 4)
     else:
         framed_vector = None
     violation_score = max(
@@ -280,4 +303,5 @@ def best_exception(
         violation_id=violation.section_id,
         violation_score=round(violation_score, 4),
         quoted=quoted,
+        violation_probability=probability,
     )

@@ -22,7 +22,13 @@ from agent.citations import (
 )
 from agent.deps import Deps
 from agent.drafts import RecommendationDraft
-from agent.exceptions import ExceptionMatch, best_exception, candidate_policies, context_sections
+from agent.exceptions import (
+    STANCE_THRESHOLD,
+    ExceptionMatch,
+    best_exception,
+    candidate_policies,
+    context_sections,
+)
 from agent.interface import Recommendation, Usage
 from agent.llm import add_usage, structured_call
 from agent.prompts import RECOMMEND_SYSTEM, REPAIR_INSTRUCTION
@@ -148,7 +154,9 @@ def rules_recommendation(
         margin = (match.score - match.threshold) / max(1e-6, 1.0 - match.threshold)
         violation = next(s for s in sections if s.section_id == match.section_id)
         found = best_exception(deps, content_text(case), violation, sections)
-        if found is not None and found.applies:
+        # An imminent-harm rule yields to an exception only on the poster's framing (a quoted or
+        # reported threat): a veiled threat naming no group must not read as "no attack".
+        if found is not None and found.applies and (not entry.imminent_harm or found.quoted):
             return _exception_draft(
                 deps,
                 case,
@@ -160,6 +168,8 @@ def rules_recommendation(
                     f"(>= {match.threshold:.2f}) for [{match.section_id}] {entry.title}, "
                 ),
                 note=label,
+                # A quoted or reported threat is still escalated: on-call decides, not the rules.
+                escalate=entry.imminent_harm,
             )
         return _finish(
             deps,
@@ -182,7 +192,8 @@ def rules_recommendation(
         if entry is None:
             continue
         found = best_exception(deps, content_text(case), s, sections)
-        if found is not None and found.applies:
+        # No classifier fired: either the stance or the closer exception grounds "not violating".
+        if found is not None and (found.applies or found.similar):
             return _exception_draft(
                 deps,
                 case,
@@ -243,10 +254,25 @@ def _exception_draft(
     verdict: Verdict,
     why: str,
     note: str,
+    escalate: bool = False,
 ) -> Recommendation:
     """A draft grounded on an exception: never an action; a specialist decides."""
     exception = deps.catalogue.section(found.exception_id)
-    quoted = " (measured on the poster's framing, quotes left out)" if found.quoted else ""
+    quoted = " (read on the poster's framing, quoted or reported words left out)"
+    quoted = quoted if found.quoted else ""
+    if found.violation_probability is not None:
+        evidence = (
+            f"the policy's stance check puts the violation at {found.violation_probability:.2f} "
+            f"(a violating draft needs {STANCE_THRESHOLD:.2f}){quoted}, and the exception "
+            f"[{found.exception_id}] {exception.title} is the closest exception "
+            f"(similarity {found.exception_score:.2f})"
+        )
+    else:
+        evidence = (
+            f"the exception [{found.exception_id}] {exception.title} matches the content at "
+            f"least as well (similarity {found.exception_score:.2f} against "
+            f"{found.violation_score:.2f} for [{found.violation_id}]{quoted})"
+        )
     return _finish(
         deps,
         case,
@@ -256,12 +282,9 @@ def _exception_draft(
         action=None,
         confidence=0.2,
         rationale=(
-            f"{why}but the exception [{found.exception_id}] {exception.title} matches the "
-            f"content at least as well (similarity {found.exception_score:.2f} against "
-            f"{found.violation_score:.2f} for [{found.violation_id}]{quoted}). "
-            "A specialist should decide which applies; no action is drafted."
+            f"{why}but {evidence}. A specialist should decide which applies; no action is drafted."
         ),
-        escalate=False,
+        escalate=escalate,
         mode="rules",
         note=note,
     )

@@ -4,6 +4,11 @@ group (HateCheck functionality), and context recall of the LLM path.
     warden eval hatecheck_test_suite_cases.csv --assume-signal hate=0.95 \
         --cases-out cases.jsonl --context-recall
 
+To judge a change on rows it was not developed on, split the set into two halves by a template
+column (rows made from one template stay together), develop on one and report both:
+
+    python -m ops.judgment split hatecheck_test_suite_cases.csv --by templ_id --out var/halves
+
 `--assume-signal` simulates an upstream classifier that fires on every case, as real classifiers
 do on counter-speech and reclaimed slurs; the question is then whether the policy's exceptions
 keep those cases from being drafted `violating`.
@@ -11,8 +16,11 @@ keep those cases from being drafted `violating`.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import csv
 import json
+import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -213,3 +221,48 @@ def context_recall(rows: Sequence[LabelledCase], gold: dict[str, str], deps: Dep
         else:
             out.missed.append(row.row_id or row.case.id)
     return out
+
+
+SPLIT_SEED = 12
+
+
+def split_halves(dataset: Path, by: str, out: Path, *, seed: int = SPLIT_SEED) -> tuple[Path, Path]:
+    """Write a CSV data set as two halves, `<stem>_dev.csv` and `<stem>_test.csv`, splitting the
+    distinct values of column `by` at random (fixed seed) so no template is in both."""
+    try:
+        with dataset.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    except OSError as exc:
+        raise InputError(f"{dataset}: cannot read it: {exc}") from exc
+    if by not in header:
+        raise InputError(f"{dataset}: no column {by!r} to split by (columns: {', '.join(header)})")
+    keys = sorted({row[by] for row in rows})
+    random.Random(seed).shuffle(keys)
+    dev_keys = set(keys[: len(keys) // 2])
+    out.mkdir(parents=True, exist_ok=True)
+    paths = (out / f"{dataset.stem}_dev.csv", out / f"{dataset.stem}_test.csv")
+    for path, keep in zip(paths, (True, False), strict=True):
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(r for r in rows if (r[by] in dev_keys) is keep)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ops.judgment")
+    sub = parser.add_subparsers(dest="command", required=True)
+    split = sub.add_parser("split", help="write a CSV data set as a dev and a test half")
+    split.add_argument("dataset", type=Path)
+    split.add_argument("--by", required=True, help="column whose values stay together")
+    split.add_argument("--out", type=Path, required=True)
+    split.add_argument("--seed", type=int, default=SPLIT_SEED)
+    args = parser.parse_args(argv)
+    for path in split_halves(args.dataset, args.by, args.out, seed=args.seed):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
