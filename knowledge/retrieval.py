@@ -244,7 +244,12 @@ class LexicalIndex:
             key = word if len(word) == 1 else word.lower()
             if len(key) == 1 and not key.isupper():
                 continue
-            named.update(self.names.get(key.lower() if len(key) > 1 else key, ()))
+            if len(key) == 1:
+                named.update(self.names.get(key, ()))
+                continue
+            # Singular or plural of a name ("pin" for "pins", "pinner" for "pinners").
+            for form in (key, key[:-1] if key.endswith("s") else f"{key}s"):
+                named.update(self.names.get(form, ()))
         if not named:
             return None
         flags = np.zeros(len(self._doc_codes), dtype=np.float32)

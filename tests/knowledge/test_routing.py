@@ -97,4 +97,6 @@ def test_a_question_naming_a_site_is_routed_to_its_document(
     alpha = np.asarray([m["source"] == "Alpha Guidelines.md" for m in lexical.metadatas])
     flags = lexical.named_documents("anything about Zorbl knives")
     assert flags is not None and (flags == alpha).all()
+    plural = lexical.named_documents("two zorblys selling knives")  # a name's plural names it
+    assert plural is not None and (plural == alpha).all()
     assert lexical.named_documents("selling knives anywhere") is None
