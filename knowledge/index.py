@@ -183,6 +183,7 @@ def chunk_metadata(chunk: Chunk, *, approved: bool, path: Path) -> dict[str, str
         "is_current": chunk.policy_id is None,  # policy versions are settled after writing
         "content_hash": chunk.content_hash,
         "url": chunk.url or "",
+        "doc_names": chunk.doc_names,
     }
 
 

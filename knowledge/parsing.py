@@ -88,6 +88,9 @@ class FrontMatter(BaseModel):
     owner: str
     supersedes: str | None = None
     url: str | None = Field(None, description="where people read the published policy")
+    aliases: str | None = Field(
+        None, description="what users call the product or document, comma-separated (routing)"
+    )
 
 
 class Chunk(BaseModel):
@@ -105,6 +108,9 @@ class Chunk(BaseModel):
     policy_version: str | None = None
     ordinal: int = 0  # position in the document, keeps listings in reading order
     url: str | None = None  # the published document (front matter `url`), for citation links
+    # Names the document goes by (its url host, front-matter aliases, the sites it links to most),
+    # space-separated; retrieval routes a question that names one to this document.
+    doc_names: str = ""
 
     @property
     def embed_text(self) -> str:
@@ -118,6 +124,8 @@ class Chunk(BaseModel):
         for part in (self.doc_key, self.section_id, self.title, self.text, self.source):
             digest.update(part.encode("utf-8"))
             digest.update(b"\x00")
+        if self.doc_names:  # only when present, so chunks without names keep their ids
+            digest.update(self.doc_names.encode("utf-8"))
         return digest.hexdigest()[:32]
 
 
@@ -153,6 +161,7 @@ class Document:
     slug: str
     front_matter: FrontMatter | None
     sections: list[Section]
+    names: str = ""  # see `document_names`
 
     @property
     def policy_id(self) -> str | None:
@@ -251,7 +260,48 @@ def parse_file(path: Path, source: str | None = None) -> Document:
         slug=slug,
         front_matter=front_matter,
         sections=sections,
+        names=document_names(front_matter, text),
     )
+
+
+_LINK_HOST_RE = re.compile(r"https?://([A-Za-z0-9.-]+)")
+_SECOND_LEVEL = frozenset(["co", "com", "org", "net", "gov", "ac", "edu"])
+MIN_LINKS = 2  # a site linked this often (or the most linked one) names the document
+
+
+def host_label(host: str) -> str:
+    """The name part of a host: help.instagram.com -> instagram, www.bbc.co.uk -> bbc."""
+    labels = [label for label in host.lower().strip(".").split(".") if label]
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        labels = labels[:-1]
+    return labels[-2] if len(labels) >= 2 else (labels[0] if labels else "")
+
+
+def document_names(front_matter: FrontMatter | None, text: str) -> str:
+    """Names a document goes by, from the document itself: its `url` host, its front-matter
+    `aliases`, and the sites it links to most (a platform's guidelines link to its own help
+    pages). Lower-case words, space-separated; retrieval keeps those rare across documents."""
+    names: list[str] = []
+    if front_matter is not None:
+        if front_matter.url:
+            match = _LINK_HOST_RE.match(front_matter.url)
+            if match:
+                names.append(host_label(match.group(1)))
+        if front_matter.aliases:
+            names.extend(
+                word
+                for alias in front_matter.aliases.split(",")
+                for word in re.findall(r"[a-z0-9]+", alias.lower())
+            )
+    counts: dict[str, int] = {}
+    for host in _LINK_HOST_RE.findall(text):
+        label = host_label(host)
+        if label:
+            counts[label] = counts.get(label, 0) + 1
+    if counts:
+        top = max(counts.values())
+        names.extend(label for label, n in sorted(counts.items()) if n >= MIN_LINKS or n == top)
+    return " ".join(dict.fromkeys(name for name in names if name))
 
 
 def split_front_matter(text: str, path: Path) -> tuple[FrontMatter | None, str]:
@@ -778,6 +828,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
                     policy_version=doc.policy_version,
                     ordinal=len(chunks),
                     url=doc.front_matter.url if doc.front_matter else None,
+                    doc_names=doc.names,
                 )
             )
     return chunks

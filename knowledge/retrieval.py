@@ -46,6 +46,11 @@ BLEND_POOL = 40  # chunks per side
 UNIT_POOL = 40  # nearest units, each pointing to its chunk
 BLEND_LEXICAL_WEIGHT = 0.4
 BLEND_DOCUMENT_WEIGHT = 0.4  # how much the whole document's match lifts its passages
+BLEND_NAME_WEIGHT = 0.3  # how much naming a document ("insta", "snap", "X") lifts its passages
+NAME_MIN_COUNT = 5  # a capitalised word this frequent in one document may be one of its names
+NAME_SHARE = 0.8  # ... when this share of its occurrences across all documents are in that one
+NAME_CAPITALISED = 0.5  # ... and this share of them are capitalised inside a sentence
+NAME_PREFIX = 5  # a question word this long that starts a name matches it ("insta")
 WINDOW_CHARS = 1500  # a hit returns its section's neighbouring text up to this size
 NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
@@ -122,6 +127,8 @@ _STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_RAW_WORD = re.compile(r"[A-Za-z0-9]+")
+_MID_CAPITAL = re.compile(r"(?<=[a-z0-9,;] )[A-Z][A-Za-z0-9]+")
 
 
 class Hit(BaseModel):
@@ -174,6 +181,7 @@ class LexicalIndex:
         model: Any,
         doc_model: Any = None,
         vectors: np.ndarray[Any, np.dtype[np.float16]] | None = None,
+        names: dict[str, list[int]] | None = None,
     ) -> None:
         self.ids = ids
         # The chunks' embeddings (float16: half the memory, ample for ranking), so the blend can
@@ -190,6 +198,8 @@ class LexicalIndex:
         self._place = {
             (int(self.doc[row]), int(m.get("ordinal", 0))): row for row, m in enumerate(metadatas)
         }
+        # Name -> documents it names (see `document_names`); a question naming one is routed there.
+        self.names = names if names is not None else document_names(metadatas, documents, self.doc)
         # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
         self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
         self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
@@ -220,6 +230,33 @@ class LexicalIndex:
             doc_model.index(list(by_doc.values()), show_progress=False)
         return cls(ids, metas, docs, model, doc_model, vectors)
 
+    def named_documents(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Per row, 1.0 when the question names the row's document (its title word, url host,
+        an alias, a site it links to, a proper noun of its own), else 0; None when none is named.
+
+        A dictionary lookup per question word: cheap at any index size.
+        """
+        if not self.names:
+            return None
+        named: set[int] = set()
+        for word in _RAW_WORD.findall(query):
+            # One-letter names ("X") only as a capital standing alone; others in any case.
+            key = word if len(word) == 1 else word.lower()
+            if len(key) == 1 and not key.isupper():
+                continue
+            if len(key) == 1:
+                named.update(self.names.get(key, ()))
+                continue
+            # Singular or plural of a name ("pin" for "pins", "pinner" for "pinners").
+            for form in (key, key[:-1] if key.endswith("s") else f"{key}s"):
+                named.update(self.names.get(form, ()))
+        if not named:
+            return None
+        flags = np.zeros(len(self._doc_codes), dtype=np.float32)
+        flags[sorted(named)] = 1.0
+        per_row: np.ndarray[Any, np.dtype[np.float32]] = flags[self.doc]
+        return per_row
+
     @classmethod
     def rebuild(cls, coll: Any, folder: Path, generation: str) -> LexicalIndex:
         index = cls.from_collection(coll)
@@ -233,7 +270,12 @@ class LexicalIndex:
             self.doc_model.save(str(folder / "bm25-documents"))
         if self.vectors is not None:
             np.save(folder / "vectors.npy", self.vectors)
-        payload = {"generation": generation, "ids": self.ids, "metadatas": self.metadatas}
+        payload = {
+            "generation": generation,
+            "ids": self.ids,
+            "metadatas": self.metadatas,
+            "names": self.names,
+        }
         (folder / "chunks.json").write_text(
             json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
         )
@@ -260,7 +302,10 @@ class LexicalIndex:
             return None
         if vectors is not None and len(vectors) != len(data["ids"]):
             return None
-        return cls(data["ids"], data["metadatas"], data["documents"], model, doc_model, vectors)
+        names = data.get("names")
+        return cls(
+            data["ids"], data["metadatas"], data["documents"], model, doc_model, vectors, names
+        )
 
     def document_scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
         """Per row, how well the row's whole document matches `query` (0..1; None: no terms).
@@ -360,6 +405,75 @@ class LexicalIndex:
         if policy is not None:
             keep &= self.policy == self._policy_codes.get(policy, -1)
         return keep
+
+
+def document_names(
+    metadatas: list[dict[str, Any]],
+    documents: list[str],
+    doc: np.ndarray[Any, np.dtype[np.int32]],
+) -> dict[str, list[int]]:
+    """What each document is called, derived from the documents themselves, as name -> docs.
+
+    Evidence per document: the words of its title, the `doc_names` ingest recorded (url host,
+    front-matter `aliases`, the sites it links to most), and proper nouns frequent in it but rare
+    in the others ("Snapchatters", "Meta"). A name that several documents share ("community",
+    "guidelines", a helpline they all link to) or that the others use as an ordinary word names
+    none of them. Every prefix of a long name of at least NAME_PREFIX characters is a key too, so
+    "insta" finds "instagram". One-letter names are kept in capitals ("X").
+    """
+    n_docs = int(doc.max()) + 1 if len(doc) else 0
+    if n_docs == 0:
+        return {}
+    evidence: list[set[str]] = [set() for _ in range(n_docs)]
+    capital: list[dict[str, int]] = [{} for _ in range(n_docs)]
+    words: list[dict[str, int]] = [{} for _ in range(n_docs)]
+    seen_meta: set[int] = set()
+    for row, (meta, text) in enumerate(zip(metadatas, documents, strict=True)):
+        d = int(doc[row])
+        if d not in seen_meta:
+            seen_meta.add(d)
+            title = str(meta.get("doc_title", ""))
+            evidence[d].update(w if len(w) == 1 else w.lower() for w in _RAW_WORD.findall(title))
+            evidence[d].update(str(meta.get("doc_names", "")).split())
+        for word in _RAW_WORD.findall(text):
+            low = word.lower()
+            words[d][low] = words[d].get(low, 0) + 1
+        for word in _MID_CAPITAL.findall(text):  # capitalised inside a sentence: a proper noun
+            low = word.lower()
+            capital[d][low] = capital[d].get(low, 0) + 1
+    totals: dict[str, int] = {}
+    for counts in words:
+        for word, count in counts.items():
+            totals[word] = totals.get(word, 0) + count
+    for d in range(n_docs):
+        for word, count in capital[d].items():
+            if (
+                count >= NAME_MIN_COUNT
+                and count >= NAME_CAPITALISED * words[d][word]
+                and words[d][word] >= NAME_SHARE * totals[word]
+                and word not in _STOPWORDS
+            ):
+                evidence[d].add(word)
+    limit = max(1, n_docs // 5)  # a name shared by more documents than this is no name
+    owners: dict[str, set[int]] = {}
+    for d, names in enumerate(evidence):
+        for name in names:
+            if name.lower() in _STOPWORDS:
+                continue
+            owners.setdefault(name, set()).add(d)
+    table: dict[str, set[int]] = {}
+    for name, docs in owners.items():
+        if len(docs) > limit:
+            continue
+        if len(name) > 1:
+            # Used as an ordinary word by other documents ("go", "safety"): not a name.
+            others = sum(1 for d in range(n_docs) if d not in docs and words[d].get(name, 0) > 2)
+            if others > limit:
+                continue
+        table.setdefault(name, set()).update(docs)
+        for end in range(NAME_PREFIX, len(name)):
+            table.setdefault(name[:end], set()).update(docs)
+    return {name: sorted(docs) for name, docs in table.items() if len(docs) <= limit}
 
 
 def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
@@ -521,6 +635,9 @@ class Retriever:
         documents = lexical.document_scores(query)
         if documents is not None:
             fused = fused + BLEND_DOCUMENT_WEIGHT * documents[rows]
+        named = lexical.named_documents(query)
+        if named is not None:
+            fused = fused + BLEND_NAME_WEIGHT * named[rows]
         hits: list[Hit] = []
         kept: list[frozenset[str]] = []
         shown: set[int] = set()
