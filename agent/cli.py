@@ -368,10 +368,16 @@ def register(app: typer.Typer) -> None:
         for name, rule in rules:
             got = abstention.rates(rows, features, rule)
             typer.echo(
-                f"{name}: confidence >= {rule.min_confidence:.2f} or lexical agreement >= "
+                f"{name}: confidence >= {rule.min_confidence:.3f} or lexical agreement >= "
                 f"{rule.min_overlap:.1f}: false answers {got.false_answer:.1%} of "
                 f"{got.unanswerable} unanswerable, false abstentions {got.false_abstain:.1%} of "
                 f"{got.answerable} answerable"
+            )
+        if choose:
+            loo = abstention.cross_validated(rows, features)
+            typer.echo(
+                f"choosing, cross-validated (leave one out): false answers {loo.false_answer:.1%},"
+                f" false abstentions {loo.false_abstain:.1%}"
             )
 
     @app.command()
