@@ -411,8 +411,13 @@ def recommend(deps: Deps, case: Case) -> tuple[Recommendation, list[Retrieved], 
             ),
         )
         usage = add_usage(usage, reply.usage)
-        if reply.unavailable:
-            note = "The model is unavailable."
+        if reply.unavailable or reply.truncated:
+            # A reply cut twice by the budget (agent.llm retried it) is not repaired: same cut.
+            note = (
+                "The model is unavailable."
+                if reply.unavailable
+                else f"The model's reply could not be used: {reply.problem}."
+            )
             return (
                 rules_recommendation(deps, case, sections, confidence, note=note),
                 sections,

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     llm_vision: bool = Field(False, alias="WARDEN_LLM_VISION")
     llm_timeout_s: float = Field(30.0, alias="WARDEN_LLM_TIMEOUT")
     llm_max_retries: int = Field(2, alias="WARDEN_LLM_MAX_RETRIES")
+    # issue 12: how the model is called (agent.llm.parse_profile) and what traces may show
+    llm_profile: str = Field(
+        "auto",
+        alias="WARDEN_LLM_PROFILE",
+        pattern=r"^[A-Za-z0-9=, ]*$",
+        description="auto | standard | reasoning, effort=low|medium|high, budget=N, tools",
+    )
+    trace_content: bool = Field(
+        False,
+        alias="WARDEN_TRACE_CONTENT",
+        description="send content under review to LangSmith traces (redacted by default)",
+    )
 
     # Enforcement platform: "local" (built in) or the URL of an enforcement API
     enforcement_api_url: str | None = Field(None, alias="WARDEN_ENFORCEMENT_API_URL")
