@@ -1,4 +1,4 @@
-"""Model profiles, the length-cut retry and the tool-calling fallback (real ChatOpenAI on loopback)."""
+"""Model profiles, the length-cut retry and the tool-calling fallback (ChatOpenAI on loopback)."""
 
 from __future__ import annotations
 
@@ -128,10 +128,14 @@ def test_cut_twice_falls_back_to_excerpts(standin: OpenAIStandIn, make_warden: A
 def test_cut_twice_recommendation_falls_back_to_rules_without_a_repair(
     make_warden: Any,
 ) -> None:
-    cut = AIMessage(content='{"policy_id": "HA", "sec', response_metadata={"finish_reason": "length"})
+    cut = AIMessage(
+        content='{"policy_id": "HA", "sec', response_metadata={"finish_reason": "length"}
+    )
     model = ScriptedChatModel(max_tokens=700).enqueue(cut, cut)
     out = make_warden(model).handle(
-        WardenRequest(thread_id="t-len2", user_id="U1", intent=Intent.RECOMMEND, case_id="case-1001")
+        WardenRequest(
+            thread_id="t-len2", user_id="U1", intent=Intent.RECOMMEND, case_id="case-1001"
+        )
     )
     assert isinstance(out, Recommendation) and out.mode == "rules"
     assert "token budget" in (out.note or "")
