@@ -152,6 +152,19 @@ def policy_block(
     return "\n\n".join(out)
 
 
+JUDGE_SYSTEM = (
+    "# Instructions\n"
+    "You check a policy assistant's answer for faithfulness. Split the answer into its "
+    "factual claims about what the policy says or how it applies (leave out offers to help and "
+    "restatements of the question). For each claim decide whether the cited policy sections "
+    "given below support it: supported means a careful reader of those sections alone would "
+    "agree; anything they do not state, or contradict, is unsupported. Judge only against the "
+    "sections given, not your own knowledge.\n\n"
+    "# Output\n"
+    "claims: one entry per claim with the claim in a few words, supported true or false, and "
+    "the ids of the sections that support it (empty when unsupported)."
+)
+
 REPAIR_INSTRUCTION = (
     "Your previous reply was rejected: {problems}. Reply again with a corrected JSON object for "
     "the same case, using only the given section ids and their listed actions."
