@@ -226,6 +226,7 @@ def structured_call(
     *,
     name: str,
     json_schema: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
 ) -> Reply[T]:
     """Ask for a JSON object matching `schema`; never raises for a bad reply or a dead endpoint.
 
@@ -234,9 +235,12 @@ def structured_call(
     `json_schema` (built per call by `agent.schemas`, enums of what this prompt allows) is sent
     with `strict: true`; without it the pydantic schema goes non-strict. A truncated reply is
     retried once with `RETRY_FACTOR` times the budget; a refused response format once by tool.
+    `tags` go on the call's run (e.g. LangGraph's "nostream" for a call never shown as tokens).
     """
     tools = uses_tool_calling(model)
-    reply, refused = _call(model, schema, messages, name=name, json_schema=json_schema, tools=tools)
+    reply, refused = _call(
+        model, schema, messages, name=name, json_schema=json_schema, tools=tools, tags=tags
+    )
     if refused and not tools:
         with _TOOLS_LOCK:
             _TOOLS_ONLY.add(endpoint_key(model))
@@ -244,7 +248,9 @@ def structured_call(
             "%s refuses json_schema response formats; using tool calling", model_name(model)
         )
         spent = reply.usage
-        reply, _ = _call(model, schema, messages, name=name, json_schema=json_schema, tools=True)
+        reply, _ = _call(
+            model, schema, messages, name=name, json_schema=json_schema, tools=True, tags=tags
+        )
         reply.usage = add_usage(spent, reply.usage)
         tools = True
     if reply.truncated:
@@ -258,6 +264,7 @@ def structured_call(
             name=name,
             json_schema=json_schema,
             tools=tools,
+            tags=tags,
         )
         reply.usage = add_usage(spent, reply.usage)
         if reply.truncated:
@@ -273,6 +280,7 @@ def _call(
     name: str,
     json_schema: dict[str, Any] | None,
     tools: bool,
+    tags: list[str] | None = None,
 ) -> tuple[Reply[T], bool]:
     """One model call; also says whether the endpoint refused the json_schema response format."""
     body = json_schema if json_schema is not None else schema.model_json_schema()
@@ -291,6 +299,8 @@ def _call(
         runnable = model.with_structured_output(
             response_format, method="json_schema", include_raw=True
         )
+    if tags:
+        runnable = runnable.with_config(tags=tags)
     labels = {"job": name, "model": model_label(model_name(model))}
     started = time.perf_counter()
     try:

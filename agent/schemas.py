@@ -81,3 +81,7 @@ def judge_schema(section_ids: Iterable[str]) -> dict[str, Any]:
         }
     )
     return _object({"claims": {"type": "array", "items": claim}})
+
+
+def rewrite_schema() -> dict[str, Any]:
+    return _object({"question": {"type": "string"}})
