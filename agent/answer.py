@@ -9,7 +9,7 @@ from agent.citations import (
     cited_only,
     inline_refs,
     retrieve,
-    sections_for_prompt,
+    section_kinds,
     strip_unretrieved_refs,
     to_citation,
 )
@@ -17,7 +17,7 @@ from agent.deps import Deps
 from agent.drafts import AnswerDraft
 from agent.interface import PolicyAnswer, Usage
 from agent.llm import structured_call
-from agent.prompts import ANSWER_SYSTEM
+from agent.prompts import ANSWER_SYSTEM, policy_block
 from agent.schemas import answer_schema
 from agent.state import Retrieved
 from agent.untrusted import sanitize
@@ -77,7 +77,8 @@ def answer(
     messages = [
         SystemMessage(ANSWER_SYSTEM),
         HumanMessage(
-            f"Policy sections:\n\n{sections_for_prompt(sections)}\n\nQuestion: {question}"
+            f"{policy_block(sections, kinds=section_kinds(deps.catalogue, sections))}"
+            f"\n\n# Question\n{question}"
         ),
     ]
     reply = structured_call(

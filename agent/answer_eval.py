@@ -5,21 +5,34 @@ or missing `expected`, or `"answerable": false`, means "no policy answers this":
 answer abstains). Scores: citation precision and recall against the expected sections, and
 abstention (false answers on unanswerable, false abstentions on answerable). Runs are appended
 to `WARDEN_HOME/answer_runs.jsonl` keyed by set, prompt version and model, and each run is
-compared with the previous run of the same set. An LLM-judge faithfulness score is not computed
-yet (it needs a configured endpoint; see the issue's report).
+compared with the previous run of the same set. When a model endpoint is configured, an LLM
+judge splits each model-written answer into claims and says whether the cited sections support
+each one: faithfulness = supported claims / claims, stored with the run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
 
 from agent.interface import PolicyAnswer
+from agent.llm import structured_call
+from agent.prompts import JUDGE_SYSTEM
+from agent.schemas import judge_schema
 from warden.errors import InputError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,9 @@ class AnswerRun:
     citation_recall: float | None
     false_answer: float | None
     false_abstain: float | None
+    faithfulness: float | None = None
+    """Supported claims / claims by the LLM judge (None: no model endpoint, or nothing judged)."""
+    claims: int = 0
 
 
 def load_golden(path: Path) -> list[Golden]:
@@ -116,7 +132,8 @@ def previous(home: Path, name: str) -> AnswerRun | None:
     for line in path.read_text(encoding="utf-8").splitlines():
         raw: dict[str, Any] = json.loads(line)
         if raw.get("set") == name:
-            found = AnswerRun(**raw)
+            known = {f.name for f in fields(AnswerRun)}
+            found = AnswerRun(**{k: v for k, v in raw.items() if k in known})
     return found
 
 
@@ -124,3 +141,80 @@ def save(home: Path, run: AnswerRun) -> None:
     home.mkdir(parents=True, exist_ok=True)
     with runs_file(home).open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(asdict(run)) + "\n")
+
+
+class JudgedClaim(BaseModel):
+    claim: str
+    supported: bool
+    section_ids: list[str] = Field(default_factory=list)
+
+
+class JudgeDraft(BaseModel):
+    """The judge's reply: the answer's claims, each supported by the cited sections or not."""
+
+    claims: list[JudgedClaim] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    claims: int
+    supported: int
+    judged: int
+    """Answers judged (LLM-mode answers that did not abstain and cite something)."""
+
+    @property
+    def score(self) -> float | None:
+        return round(self.supported / self.claims, 4) if self.claims else None
+
+
+def judge(
+    model: BaseChatModel, answers: list[PolicyAnswer], section_text: dict[str, str]
+) -> Faithfulness:
+    """Each claim of each model-written answer judged against the full text of what it cites.
+
+    Excerpt answers are quotes (faithful by construction) and abstentions make no claim, so
+    only LLM-mode answers with citations are judged; a judge reply that cannot be used counts
+    every claim of that answer as unjudged (it is left out, and logged), never as supported.
+    """
+    claims = supported = judged = 0
+    for a in answers:
+        cited = [c.section_id for c in a.citations]
+        if a.mode != "llm" or a.low_confidence or not cited:
+            continue
+        sections = "\n\n".join(
+            f"[{sid}]\n{section_text.get(sid) or c.excerpt}"
+            for sid, c in zip(cited, a.citations, strict=True)
+        )
+        reply = structured_call(
+            model,
+            JudgeDraft,
+            [
+                SystemMessage(JUDGE_SYSTEM),
+                HumanMessage(f"# Cited policy sections\n\n{sections}\n\n# Answer\n{a.text}"),
+            ],
+            name="faithfulness_judge",
+            json_schema=judge_schema(cited),
+        )
+        if reply.parsed is None:
+            log.warning("the judge's reply could not be used: %s", reply.problem)
+            continue
+        judged += 1
+        claims += len(reply.parsed.claims)
+        # A claim counts as supported only when it names a section that was cited.
+        supported += sum(
+            1 for c in reply.parsed.claims if c.supported and set(c.section_ids) & set(cited)
+        )
+    return Faithfulness(claims=claims, supported=supported, judged=judged)
+
+
+def section_texts(policy_dirs: list[Path]) -> dict[str, str]:
+    """The full text of every policy section by id (what the judge checks claims against)."""
+    from knowledge.parsing import iter_files, parse_file
+
+    out: dict[str, str] = {}
+    for path, source in iter_files(policy_dirs):
+        for section in parse_file(path, source).sections:
+            if section.explicit_id and section.explicit_id not in out:
+                text = "\n".join(b.text for b in section.blocks if b.text)
+                out[section.explicit_id] = text
+    return out

@@ -164,20 +164,12 @@ def inline_refs(text: str) -> list[str]:
     return [m.group(1) for m in SECTION_REF.finditer(text)]
 
 
-def sections_for_prompt(
-    sections: list[Retrieved],
-    *,
-    actions: dict[str, list[str]] | None = None,
-    kinds: dict[str, str] | None = None,
-) -> str:
-    """Policy sections as the model sees them: id, title, version, kind, allowed actions, text."""
-    blocks = []
+def section_kinds(catalogue: Any, sections: list[Retrieved]) -> dict[str, str]:
+    """The catalogue kind of each section (scope, violation, exception, ...); "other" if unknown."""
+    kinds: dict[str, str] = {}
     for s in sections:
-        head = f"[{s.section_id}] {s.title} (policy {s.policy_id} v{s.policy_version})"
-        if kinds is not None and kinds.get(s.section_id):
-            head += f" [kind: {kinds[s.section_id]}]"
-        if actions is not None:
-            allowed = actions.get(s.section_id)
-            head += f"\nallowed actions: {', '.join(allowed) if allowed else 'none'}"
-        blocks.append(f"{head}\n{s.text.strip()[:1500]}")
-    return "\n\n".join(blocks)
+        try:
+            kinds[s.section_id] = catalogue.section(s.section_id).kind.value
+        except Exception:  # a retrieved id the catalogue does not know (e.g. an older version)
+            kinds[s.section_id] = "other"
+    return kinds

@@ -324,6 +324,17 @@ def register(app: typer.Typer) -> None:
         run = answer_eval.score(
             golden, answers, name=question_set.name, prompt=PROMPT_VERSION, model=model
         )
+        if session.settings.llm_enabled:
+            from dataclasses import replace
+
+            from agent.llm import build_chat_model
+
+            faith = answer_eval.judge(
+                build_chat_model(session.settings),
+                answers,
+                answer_eval.section_texts(session.settings.policies_dirs),
+            )
+            run = replace(run, faithfulness=faith.score, claims=faith.claims)
         home = session.settings.home
         prev = answer_eval.previous(home, question_set.name)
         if save:
@@ -332,7 +343,8 @@ def register(app: typer.Typer) -> None:
             f"{run.set}: {run.n} questions, prompt {run.prompt_version}, "
             f"model {run.model or 'none'}"
         )
-        for field in ("citation_precision", "citation_recall", "false_answer", "false_abstain"):
+        fields = ("citation_precision", "citation_recall", "false_answer", "false_abstain")
+        for field in (*fields, "faithfulness"):
             value = getattr(run, field)
             before = getattr(prev, field) if prev else None
             delta = (
@@ -341,7 +353,10 @@ def register(app: typer.Typer) -> None:
                 else ""
             )
             typer.echo(f"  {field}: {'n/a' if value is None else f'{value:.3f}'}{delta}")
-        typer.echo("  faithfulness (LLM judge): not measured")
+        if not session.settings.llm_enabled:
+            typer.echo("  (faithfulness needs a model endpoint: set OPENAI_BASE_URL)")
+        elif run.faithfulness is not None:
+            typer.echo(f"  judged claims: {run.claims}")
 
     @app.command("eval-abstention")
     def eval_abstention(

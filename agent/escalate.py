@@ -54,6 +54,7 @@ def escalate(
         summary = _case_summary(rec, note, len(case.items), len(case.reports), signals)
         # Priority comes from the catalogue (imminent-harm sections), never from the model.
         imminent = any(deps.catalogue.section(s).imminent_harm for s in section_ids)
+        drafted = rec.mode == "llm"
     else:
         if not note:
             raise InputError("Say what to escalate: a case id, or the policy question.")
@@ -70,12 +71,12 @@ def escalate(
             f"Closest sections (similarity {found.confidence:.2f}): {listed}."
         )[:SUMMARY_CHARS]
         imminent = False
+        drafted = False
     if policy_id is None:
         raise InputError(
             "I could not tell which policy this belongs to, so I cannot route it; "
             "name the policy (e.g. 'escalate HA ...') or give a case id."
         )
-    drafted = usage.model_calls > 0
     escalation = deps.backend.open_escalation(
         case_id=case_id,
         policy_id=policy_id,

@@ -193,10 +193,18 @@ def build_graph(
         subject = memory.load(state)
         policy = memory.mentioned_policy(request.text, deps.catalogue)
         query = None
+        question = request.text
+        rewriting = Usage()
         if subject is not None and memory.is_follow_up(request.text):
-            query = memory.follow_up_query(request.text, subject)
-        result, sections, spent = answer_job.answer(deps, request.text, query=query, policy=policy)
-        usage = _usage(state, spent)
+            rewritten = None
+            if deps.model is not None:
+                rewritten, rewriting = memory.rewrite(deps.model, request.text, subject)
+            if rewritten is not None:
+                question = query = rewritten  # a standalone question: asked and searched
+            else:
+                query = memory.follow_up_query(request.text, subject)
+        result, sections, spent = answer_job.answer(deps, question, query=query, policy=policy)
+        usage = _usage(state, add_usage(rewriting, spent))
         if query is not None and subject is not None:
             carried = subject.model_copy(update={"policy_id": policy or subject.policy_id})
         else:
@@ -204,7 +212,9 @@ def build_graph(
                 question=request.text,
                 text=request.text,
                 policy_id=policy or (sections[0].policy_id if sections else None),
+                recent=subject.recent if subject is not None else [],
             )
+        carried = carried.said(request.text)
         return {
             "response": result.model_copy(update={"usage": Usage(**usage)}).model_dump(mode="json"),
             "hits": _dump_hits(sections),
@@ -221,9 +231,13 @@ def build_graph(
         case = deps.backend.get_case(request.case_id)
         result, sections, spent = recommend_job.recommend(deps, case)
         usage = _usage(state, spent)
+        before = memory.load(state)
         subject = memory.Subject(
-            case_id=case.id, text=recommend_job.content_query(case), policy_id=result.policy_id
-        )
+            case_id=case.id,
+            text=recommend_job.content_query(case),
+            policy_id=result.policy_id,
+            recent=before.recent if before is not None else [],
+        ).said(request.text or f"recommend {case.id}")
         return {
             "response": result.model_copy(update={"usage": Usage(**usage)}).model_dump(mode="json"),
             "hits": _dump_hits(sections),

@@ -46,6 +46,7 @@ def create(
     sections: list[Retrieved] = []
     usage = Usage()
     evidence: list[str] = []
+    drafted = False  # a model-written draft grounds this proposal: record its prompts and model
     if cluster_id is not None:
         cluster = deps.backend.get_cluster(cluster_id)
         policy_id, section_ids = cluster.policy_id, [cluster.section_id]
@@ -85,6 +86,7 @@ def create(
                 )
             action = rec.action
         policy_id, section_ids = rec.policy_id, rec.section_ids
+        drafted = rec.mode == "llm"
         batch = len(case.account_ids) if action in ACCOUNT_ACTIONS else len(case.items)
         target_ids = list(case.content_ids)
         evidence.append(f"recommendation ({rec.mode}): {rec.verdict}; {rec.rationale}"[:300])
@@ -121,8 +123,8 @@ def create(
         case_id=case_id,
         cluster_id=cluster_id,
         evidence=evidence,
-        model=model_name,
-        prompt_id=f"recommend@{PROMPT_VERSION}" if case_id and model_name else None,
+        model=model_name if drafted else None,
+        prompt_id=f"recommend@{PROMPT_VERSION}" if drafted else None,
     )
     return ProposalPending(proposal=proposal, blast_radius=radius), sections, usage
 

@@ -69,3 +69,19 @@ def recommendation_schema(section_ids: Iterable[str], actions: Iterable[str]) ->
             "escalate": {"type": "boolean"},
         }
     )
+
+
+def judge_schema(section_ids: Iterable[str]) -> dict[str, Any]:
+    """The faithfulness judge's reply: each claim of the answer, supported or not, and by what."""
+    claim = _object(
+        {
+            "claim": {"type": "string"},
+            "supported": {"type": "boolean"},
+            "section_ids": {"type": "array", "items": _ids(section_ids)},
+        }
+    )
+    return _object({"claims": {"type": "array", "items": claim}})
+
+
+def rewrite_schema() -> dict[str, Any]:
+    return _object({"question": {"type": "string"}})

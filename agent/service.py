@@ -59,11 +59,26 @@ class Warden:
         closers: list[Any] | None = None,
         model_name: str | None = None,
         retriever: Any = None,
+        tracer: Any = None,
     ) -> None:
         self.graph = graph
         self.model_name = model_name
         self.retriever = retriever
+        self.tracer = tracer
         self._closers = closers or []
+
+    def _config(self, thread_id: str, **metadata: Any) -> RunnableConfig:
+        """The run's config: its thread, the redacting tracer when tracing is on, metadata."""
+        config = _config(thread_id)
+        if self.tracer is not None:
+            config["callbacks"] = [self.tracer]
+        # Never secrets, never the content under review.
+        config["metadata"] = {
+            "prompt_version": PROMPT_VERSION,
+            "model": self.model_name,
+            **metadata,
+        }
+        return config
 
     def warm_up(self) -> threading.Thread:
         """Load the embedding model and the retriever's indexes in a background thread.
@@ -102,15 +117,11 @@ class Warden:
         """
         context = Context(now=now)
         payload = {"request": request.model_dump(mode="json")}
-        config = _config(request.thread_id)
-        # Run metadata for tracing (LangSmith reads its own LANGSMITH_* variables): never
-        # secrets, never the content under review.
-        config["metadata"] = {
-            "intent": request.intent.value if request.intent else None,
-            "prompt_version": PROMPT_VERSION,
-            "model": self.model_name,
-            "case_id": request.case_id,
-        }
+        config = self._config(
+            request.thread_id,
+            intent=request.intent.value if request.intent else None,
+            case_id=request.case_id,
+        )
         if on_token is None:
             state = self.graph.invoke(payload, config, context=context)
         else:
@@ -178,7 +189,7 @@ class Warden:
                 "proposal": created.proposal.model_dump(mode="json"),
                 "blast_radius": created.blast_radius.model_dump(mode="json"),
             },
-            _config(thread),
+            self._config(thread, intent="propose", case_id=request.case_id),
             context=context,
             # The pause must be on disk before anyone is told a proposal awaits approval.
             durability="sync",
@@ -229,7 +240,7 @@ class Warden:
         context = Context(progress=progress, now=now)
         state = self.graph.invoke(
             Command(resume=decision.model_dump(mode="json")),
-            _config(thread),
+            self._config(thread, intent="propose", proposal_id=decision.proposal_id),
             context=context,
             durability="sync",
         )
@@ -241,6 +252,9 @@ class Warden:
         return self._stamped(response.model_copy(update={"usage": Usage()}))
 
     def close(self) -> None:
+        from agent.tracing import flush
+
+        flush(self.tracer)
         for closer in self._closers:
             try:
                 closer.close()
@@ -307,7 +321,15 @@ def build_warden(
         vision=settings.llm_vision,
         proposal_ttl=timedelta(minutes=settings.proposal_ttl_minutes),
     )
-    return Warden(graph, closers=closers, model_name=model_name(model), retriever=retriever)
+    from agent.tracing import build_tracer
+
+    return Warden(
+        graph,
+        closers=closers,
+        model_name=model_name(model),
+        retriever=retriever,
+        tracer=build_tracer(settings),
+    )
 
 
 def _load_gates(settings: Settings) -> Any:

@@ -5,7 +5,9 @@
 Every client (chat model, retriever, store, gateway, checkpoints) is built from settings by
 `build_warden`, the same factory the Slack app and the CLI use, so Studio runs the same graph.
 LangSmith tracing is switched on by LangSmith's own environment variables
-(`LANGSMITH_TRACING=true`, `LANGSMITH_API_KEY`, `LANGSMITH_PROJECT`); nothing here reads them.
+(`LANGSMITH_TRACING=true`, `LANGSMITH_API_KEY`, `LANGSMITH_PROJECT`). `Warden` passes its
+redacting tracer (`agent.tracing`) with every run; LangGraph Server traces the graph with its own
+client, so there set `LANGSMITH_HIDE_INPUTS=true` / `LANGSMITH_HIDE_OUTPUTS=true`.
 """
 
 from __future__ import annotations

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
         alias="WARDEN_RERANK",
         description="re-order retrieval's top passages with the chat model (needs OPENAI_BASE_URL)",
     )
+    # issue 12: how the model is called (agent.llm.parse_profile) and what traces may show
+    llm_profile: str = Field(
+        "auto",
+        alias="WARDEN_LLM_PROFILE",
+        pattern=r"^[A-Za-z0-9=, ]*$",
+        description="auto | standard | reasoning, effort=low|medium|high, budget=N, tools",
+    )
+    trace_content: bool = Field(
+        False,
+        alias="WARDEN_TRACE_CONTENT",
+        description="send content under review to LangSmith traces (redacted by default)",
+    )
 
     # Enforcement platform: "local" (built in) or the URL of an enforcement API
     enforcement_api_url: str | None = Field(None, alias="WARDEN_ENFORCEMENT_API_URL")

@@ -51,9 +51,12 @@ class ScriptedChatModel(BaseChatModel):
 
     script: list[Any] = Field(default_factory=list)
     model_name: str = "scripted"
+    max_tokens: int | None = None
+    """The completion budget; a copy with a larger one (a length retry) shares the script."""
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _bound: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+    _budgets: list[int | None] = PrivateAttr(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -63,6 +66,11 @@ class ScriptedChatModel(BaseChatModel):
     def calls(self) -> list[list[BaseMessage]]:
         """The messages of every call so far, in order."""
         return self._calls
+
+    @property
+    def budgets(self) -> list[int | None]:
+        """The completion budget of every call so far (shared with budget copies)."""
+        return self._budgets
 
     @property
     def remaining(self) -> int:
@@ -81,6 +89,7 @@ class ScriptedChatModel(BaseChatModel):
     def _next(self, messages: list[BaseMessage]) -> AIMessage:
         with self._lock:
             self._calls.append(list(messages))
+            self._budgets.append(self.max_tokens)
             if not self.script:
                 raise ScriptExhausted(
                     f"model call #{len(self._calls)} was not scripted; prompt starts: "

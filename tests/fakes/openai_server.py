@@ -25,6 +25,8 @@ class Reply:
     status: int = 200
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    error: str | None = None
+    """The error message of a non-200 reply (e.g. one naming `response_format`)."""
 
 
 def count_tokens(body: dict[str, Any]) -> int:
@@ -97,7 +99,8 @@ class OpenAIStandIn:
         if reply is None:
             return 500, {"error": {"message": "stand-in: no scripted reply left"}}, 0.0
         if reply.status != 200:
-            return reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.delay_s
+            message = reply.error or f"scripted {reply.status}"
+            return reply.status, {"error": {"message": message}}, reply.delay_s
         content = reply.content
         if reply.json_body is not None:
             content = json.dumps(reply.json_body)
