@@ -1,6 +1,8 @@
 """A reference webhook receiver: what a subscriber does with Warden's webhooks.
 
-It refuses a stale or wrong signature (401), checks the event id header against the body, and
+It refuses a stale or wrong signature (401), answers 400 to a body shorter than its
+Content-Length (a sender killed mid-request cuts it; counted in `truncated`, not as a bad
+signature), checks the event id header against the body, and
 keeps every accepted delivery in `events` (a repeat keeps its event id, so `unique()` drops it).
 The demo prints what it got; the tests use it on loopback (`fail` makes it answer 500).
 """
@@ -28,13 +30,20 @@ class Receiver:
         self.fail = fail or (lambda event: False)
         self.events: list[dict[str, Any]] = []
         self.refused_signatures = 0
+        self.truncated = 0
         self.failed: list[str] = []
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                expected = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(expected)
+                if len(body) < expected:
+                    with receiver._lock:
+                        receiver.truncated += 1
+                    self._answer(400)
+                    return
                 headers = {k: v for k, v in self.headers.items()}
                 if not verify(receiver.secret, headers, body):
                     with receiver._lock:

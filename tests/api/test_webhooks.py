@@ -209,3 +209,20 @@ def test_webhooks_status_command(
         assert SECRET not in shown.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_body_cut_short_by_a_dying_sender_is_not_counted_as_a_bad_signature() -> None:
+    import socket
+
+    with Receiver(SECRET) as hooks:
+        host, port = hooks.server.server_address[:2]
+        with socket.create_connection((str(host), int(port)), timeout=5) as conn:
+            conn.sendall(
+                b"POST /hooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Warden-Signature: v1=00\r\nX-Warden-Timestamp: 1\r\n"
+                b"Content-Length: 100\r\n\r\n" + b'{"id": "ev'
+            )
+            conn.shutdown(socket.SHUT_WR)
+            answer = conn.recv(64)
+        assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+        assert hooks.truncated == 1 and hooks.refused_signatures == 0 and not hooks.events
