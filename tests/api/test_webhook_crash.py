@@ -85,7 +85,7 @@ def test_kill_9_between_outbox_write_and_delivery_loses_nothing(store: Store, db
     print(
         f"\n[webhook kill -9] events={total} kills={kills} delivered={len(set(received))} "
         f"lost={len(lost)} redelivered_same_id={repeats} bad_signatures={hooks.refused_signatures} "
-            f"cut_mid_request={hooks.truncated} "
+        f"cut_mid_request={hooks.truncated} "
         f"undelivered_at_each_kill={in_outbox}"
     )
     assert not lost and total == EVENTS
