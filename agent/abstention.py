@@ -1,13 +1,20 @@
 """When to say "no policy covers this": a rule chosen on a labelled set, and its error rates.
 
-    warden eval-abstention            # prints the chosen rule and its rates on the set
+    warden eval-abstention            # prints the rule in use and its rates on the set
+    warden eval-abstention --choose   # also fits the rules again, with leave-one-out rates
 
 The set: `agent/eval/abstention.jsonl` (questions no policy answers, off-topic and near-topic,
 written for Warden) next to the answerable golden questions of `knowledge/questions/
-warden_questions.jsonl`. Two signals are read from one retrieval: the best dense similarity
-(`confidence`) and lexical agreement (the share of the question's content words that the best
-sections contain). A question is answered when either is strong enough; the thresholds are
-chosen on the set (the pair with the lowest worse-of-the-two error rate).
+warden_questions.jsonl`. Four signals are read from one retrieval: the best dense similarity
+(`confidence`), lexical agreement (the share of the question's content words that the best
+sections contain), the best section's score in the retriever's own ranking (`top`; in blend
+mode dense, BM25 and the document's match, each scaled per query, so it says how far they agree
+on one section) and its
+lead over the second section (`gap`: a question a policy covers has one clear section; an
+uncovered one gets several equally weak ones). In blend mode (the default) a class-balanced
+logistic model over the four decides (`LEARNED`); with another ranking, whose scores mean
+something else, two thresholds on the first two (`RULE`). Both were chosen on the set (the
+lowest worse-of-the-two error rate); `--choose` prints the leave-one-out rates too.
 
 Questions written in another language get a note: the policies are English documents.
 """
@@ -15,12 +22,16 @@ Questions written in another language get a note: the policies are English docum
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import numpy as np
 
 from agent.citations import Retrieval, retrieve
+from knowledge.retrieval import BLEND_MATCH_MAX
 
 if TYPE_CHECKING:
     from agent.deps import Deps
@@ -52,6 +63,19 @@ _OTHER_HINTS = frozenset(
 )
 
 
+class Signals(NamedTuple):
+    """What one retrieval says about whether a policy covers the question."""
+
+    confidence: float  # the best dense similarity (cosine), whatever the ranking mode
+    overlap: float  # share of the question's content words in the best sections
+    top: float = 0.0  # the best section's score in the retriever's own ranking
+    gap: float = 0.0  # its lead over the second section's score
+
+
+class Decides(Protocol):
+    def answers(self, signals: Signals) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Rule:
     """Answer when the best dense match or the lexical agreement reaches its threshold."""
@@ -59,14 +83,45 @@ class Rule:
     min_confidence: float
     min_overlap: float
 
-    def answers(self, confidence: float, overlap: float) -> bool:
-        return confidence >= self.min_confidence or (
-            overlap >= self.min_overlap and confidence >= self.min_confidence - 0.15
+    def answers(self, signals: Signals) -> bool:
+        return signals.confidence >= self.min_confidence or (
+            signals.overlap >= self.min_overlap and signals.confidence >= self.min_confidence - 0.15
         )
+
+
+@dataclass(frozen=True)
+class Learned:
+    """P(a policy covers the question) from the four signals, for one ranking mode: a logistic
+    model over standardised signals; answer when it reaches `threshold`."""
+
+    mode: str
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def probability(self, signals: Signals) -> float:
+        z = self.bias + sum(
+            w * (x - m) / sd
+            for w, x, m, sd in zip(self.weights, signals, self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def answers(self, signals: Signals) -> bool:
+        return self.probability(signals) >= self.threshold
 
 
 # Chosen with `warden eval-abstention --choose` on the set above (see the README figures).
 RULE = Rule(min_confidence=0.485, min_overlap=0.4)
+LEARNED = Learned(
+    mode="blend",
+    mean=(0.4348, 0.5882, 1.3131, 0.2915),
+    scale=(0.1554, 0.2317, 0.1583, 0.2215),
+    weights=(2.0274, 0.6753, 1.1132, 0.5843),
+    bias=1.1196,
+    threshold=0.5,
+)
 
 
 def _fold(word: str) -> str:
@@ -88,11 +143,25 @@ def overlap(question: str, found: Retrieval, top: int = 3) -> float:
     return len(wanted & have) / len(wanted)
 
 
-def abstains(question: str, found: Retrieval, rule: Rule = RULE) -> bool:
+def signals(question: str, found: Retrieval) -> Signals:
+    """The four signals of one retrieval. In blend mode the section scores are read up to
+    `BLEND_MATCH_MAX`: what a named document adds above it says the question names a document
+    (a platform, "Lumen"), not that a policy covers it."""
+    cap = BLEND_MATCH_MAX if found.mode == "blend" else math.inf
+    scores = [min(s.score, cap) for s in found.sections[:2]] + [0.0, 0.0]
+    return Signals(found.confidence, overlap(question, found), scores[0], scores[0] - scores[1])
+
+
+def rule_for(mode: str | None) -> Decides:
+    """The learned model where its ranking mode is in use; else the two thresholds."""
+    return LEARNED if mode == LEARNED.mode else RULE
+
+
+def abstains(question: str, found: Retrieval, rule: Decides | None = None) -> bool:
     """True when no retrieved policy section should be presented as covering the question."""
     if not found.sections:
         return True
-    return not rule.answers(found.confidence, overlap(question, found))
+    return not (rule or rule_for(found.mode)).answers(signals(question, found))
 
 
 def looks_non_english(text: str) -> bool:
@@ -142,24 +211,26 @@ class Rates:
     answerable: int
 
 
-def rates(rows: list[Labelled], features: list[tuple[float, float]], rule: Rule) -> Rates:
+def rates(rows: list[Labelled], features: list[Signals], rule: Decides) -> Rates:
     pairs = list(zip(rows, features, strict=True))
-    fa = sum(1 for r, f in pairs if not r.answerable and rule.answers(*f))
-    fb = sum(1 for r, f in pairs if r.answerable and not rule.answers(*f))
+    fa = sum(1 for r, f in pairs if not r.answerable and rule.answers(f))
+    fb = sum(1 for r, f in pairs if r.answerable and not rule.answers(f))
     n_un = sum(1 for r in rows if not r.answerable)
     n_an = len(rows) - n_un
     return Rates(fa / max(1, n_un), fb / max(1, n_an), n_un, n_an)
 
 
-def measure(deps: Deps, rows: list[Labelled]) -> list[tuple[float, float]]:
-    out = []
+def measure(deps: Deps, rows: list[Labelled]) -> tuple[list[Signals], str | None]:
+    """The signals of every question, and the ranking mode they were read in."""
+    out, mode = [], None
     for r in rows:
         found = retrieve(deps, r.question)
-        out.append((found.confidence, overlap(r.question, found)))
-    return out
+        mode = found.mode
+        out.append(signals(r.question, found))
+    return out, mode
 
 
-def choose(rows: list[Labelled], features: list[tuple[float, float]]) -> tuple[Rule, Rates]:
+def choose(rows: list[Labelled], features: list[Signals]) -> tuple[Rule, Rates]:
     """The thresholds with the lowest worse-of-the-two error rate (ties: fewer false answers)."""
     best: tuple[tuple[float, float], Rule, Rates] | None = None
     for c in range(200, 701, 5):
@@ -173,16 +244,74 @@ def choose(rows: list[Labelled], features: list[tuple[float, float]]) -> tuple[R
     return best[1], best[2]
 
 
-def cross_validated(rows: list[Labelled], features: list[tuple[float, float]]) -> Rates:
-    """Leave-one-out rates of `choose`: each question judged by thresholds chosen without it.
+def _threshold(probabilities: np.ndarray, answerable: np.ndarray) -> float:
+    """The cut with the lowest worse-of-the-two error rate (ties: fewer false answers)."""
+    best: tuple[tuple[float, float], float] | None = None
+    n_un = max(1, int((~answerable).sum()))
+    n_an = max(1, int(answerable.sum()))
+    for cut in np.arange(0.05, 0.96, 0.01):
+        answered = probabilities >= cut
+        fa = float((answered & ~answerable).sum()) / n_un
+        fb = float((~answered & answerable).sum()) / n_an
+        key = (max(fa, fb), fa)
+        if best is None or key < best[0]:
+            best = (key, round(float(cut), 2))
+    assert best is not None
+    return best[1]
+
+
+def fit(
+    rows: list[Labelled],
+    features: list[Signals],
+    mode: str,
+    *,
+    l2: float = 1e-2,
+    steps: int = 3000,
+    rate: float = 0.5,
+) -> Learned:
+    """Class-balanced L2 logistic regression over standardised signals (gradient descent; a
+    few hundred rows fit in milliseconds, deterministically), then the threshold."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray([r.answerable for r in rows], dtype=bool)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale < 1e-4, 1.0, scale)  # a signal that never varies carries no weight
+    z = (x - mean) / scale
+    share = float(y.mean()) if len(y) else 0.5
+    weight = np.where(y, 0.5 / max(share, 1e-9), 0.5 / max(1.0 - share, 1e-9))
+    w = np.zeros(z.shape[1])
+    b = 0.0
+    target = y.astype(np.float64)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+        g = (p - target) * weight
+        w -= rate * (z.T @ g / len(y) + l2 * w)
+        b -= rate * float(g.mean())
+    p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+    return Learned(
+        mode=mode,
+        mean=tuple(round(float(v), 4) for v in mean),
+        scale=tuple(round(float(v), 4) for v in scale),
+        weights=tuple(round(float(v), 4) for v in w),
+        bias=round(b, 4),
+        threshold=_threshold(p, y),
+    )
+
+
+def cross_validated(
+    rows: list[Labelled], features: list[Signals], mode: str | None = None
+) -> Rates:
+    """Leave-one-out rates: each question judged by a rule chosen without it (the thresholds
+    with `mode=None`, the learned model for that mode otherwise).
 
     What the in-sample rates of the chosen rule hide: how well choosing generalises to
-    questions the thresholds were not fitted on.
+    questions it was not fitted on.
     """
     false_answer = false_abstain = 0
     for i, (row, feature) in enumerate(zip(rows, features, strict=True)):
-        rule, _ = choose(rows[:i] + rows[i + 1 :], features[:i] + features[i + 1 :])
-        answered = rule.answers(*feature)
+        rest_rows, rest = rows[:i] + rows[i + 1 :], features[:i] + features[i + 1 :]
+        rule: Decides = fit(rest_rows, rest, mode) if mode else choose(rest_rows, rest)[0]
+        answered = rule.answers(feature)
         false_answer += int(not row.answerable and answered)
         false_abstain += int(row.answerable and not answered)
     n_un = sum(not r.answerable for r in rows)

@@ -28,6 +28,9 @@ class Retrieval:
 
     sections: list[Retrieved]
     confidence: float
+    # The retriever's ranking mode ("blend", "hybrid", "dense"; None when it does not say): the
+    # sections' scores mean something different in each, and abstention reads them.
+    mode: str | None = None
 
 
 def embed(deps: Deps, query: str) -> list[float] | None:
@@ -88,7 +91,10 @@ def retrieve(
         if current is None or found.score > current.score:
             best[found.section_id] = found
     ranked = sorted(best.values(), key=lambda r: r.score, reverse=True)
-    return Retrieval(ranked, confidence if ranked else 0.0)
+    mode = getattr(deps.retriever, "mode", None)
+    return Retrieval(
+        ranked, confidence if ranked else 0.0, mode=mode if isinstance(mode, str) else None
+    )
 
 
 def _words(text: str) -> set[str]:

@@ -376,24 +376,50 @@ def register(app: typer.Typer) -> None:
             backend=None,  # type: ignore[arg-type]  # retrieval only
         )
         rows = abstention.load_set()
-        features = abstention.measure(deps, rows)
-        rules = [("in use", abstention.RULE), ("old: similarity >= 0.30", abstention.Rule(0.30, 9))]
+        features, mode = abstention.measure(deps, rows)
+        two = abstention.RULE
+        rules: list[tuple[str, abstention.Decides]] = [
+            (f"in use ({mode or 'unknown'} ranking)", abstention.rule_for(mode)),
+            (
+                f"two thresholds: confidence >= {two.min_confidence:.3f} or lexical agreement"
+                f" >= {two.min_overlap:.1f}",
+                two,
+            ),
+            ("old: similarity >= 0.30", abstention.Rule(0.30, 9)),
+        ]
         if choose:
-            rules.append(("best on this set", abstention.choose(rows, features)[0]))
+            best, _ = abstention.choose(rows, features)
+            rules.append(
+                (
+                    f"two thresholds best on this set: confidence >= {best.min_confidence:.3f}"
+                    f" or lexical agreement >= {best.min_overlap:.1f}",
+                    best,
+                )
+            )
+            if mode:
+                rules.append(
+                    (f"learned, fitted on this set ({mode})", abstention.fit(rows, features, mode))
+                )
         for name, rule in rules:
             got = abstention.rates(rows, features, rule)
             typer.echo(
-                f"{name}: confidence >= {rule.min_confidence:.3f} or lexical agreement >= "
-                f"{rule.min_overlap:.1f}: false answers {got.false_answer:.1%} of "
-                f"{got.unanswerable} unanswerable, false abstentions {got.false_abstain:.1%} of "
-                f"{got.answerable} answerable"
+                f"{name}: false answers {got.false_answer:.1%} of {got.unanswerable} "
+                f"unanswerable, false abstentions {got.false_abstain:.1%} of {got.answerable} "
+                "answerable"
             )
         if choose:
             loo = abstention.cross_validated(rows, features)
             typer.echo(
-                f"choosing, cross-validated (leave one out): false answers {loo.false_answer:.1%},"
-                f" false abstentions {loo.false_abstain:.1%}"
+                "two thresholds, chosen leave one out: false answers "
+                f"{loo.false_answer:.1%}, false abstentions {loo.false_abstain:.1%}"
             )
+            if mode:
+                loo = abstention.cross_validated(rows, features, mode)
+                typer.echo(
+                    f"learned ({mode}), fitted leave one out: false answers "
+                    f"{loo.false_answer:.1%}, false abstentions {loo.false_abstain:.1%}"
+                )
+                typer.echo(f"fitted on the whole set: {abstention.fit(rows, features, mode)!r}")
 
     @app.command()
     def chat(

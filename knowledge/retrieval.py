@@ -47,6 +47,9 @@ UNIT_POOL = 40  # nearest units, each pointing to its chunk
 BLEND_LEXICAL_WEIGHT = 0.4
 BLEND_DOCUMENT_WEIGHT = 0.4  # how much the whole document's match lifts its passages
 BLEND_NAME_WEIGHT = 0.3  # how much naming a document ("insta", "snap", "X") lifts its passages
+# The most a blend passage scores for matching the question (dense, BM25 and its document, each
+# scaled to 0..1 per query); only a named document lifts it higher.
+BLEND_MATCH_MAX = (1 - BLEND_LEXICAL_WEIGHT) + BLEND_LEXICAL_WEIGHT + BLEND_DOCUMENT_WEIGHT
 NAME_MIN_COUNT = 5  # a capitalised word this frequent in one document may be one of its names
 NAME_SHARE = 0.8  # ... when this share of its occurrences across all documents are in that one
 NAME_CAPITALISED = 0.5  # ... and this share of them are capitalised inside a sentence

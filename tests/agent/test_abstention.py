@@ -11,18 +11,57 @@ from agent.interface import Intent, PolicyAnswer, WardenRequest
 
 def test_rule_answers_on_strong_similarity_or_agreeing_words() -> None:
     rule = abstention.Rule(min_confidence=0.44, min_overlap=0.5)
-    assert rule.answers(0.50, 0.0)
-    assert rule.answers(0.35, 0.6)
-    assert not rule.answers(0.35, 0.3)
-    assert not rule.answers(0.20, 1.0)  # words alone, with no similarity at all, are not enough
+    S = abstention.Signals
+    assert rule.answers(S(0.50, 0.0))
+    assert rule.answers(S(0.35, 0.6))
+    assert not rule.answers(S(0.35, 0.3))
+    assert not rule.answers(S(0.20, 1.0))  # words alone, with no similarity at all, are not enough
+
+
+def test_the_learned_rule_rises_with_every_signal() -> None:
+    learned = abstention.LEARNED
+    base = abstention.Signals(*learned.mean)
+    p = learned.probability(base)
+    for i in range(4):
+        stronger = list(base)
+        stronger[i] += learned.scale[i]
+        assert learned.probability(abstention.Signals(*stronger)) > p
+    assert learned.answers(abstention.Signals(0.7, 0.9, 1.4, 0.6))
+    assert not learned.answers(abstention.Signals(0.15, 0.2, 1.0, 0.02))
+
+
+def test_the_learned_rule_is_used_only_for_its_ranking_mode() -> None:
+    assert abstention.rule_for("blend") is abstention.LEARNED
+    assert abstention.rule_for("dense") is abstention.RULE
+    assert abstention.rule_for(None) is abstention.RULE
 
 
 def test_rates_on_the_labelled_set_meet_the_goal(policy_retriever: Any, catalogue: Any) -> None:
     deps = Deps(retriever=policy_retriever, catalogue=catalogue, backend=None)  # type: ignore[arg-type]
     rows = abstention.load_set()
     assert sum(not r.answerable for r in rows) >= 50
-    got = abstention.rates(rows, abstention.measure(deps, rows), abstention.RULE)
+    features, mode = abstention.measure(deps, rows)
+    got = abstention.rates(rows, features, abstention.rule_for(mode))
     assert got.false_answer <= 0.10 and got.false_abstain <= 0.10
+    # Refitting on the set gives the model in use back (the constants are what `--choose` prints).
+    if mode:
+        refit = abstention.fit(rows, features, mode)
+        assert refit.threshold == abstention.LEARNED.threshold
+        assert all(
+            abs(a - b) < 0.05
+            for a, b in zip(refit.weights, abstention.LEARNED.weights, strict=True)
+        )
+
+
+def test_fitting_separates_a_toy_set() -> None:
+    rows = [abstention.Labelled(str(i), "q", i % 2 == 0, "k") for i in range(40)]
+    feats = [
+        abstention.Signals(0.6 if r.answerable else 0.2, 0.5, 1.3 if r.answerable else 1.0, 0.3)
+        for r in rows
+    ]
+    model = abstention.fit(rows, feats, "blend")
+    got = abstention.rates(rows, feats, model)
+    assert got.false_answer == 0.0 and got.false_abstain == 0.0
 
 
 def test_off_topic_question_abstains_and_offers_escalation(make_warden: Any) -> None:
