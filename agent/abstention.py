@@ -5,16 +5,18 @@
 
 The set: `agent/eval/abstention.jsonl` (questions no policy answers, off-topic and near-topic,
 written for Warden) next to the answerable golden questions of `knowledge/questions/
-warden_questions.jsonl`. Four signals are read from one retrieval: the best dense similarity
+warden_questions.jsonl`. Five signals are read from one retrieval: the best dense similarity
 (`confidence`), lexical agreement (the share of the question's content words that the best
 sections contain), the best section's score in the retriever's own ranking (`top`; in blend
 mode dense, BM25 and the document's match, each scaled per query, so it says how far they agree
 on one section) and its
 lead over the second section (`gap`: a question a policy covers has one clear section; an
-uncovered one gets several equally weak ones). In blend mode (the default) a class-balanced
-logistic model over the four decides (`LEARNED`); with another ranking, whose scores mean
-something else, two thresholds on the first two (`RULE`). Both were chosen on the set (the
-lowest worse-of-the-two error rate); `--choose` prints the leave-one-out rates too.
+uncovered one gets several equally weak ones), and the share of the question's content words
+that no indexed passage uses at all (`unknown`: "lunch", "succulents"). In blend mode (the
+default) a class-balanced logistic model over the five decides (`LEARNED`); with another
+ranking, whose scores mean something else, two thresholds on the first two (`RULE`). Both
+were chosen on the set (the lowest worse-of-the-two error rate); `--choose` prints the
+leave-one-out rates too.
 
 Questions written in another language get a note: the policies are English documents.
 """
@@ -70,6 +72,7 @@ class Signals(NamedTuple):
     overlap: float  # share of the question's content words in the best sections
     top: float = 0.0  # the best section's score in the retriever's own ranking
     gap: float = 0.0  # its lead over the second section's score
+    unknown: float = 0.0  # share of the question's content words no indexed passage uses
 
 
 class Decides(Protocol):
@@ -91,7 +94,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Learned:
-    """P(a policy covers the question) from the four signals, for one ranking mode: a logistic
+    """P(a policy covers the question) from the five signals, for one ranking mode: a logistic
     model over standardised signals; answer when it reaches `threshold`."""
 
     mode: str
@@ -116,11 +119,11 @@ class Learned:
 RULE = Rule(min_confidence=0.485, min_overlap=0.4)
 LEARNED = Learned(
     mode="blend",
-    mean=(0.4348, 0.5882, 1.3131, 0.2915),
-    scale=(0.1554, 0.2317, 0.1583, 0.2215),
-    weights=(2.0274, 0.6753, 1.1132, 0.5843),
-    bias=1.1196,
-    threshold=0.5,
+    mean=(0.4348, 0.5882, 1.3123, 0.2913, 0.2594),
+    scale=(0.1554, 0.2317, 0.1591, 0.2217, 0.2299),
+    weights=(1.9098, 0.1384, 1.2606, 0.61, -0.9556),
+    bias=1.1647,
+    threshold=0.55,
 )
 
 
@@ -143,13 +146,25 @@ def overlap(question: str, found: Retrieval, top: int = 3) -> float:
     return len(wanted & have) / len(wanted)
 
 
-def signals(question: str, found: Retrieval) -> Signals:
+def unknown_share(deps: Deps, question: str) -> float:
+    """Share of the question's content words that no indexed passage uses (0 when the
+    retriever cannot tell)."""
+    words = content_words(question)
+    check = getattr(deps.retriever, "unknown_words", None)
+    if not words or check is None:
+        return 0.0
+    return len(check(words)) / len(words)
+
+
+def signals(question: str, found: Retrieval, *, unknown: float = 0.0) -> Signals:
     """The four signals of one retrieval. In blend mode the section scores are read up to
     `BLEND_MATCH_MAX`: what a named document adds above it says the question names a document
     (a platform, "Lumen"), not that a policy covers it."""
     cap = BLEND_MATCH_MAX if found.mode == "blend" else math.inf
     scores = [min(s.score, cap) for s in found.sections[:2]] + [0.0, 0.0]
-    return Signals(found.confidence, overlap(question, found), scores[0], scores[0] - scores[1])
+    return Signals(
+        found.confidence, overlap(question, found), scores[0], scores[0] - scores[1], unknown
+    )
 
 
 def rule_for(mode: str | None) -> Decides:
@@ -157,11 +172,14 @@ def rule_for(mode: str | None) -> Decides:
     return LEARNED if mode == LEARNED.mode else RULE
 
 
-def abstains(question: str, found: Retrieval, rule: Decides | None = None) -> bool:
-    """True when no retrieved policy section should be presented as covering the question."""
+def abstains(
+    question: str, found: Retrieval, rule: Decides | None = None, *, unknown: float = 0.0
+) -> bool:
+    """True when no retrieved policy section should be presented as covering the question
+    (`unknown`: `unknown_share` of the question)."""
     if not found.sections:
         return True
-    return not (rule or rule_for(found.mode)).answers(signals(question, found))
+    return not (rule or rule_for(found.mode)).answers(signals(question, found, unknown=unknown))
 
 
 def looks_non_english(text: str) -> bool:
@@ -226,7 +244,7 @@ def measure(deps: Deps, rows: list[Labelled]) -> tuple[list[Signals], str | None
     for r in rows:
         found = retrieve(deps, r.question)
         mode = found.mode
-        out.append(signals(r.question, found))
+        out.append(signals(r.question, found, unknown=unknown_share(deps, r.question)))
     return out, mode
 
 

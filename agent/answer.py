@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from agent.abstention import ENGLISH_NOTE, abstains, looks_non_english
+from agent.abstention import ENGLISH_NOTE, abstains, looks_non_english, unknown_share
 from agent.citations import (
     cited_only,
     inline_refs,
@@ -68,7 +68,7 @@ def answer(
     search = sanitize(query).strip() if query else question
     found = retrieve(deps, search, policy=policy)
     sections = found.sections
-    low = abstains(search, found)
+    low = abstains(search, found, unknown=unknown_share(deps, search))
     language = ENGLISH_NOTE if looks_non_english(question) else None
     if deps.model is None:
         return excerpts_answer(question, sections, low=low, note=language), sections, Usage()

@@ -765,6 +765,17 @@ class Retriever:
             return None
         return units if units.count() else None
 
+    def unknown_words(self, words: Iterable[str]) -> set[str]:
+        """The words no indexed passage uses (after the index's own folding): a question about
+        "lunch" or "succulents" names something no policy here talks about."""
+        vocabulary = getattr(self.lexical().model, "vocab_dict", None) or {}
+        unknown: set[str] = set()
+        for word in words:
+            tokens = tokenize(word)
+            if tokens and not any(t in vocabulary for t in tokens):
+                unknown.add(word)
+        return unknown
+
     def lexical(self) -> LexicalIndex:
         """The BM25 side, loaded from disk or rebuilt when the collection changed."""
         now = time.monotonic()
