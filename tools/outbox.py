@@ -149,6 +149,7 @@ def enqueue_many(
 def from_audit(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Enqueue the webhook events among freshly appended audit rows (same transaction)."""
     events: list[tuple[EventType, dict[str, Any], str | None, str | None]] = []
+    cases: dict[str, str | None] = {}
     for row in rows:
         verb, outcome = row["verb"], row["outcome"]
         event_type = AUDIT_EVENTS.get((verb, None)) or AUDIT_EVENTS.get((verb, outcome))
@@ -159,7 +160,7 @@ def from_audit(session: Session, rows: Iterable[dict[str, Any]]) -> None:
         proposal_id = details.get("proposal_id")
         if proposal_id is None and subject.startswith("proposal:"):
             proposal_id = subject.removeprefix("proposal:")
-        case_id = details.get("case_id") or _case_of(session, subject, proposal_id)
+        case_id = details.get("case_id") or _case_of(session, subject, proposal_id, cases)
         payload = {
             "subject": subject,
             "actor": row["actor"],
@@ -176,16 +177,30 @@ def from_audit(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     enqueue_many(session, events, at=None)
 
 
-def _case_of(session: Session, subject: str, proposal_id: str | None) -> str | None:
-    """The case an event belongs to, for ordering (the session caches the rows it reads)."""
+def _case_of(
+    session: Session, subject: str, proposal_id: str | None, cases: dict[str, str | None]
+) -> str | None:
+    """The case an event belongs to, for ordering. Only the case id column is read, once per
+    proposal or escalation and call (`cases`): a bulk proposal's row carries every target, and
+    loading it for each of its audit rows made a fanout's cost grow with the square of its size.
+    """
     if proposal_id is not None:
-        proposal = session.get(ProposalRow, proposal_id)
-        return proposal.case_id if proposal is not None else None
+        key = f"proposal:{proposal_id}"
+        if key not in cases:
+            cases[key] = session.scalar(
+                select(ProposalRow.case_id).where(ProposalRow.id == proposal_id)
+            )
+        return cases[key]
     if subject.startswith("case:"):
         return subject.removeprefix("case:")
     if subject.startswith("escalation:"):
-        escalation = session.get(EscalationRow, subject.removeprefix("escalation:"))
-        return escalation.case_id if escalation is not None else None
+        if subject not in cases:
+            cases[subject] = session.scalar(
+                select(EscalationRow.case_id).where(
+                    EscalationRow.id == subject.removeprefix("escalation:")
+                )
+            )
+        return cases[subject]
     return None
 
 
