@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
+from agent import stance
 from agent.citations import Retrieval, retrieve
 from knowledge.retrieval import BLEND_MATCH_MAX
 
@@ -157,9 +158,9 @@ def unknown_share(deps: Deps, question: str) -> float:
 
 
 def signals(question: str, found: Retrieval, *, unknown: float = 0.0) -> Signals:
-    """The four signals of one retrieval. In blend mode the section scores are read up to
-    `BLEND_MATCH_MAX`: what a named document adds above it says the question names a document
-    (a platform, "Lumen"), not that a policy covers it."""
+    """The signals of one retrieval (`unknown`: `unknown_share` of the question). In blend
+    mode the section scores are read up to `BLEND_MATCH_MAX`: what a named document adds above
+    it says the question names a document (a platform, "Lumen"), not that a policy covers it."""
     cap = BLEND_MATCH_MAX if found.mode == "blend" else math.inf
     scores = [min(s.score, cap) for s in found.sections[:2]] + [0.0, 0.0]
     return Signals(
@@ -278,33 +279,16 @@ def _threshold(probabilities: np.ndarray, answerable: np.ndarray) -> float:
     return best[1]
 
 
-def fit(
-    rows: list[Labelled],
-    features: list[Signals],
-    mode: str,
-    *,
-    l2: float = 1e-2,
-    steps: int = 3000,
-    rate: float = 0.5,
-) -> Learned:
-    """Class-balanced L2 logistic regression over standardised signals (gradient descent; a
-    few hundred rows fit in milliseconds, deterministically), then the threshold."""
+def fit(rows: list[Labelled], features: list[Signals], mode: str) -> Learned:
+    """The stance check's class-balanced logistic regression (`agent.stance.fit`) over the
+    standardised signals, then the threshold."""
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([r.answerable for r in rows], dtype=bool)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale = np.where(scale < 1e-4, 1.0, scale)  # a signal that never varies carries no weight
     z = (x - mean) / scale
-    share = float(y.mean()) if len(y) else 0.5
-    weight = np.where(y, 0.5 / max(share, 1e-9), 0.5 / max(1.0 - share, 1e-9))
-    w = np.zeros(z.shape[1])
-    b = 0.0
-    target = y.astype(np.float64)
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        g = (p - target) * weight
-        w -= rate * (z.T @ g / len(y) + l2 * w)
-        b -= rate * float(g.mean())
+    w, b = stance.fit(z, y.astype(np.float64), l2=1e-2, steps=3000, rate=0.5)
     p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
     return Learned(
         mode=mode,

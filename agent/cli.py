@@ -387,6 +387,7 @@ def register(app: typer.Typer) -> None:
             ),
             ("old: similarity >= 0.30", abstention.Rule(0.30, 9)),
         ]
+        refit = None
         if choose:
             best, _ = abstention.choose(rows, features)
             rules.append(
@@ -396,10 +397,9 @@ def register(app: typer.Typer) -> None:
                     best,
                 )
             )
-            if mode:
-                rules.append(
-                    (f"learned, fitted on this set ({mode})", abstention.fit(rows, features, mode))
-                )
+            refit = abstention.fit(rows, features, mode) if mode else None
+            if refit is not None:
+                rules.append((f"learned, fitted on this set ({mode})", refit))
         for name, rule in rules:
             got = abstention.rates(rows, features, rule)
             typer.echo(
@@ -419,7 +419,7 @@ def register(app: typer.Typer) -> None:
                     f"learned ({mode}), fitted leave one out: false answers "
                     f"{loo.false_answer:.1%}, false abstentions {loo.false_abstain:.1%}"
                 )
-                typer.echo(f"fitted on the whole set: {abstention.fit(rows, features, mode)!r}")
+                typer.echo(f"fitted on the whole set: {refit!r}")
 
     @app.command()
     def chat(

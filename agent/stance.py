@@ -76,8 +76,16 @@ def written_examples(policy_id: str, path: Path = EXAMPLES) -> dict[str, list[st
     return {str(k): [str(t) for t in v] for k, v in (data.get(policy_id) or {}).items()}
 
 
-def fit(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    """Class-balanced L2 logistic regression by gradient descent (a few hundred rows: instant)."""
+def fit(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    *,
+    l2: float = L2,
+    steps: int = STEPS,
+    rate: float = RATE,
+) -> tuple[np.ndarray, float]:
+    """Class-balanced L2 logistic regression by gradient descent (a few hundred rows: instant;
+    deterministic). Also fits the abstention model (`agent.abstention.fit`)."""
     n = len(labels)
     positives = float(labels.sum())
     if n == 0 or positives in (0.0, float(n)):
@@ -85,11 +93,11 @@ def fit(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
     weight = np.where(labels == 1, n / (2 * positives), n / (2 * (n - positives)))
     w = np.zeros(vectors.shape[1])
     b = 0.0
-    for _ in range(STEPS):
+    for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(vectors @ w + b)))
         g = (p - labels) * weight / n
-        w -= RATE * (vectors.T @ g + L2 * w)
-        b -= RATE * float(g.sum())
+        w -= rate * (vectors.T @ g + l2 * w)
+        b -= rate * float(g.sum())
     return w, b
 
 
