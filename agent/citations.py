@@ -39,7 +39,9 @@ def embed(deps: Deps, query: str) -> list[float] | None:
     embedder = getattr(deps.retriever, "embedder", None)
     if embedder is None or getattr(deps.retriever, "search_vector", None) is None:
         return None
-    vector: list[float] = embedder.embed_query(query)
+    # Warden's retriever embeds the question without the documents' names (`Retriever.embed`).
+    own = getattr(deps.retriever, "embed", None)
+    vector: list[float] = own(query) if callable(own) else embedder.embed_query(query)
     return vector
 
 

@@ -85,7 +85,7 @@ def run(ctx: Context) -> Section:
     if not ctx.corpus.is_dir():
         return section.not_measured(f"corpus folder {ctx.corpus} is absent")
     from knowledge.embeddings import BATCH_SIZE
-    from knowledge.index import ingest, prepare
+    from knowledge.index import VOCABULARY_MAX, ingest, prepare, vocabulary_words
     from knowledge.parsing import chunk_units
 
     # The machine's embedding rate right now decides how much corpus fits the run's budget.
@@ -137,7 +137,11 @@ def run(ctx: Context) -> Section:
     # Ingest also embeds each chunk's units (list items, sentences; small-to-big): the raw pass
     # encodes exactly the same texts, so the two passes do the same embedding work.
     units = [u for item in prepared for chunk in item.chunks for u in chunk_units(chunk)]
-    embedded = texts + units
+    # ... and the corpus's words, once each, for query expansion.
+    words = vocabulary_words(
+        f"{chunk.title} {chunk.text}" for item in prepared for chunk in item.chunks
+    )[:VOCABULARY_MAX]
+    embedded = texts + units + words
     client = ctx.client
     embedder = ctx.embedder
     raw_times: list[float] = []
@@ -156,7 +160,8 @@ def run(ctx: Context) -> Section:
         if report.added != len(texts) or timed.texts != len(embedded):
             raise RuntimeError(
                 f"ingest embedded {timed.texts} texts and added {report.added} chunks, but the "
-                f"corpus has {len(texts)} chunks and {len(units)} units: the raw and ingest "
+                f"corpus has {len(texts)} chunks, {len(units)} units and {len(words)} words: "
+                "the raw and ingest "
                 "passes would not be comparable"
             )
     n = len(embedded)
@@ -168,6 +173,7 @@ def run(ctx: Context) -> Section:
         "files": [f.name for f in files],
         "chunks": len(texts),
         "units": len(units),
+        "words": len(words),
         "mean_embed_text_chars": round(chars),
         "repeats": repeats,
         "raw_seconds": [round(t, 2) for t in raw_times],
@@ -188,7 +194,8 @@ def run(ctx: Context) -> Section:
         ],
     }
     section.notes.append(
-        f"{len(texts)} chunks and their {len(units)} units (list items, sentences) from "
+        f"{len(texts)} chunks, their {len(units)} units (list items, sentences) and "
+        f"{len(words)} vocabulary words from "
         f"{len(files)} file(s) of {ctx.corpus.name} (mean {chars:.0f} "
         "characters embedded per chunk; the smallest files, as many as four passes fit in a "
         f"tenth of the run's budget at the {rate:.1f} chunks/s measured first, at most "

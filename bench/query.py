@@ -71,6 +71,7 @@ def synthetic_parts(ctx: Context, max_chunks: int) -> SyntheticParts:
             dict(zip(pool.all, vectors, strict=True)),
             query_embedder=ctx.embedder.embed_query,
             name=embedder_name(ctx.embedder),
+            words=ctx.raw.encode,
         )
         corpus = write_corpus(
             ctx.work / f"synthetic-{max_chunks}", pool, max_chunks, per_file=PER_FILE

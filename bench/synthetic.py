@@ -354,6 +354,7 @@ def queries(pool: SentencePool, n: int, *, seed: int) -> list[str]:
 
 Vector = NDArray[np.float32]
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_WORD_ONLY = re.compile(r"[a-z0-9'-]+")  # a vocabulary word, as ingest embeds them
 
 
 class MixtureEmbedder:
@@ -370,11 +371,14 @@ class MixtureEmbedder:
         query_embedder: Callable[[str], list[float]],
         name: str,
         noise: float = 0.03,
+        words: Callable[[list[str]], NDArray[np.float32]] | None = None,
     ) -> None:
         self.name = name
         self._vectors = sentence_vectors
         self._query = query_embedder
         self._noise = noise
+        # The real model for the vocabulary ingest embeds (single words, not pool sentences).
+        self._words = words
         self.calls = 0
 
     def _one(self, text: str) -> list[float]:
@@ -403,6 +407,8 @@ class MixtureEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
+        if self._words is not None and texts and all(_WORD_ONLY.fullmatch(t) for t in texts):
+            return [[float(x) for x in row] for row in self._words(list(texts))]
         return [self._one(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:

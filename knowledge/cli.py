@@ -52,6 +52,12 @@ def ingest_command(
         f"{report.updated} re-labelled, {report.deleted} deleted) in {report.seconds}s; "
         f"{report.approved_documents} approved policy documents."
     )
+    if report.units_added or report.words_added:
+        console.print(
+            f"also embedded for matching: {report.units_added} list items and sentences, "
+            f"{report.words_added} new vocabulary words.",
+            highlight=False,
+        )
     for removed in report.removed_documents:
         console.print(f"removed: {removed} (its file is gone)", highlight=False)
     for warning in report.warnings:

@@ -15,6 +15,10 @@ Two labelled sets:
 * `knowledge/questions/hard_questions_final.jsonl`: written after the held-back part had been
   seen once and before any further tuning, then evaluated only at the end (the check that the
   later tuning did not fit the development questions).
+* `knowledge/questions/hard_questions_blind.jsonl`: 56 questions (8 per document) written blind,
+  by a writer who saw neither the retrieval code nor the other question sets, before the
+  2026-12-04 tuning (name-free dense query, vocabulary expansion, weights) and scored only after
+  it.
 
 Each corpus is ingested into its own evaluation collection in the data folder (idempotent, so a
 second run only embeds what changed). Every question is embedded once and searched both ways.
@@ -45,6 +49,7 @@ PLATFORM_QUESTIONS = QUESTIONS_DIR / "platform_questions.jsonl"
 HARD_QUESTIONS = QUESTIONS_DIR / "hard_questions.jsonl"
 HELDBACK_QUESTIONS = QUESTIONS_DIR / "hard_questions_heldback.jsonl"
 FINAL_QUESTIONS = QUESTIONS_DIR / "hard_questions_final.jsonl"
+BLIND_QUESTIONS = QUESTIONS_DIR / "hard_questions_blind.jsonl"
 PLATFORM_CORPUS = shared_dir() / "corpora" / "platform-guidelines"
 MODES: tuple[Mode, ...] = ("dense", "hybrid", "blend")
 DEPTH = 10  # MRR is computed over the first 10 hits; recall at 1 and 5
@@ -127,7 +132,7 @@ def score_set(
     vectors: list[list[float]] = []
     for question in questions:
         started = time.perf_counter()
-        vectors.append(retriever.embedder.embed_query(question.question))
+        vectors.append(retriever.embed(question.question))
         embed_ms.append((time.perf_counter() - started) * 1000)
     scores: dict[str, ModeScore] = {}
     runs: list[tuple[str, Mode, bool]] = [(mode, mode, False) for mode in MODES]
@@ -215,7 +220,11 @@ def run(
     if platform_dir is not None and platform_dir.is_dir():
         platform_sets = [("platform", PLATFORM_QUESTIONS), ("hard-dev", HARD_QUESTIONS)]
         if heldback:
-            platform_sets += [("hard-held", HELDBACK_QUESTIONS), ("hard-final", FINAL_QUESTIONS)]
+            platform_sets += [
+                ("hard-held", HELDBACK_QUESTIONS),
+                ("hard-final", FINAL_QUESTIONS),
+                ("hard-blind", BLIND_QUESTIONS),
+            ]
         platform = collection_for("eval-platform", embedder)
         plans.extend(
             (name, platform, [platform_dir], questions, platform_judge, False)

@@ -42,10 +42,14 @@ GENERATION_KEY = "warden_generation"
 EMBEDDER_KEY = "warden_embedder"
 # Which chunker wrote the chunks: `warden doctor` asks for a re-ingest when it differs.
 CHUNKER_KEY = "warden_chunker"
+VOCABULARY_MAX = 50_000  # words embedded per collection for query expansion
+MAX_WORD_CHARS = 40
+_VOCABULARY_WORD = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")
 UNIT_ID_SEPARATOR = "~"  # a unit's id is "<chunk id>~<n>": the search reads the chunk from it
 OLDER_VERSION_FILE = re.compile(r"\.v\d+\.[^.]+$")
-# Chroma's own rule for collection names, checked here so a bad name is one clear line.
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,504})[A-Za-z0-9]$")  # + "-units"
+# Chroma's own rule for collection names, checked here so a bad name is one clear line (506
+# characters leave room for the "-units" and "-vocab" collections beside it).
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,504})[A-Za-z0-9]$")
 
 
 class IngestReport(BaseModel):
@@ -60,6 +64,7 @@ class IngestReport(BaseModel):
     updated: int = Field(description="chunks whose metadata changed, not re-embedded")
     deleted: int = Field(description="chunks of these documents no longer produced")
     units_added: int = Field(0, description="list items / sentences embedded for matching")
+    words_added: int = Field(0, description="corpus words embedded for query expansion")
     removed_documents: list[str] = Field(
         default_factory=list,
         description="documents stored from the folders given whose files are gone (deleted)",
@@ -104,6 +109,11 @@ def build_chroma_client(settings: Settings) -> Any:
 def units_name(name: str) -> str:
     """The collection holding a collection's units (list items and sentences, small-to-big)."""
     return f"{name}-units"
+
+
+def vocabulary_name(name: str) -> str:
+    """The collection holding the embeddings of the words a collection's documents use."""
+    return f"{name}-vocab"  # as long as "-units": the name limit holds for both
 
 
 def check_collection_name(name: str) -> str:
@@ -368,6 +378,9 @@ def ingest(
     units_added = _write_units(
         client, name, embedder, wanted, to_delete + gone_ids, batch=batch, progress=progress
     )
+    vocabulary, words_added = _write_vocabulary(
+        client, name, embedder, wanted, batch=batch, progress=progress
+    )
 
     policies = sorted(
         {c.policy_id for c, _ in wanted.values() if c.policy_id}
@@ -377,7 +390,7 @@ def ingest(
     generation = bump_generation(coll)
     from knowledge.retrieval import LOCAL_GENERATIONS, LexicalIndex
 
-    LexicalIndex.rebuild(coll, lexical_dir(settings, name), generation)
+    LexicalIndex.rebuild(coll, lexical_dir(settings, name), generation, vocabulary)
     LOCAL_GENERATIONS[name] = generation
 
     return IngestReport(
@@ -390,6 +403,7 @@ def ingest(
         updated=len(to_update),
         deleted=len(to_delete) + len(gone_ids),
         units_added=units_added,
+        words_added=words_added,
         removed_documents=sorted(gone),
         approved_documents=sum(1 for item in prepared if item.approved),
         warnings=warnings,
@@ -449,6 +463,55 @@ def _write_units(
             metadatas=[{"parent": rows[uid][0]} for uid in part],
         )
     return len(to_add)
+
+
+def vocabulary_words(texts: Iterable[str]) -> list[str]:
+    """The words of `texts` worth an embedding, most frequent first: letters (with inner digits,
+    hyphens or apostrophes), 3 to MAX_WORD_CHARS long, not a stop word."""
+    from knowledge.retrieval import _STOPWORDS
+
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word in _VOCABULARY_WORD.findall(text.lower().replace("’", "'")):
+            word = word.removesuffix("'s")
+            if len(word) < 3 or len(word) > MAX_WORD_CHARS or word in _STOPWORDS:
+                continue
+            counts[word] = counts.get(word, 0) + 1
+    return sorted(counts, key=lambda w: (-counts[w], w))
+
+
+def _write_vocabulary(
+    client: Any,
+    name: str,
+    embedder: Embedder,
+    wanted: dict[str, tuple[Chunk, dict[str, Any]]],
+    *,
+    batch: int,
+    progress: bool,
+) -> tuple[Any, int]:
+    """Embed the words of these chunks that the vocabulary collection does not hold yet.
+
+    Retrieval expands a question with the corpus words nearest its meaning (see
+    `LexicalIndex.expansion`). Words are their own ids, so each is embedded once per collection
+    whatever is re-ingested; a word whose documents are gone scores nothing in BM25 and is
+    dropped when the lexical index loads. At most VOCABULARY_MAX words, the most frequent first.
+    """
+    vocabulary = open_collection(client, vocabulary_name(name), embedder)
+    words = vocabulary_words(f"{chunk.title} {chunk.text}" for chunk, _ in wanted.values())
+    present: set[str] = set()
+    for start in range(0, len(words), PAGE):
+        present.update(
+            str(w) for w in vocabulary.get(ids=words[start : start + PAGE], include=[])["ids"]
+        )
+    room = max(0, VOCABULARY_MAX - vocabulary.count())
+    to_add = [w for w in words if w not in present][:room]
+    vectors = _embed(embedder, to_add, progress=progress)
+    for start in range(0, len(to_add), batch):
+        part = to_add[start : start + batch]
+        vocabulary.add(
+            ids=part, embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32)
+        )
+    return vocabulary, len(to_add)
 
 
 def lexical_dir(settings: Settings, collection: str) -> Path:

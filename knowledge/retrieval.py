@@ -27,6 +27,8 @@ from knowledge.index import (
     fetch_all,
     lexical_dir,
     open_collection,
+    units_name,
+    vocabulary_name,
 )
 from warden.metrics import RETRIEVAL_SECONDS
 
@@ -43,18 +45,21 @@ RRF_K = 60  # the constant from Cormack et al.; dampens the weight of the very f
 CANDIDATES = 30  # per side, before fusion
 # blend mode (see Retriever._blend); the weight was chosen on hard_questions.jsonl
 BLEND_POOL = 40  # chunks per side
-UNIT_POOL = 40  # nearest units, each pointing to its chunk
-BLEND_LEXICAL_WEIGHT = 0.4
-BLEND_DOCUMENT_WEIGHT = 0.4  # how much the whole document's match lifts its passages
-BLEND_NAME_WEIGHT = 0.3  # how much naming a document ("insta", "snap", "X") lifts its passages
-# The most a blend passage scores for matching the question (dense, BM25 and its document, each
-# scaled to 0..1 per query); only a named document lifts it higher.
-BLEND_MATCH_MAX = (1 - BLEND_LEXICAL_WEIGHT) + BLEND_LEXICAL_WEIGHT + BLEND_DOCUMENT_WEIGHT
+UNIT_POOL = 100  # nearest units, each pointing to its chunk
+BLEND_LEXICAL_WEIGHT = 0.3
+BLEND_DOCUMENT_WEIGHT = 0.2  # how much the whole document's match lifts its passages
+BLEND_NAME_WEIGHT = 0.6  # how much naming a document ("insta", "snap", "X") lifts its passages
+BLEND_EXPANSION_WEIGHT = 0.1  # BM25 of the corpus words nearest the question (see `expansion`)
+VOCABULARY_NEIGHBOURS = 20  # how many of those words
+# The most a blend passage scores for matching the question (dense, BM25, its document and the
+# expansion, each scaled to 0..1 per query); only a named document lifts it higher.
+BLEND_MATCH_MAX = 1.0 + BLEND_DOCUMENT_WEIGHT + BLEND_EXPANSION_WEIGHT
 NAME_MIN_COUNT = 5  # a capitalised word this frequent in one document may be one of its names
 NAME_SHARE = 0.8  # ... when this share of its occurrences across all documents are in that one
 NAME_CAPITALISED = 0.5  # ... and this share of them are capitalised inside a sentence
+SHARED_TITLE = 0.5  # a title word is a name when this share of other titles say the rest of it
 NAME_PREFIX = 5  # a question word this long that starts a name matches it ("insta")
-WINDOW_CHARS = 1500  # a hit returns its section's neighbouring text up to this size
+WINDOW_CHARS = 2000  # a hit returns its section's neighbouring text up to this size
 NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
 OVERFETCH = 4  # on a large index, fetch at least this many times k unfiltered, filter here
@@ -132,6 +137,11 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _RAW_WORD = re.compile(r"[A-Za-z0-9]+")
 _MID_CAPITAL = re.compile(r"(?<=[a-z0-9,;] )[A-Z][A-Za-z0-9]+")
+# A whitespace token as leading punctuation, a word (without a possessive 's) and what trails it.
+_TOKEN_PARTS = re.compile(r"(?P<lead>[^\w]*)(?P<core>\w+?)(?P<poss>['’]s?)?(?P<trail>[^\w]*)")
+_MID_WORD = re.compile(r"(?<=[a-z0-9,;] )[A-Za-z][A-Za-z0-9]*")  # a word inside a sentence
+_CAPITALISED = re.compile(r"[A-Z][a-z]")  # "Meta", not "CVV"
+_CAMEL = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b")  # YouTube, TikTok, LinkedIn
 
 
 class Hit(BaseModel):
@@ -185,6 +195,8 @@ class LexicalIndex:
         doc_model: Any = None,
         vectors: np.ndarray[Any, np.dtype[np.float16]] | None = None,
         names: dict[str, list[int]] | None = None,
+        proper: list[str] | None = None,
+        vocabulary: tuple[list[str], np.ndarray[Any, np.dtype[np.float32]]] | None = None,
     ) -> None:
         self.ids = ids
         # The chunks' embeddings (float16: half the memory, ample for ranking), so the blend can
@@ -203,6 +215,24 @@ class LexicalIndex:
         }
         # Name -> documents it names (see `document_names`); a question naming one is routed there.
         self.names = names if names is not None else document_names(metadatas, documents, self.doc)
+        # The names that are proper nouns ("pinterest", "X"): left out of the dense query.
+        self.proper = frozenset(
+            proper
+            if proper is not None
+            else proper_names(metadatas, documents, self.doc, self.names)
+        )
+        # The corpus's own words with their embeddings (see `expansion`); the index's BM25
+        # tokens for each, so an expansion costs no tokenizing at query time.
+        words, vectors_ = vocabulary if vocabulary is not None else ([], None)
+        known = getattr(model, "vocab_dict", None) or {}
+        keep = [i for i, w in enumerate(words) if any(t in known for t in tokenize(w))]
+        self.vocabulary = [words[i] for i in keep]
+        self.vocabulary_tokens = [
+            [t for t in tokenize(self.vocabulary[j]) if t in known] for j in range(len(keep))
+        ]
+        self.vocabulary_vectors = (
+            np.asarray(vectors_[keep], dtype=np.float32) if vectors_ is not None and keep else None
+        )
         # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
         self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
         self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
@@ -213,7 +243,8 @@ class LexicalIndex:
         )
 
     @classmethod
-    def from_collection(cls, coll: Any) -> LexicalIndex:
+    def from_collection(cls, coll: Any, vocabulary: Any = None) -> LexicalIndex:
+        """Build from a chunks collection (and its vocabulary collection, when there is one)."""
         import bm25s
 
         rows: list[Any] = []
@@ -231,7 +262,13 @@ class LexicalIndex:
             for meta, tokens in zip(metas, corpus, strict=True):
                 by_doc.setdefault(str(meta.get("doc_key", "")), []).extend(tokens)
             doc_model.index(list(by_doc.values()), show_progress=False)
-        return cls(ids, metas, docs, model, doc_model, vectors)
+        words: tuple[list[str], Any] | None = None
+        if vocabulary is not None:
+            word_rows: list[Any] = []
+            word_ids, _, _ = fetch_all(vocabulary, documents=False, vectors=word_rows)
+            if word_ids:
+                words = ([str(w) for w in word_ids], np.asarray(word_rows, dtype=np.float32))
+        return cls(ids, metas, docs, model, doc_model, vectors, vocabulary=words)
 
     def named_documents(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
         """Per row, 1.0 when the question names the row's document (its title word, url host,
@@ -260,9 +297,80 @@ class LexicalIndex:
         per_row: np.ndarray[Any, np.dtype[np.float32]] = flags[self.doc]
         return per_row
 
+    def dense_query(self, query: str) -> str:
+        """The question as the embedder should see it: without the names of the documents.
+
+        "a pin selling kidneys on pinterest" asks about organ trade; "pinterest" in the vector
+        pulls it toward every passage that talks about Pinterest itself. The named document is
+        found by `named_documents` and BM25 (which keep the whole question); the embedding gets
+        the rest. A question that is little more than a name is embedded as it is.
+        """
+        if not self.proper:
+            return query
+        kept: list[str] = []
+        dropped = False
+        for token in re.split(r"(\s+)", query):
+            match = _TOKEN_PARTS.fullmatch(token)
+            if match and match["core"] and self._is_proper(match["core"]):
+                dropped = True
+                kept.append(match["trail"])  # "youtube," leaves its comma
+                continue
+            kept.append(token)
+        if not dropped:
+            return query
+        text = "".join(kept)
+        # a preposition left hanging where the name was ("... for me on pinterest")
+        text = re.sub(r"\b(?:on|in|at|via|through|from|across)\s*(?=[?.!,;:)]|$)", "", text)
+        text = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;:-—")
+        return text if len(_WORD.findall(text.lower())) >= 3 else query
+
+    def _is_proper(self, word: str) -> bool:
+        if len(word) == 1:
+            return word.isupper() and word in self.proper
+        key = word.lower()
+        forms = (key, key[:-1] if key.endswith("s") else key)
+        return any(form in self.proper for form in forms)
+
+    def expansion(
+        self, vector: list[float] | np.ndarray[Any, Any], query: str
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """BM25 scores (0..1) for the corpus words nearest the question's meaning.
+
+        The question's vector is compared with the embedding of every word the documents use
+        (one matrix product, no second embedding); the VOCABULARY_NEIGHBOURS nearest that the
+        question does not already say ("angel dust" -> "pcp", "jabs" -> "vaccines") are scored
+        by BM25. That finds a list item worded nothing like the question, which the dense side
+        misses when the item is a small part of its chunk. None without a vocabulary.
+        """
+        if self.vocabulary_vectors is None or not self.ids:
+            return None
+        sims = self.vocabulary_vectors @ np.asarray(vector, dtype=np.float32)
+        count = min(VOCABULARY_NEIGHBOURS, len(sims))
+        nearest = np.argpartition(-sims, count - 1)[:count]
+        said = set(tokenize(query))
+        tokens = sorted(
+            {
+                token
+                for i in nearest
+                if not self._is_proper(self.vocabulary[int(i)])
+                for token in self.vocabulary_tokens[int(i)]
+                if token not in said
+            }
+        )
+        if not tokens:
+            return None
+        scores = np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+        top = float(scores.max())
+        if top <= 0:
+            return None
+        normalised: np.ndarray[Any, np.dtype[np.float32]] = scores / np.float32(top)
+        return normalised
+
     @classmethod
-    def rebuild(cls, coll: Any, folder: Path, generation: str) -> LexicalIndex:
-        index = cls.from_collection(coll)
+    def rebuild(
+        cls, coll: Any, folder: Path, generation: str, vocabulary: Any = None
+    ) -> LexicalIndex:
+        index = cls.from_collection(coll, vocabulary)
         index.save(folder, generation)
         return index
 
@@ -273,11 +381,15 @@ class LexicalIndex:
             self.doc_model.save(str(folder / "bm25-documents"))
         if self.vectors is not None:
             np.save(folder / "vectors.npy", self.vectors)
+        if self.vocabulary_vectors is not None:
+            np.save(folder / "vocabulary.npy", self.vocabulary_vectors.astype(np.float16))
         payload = {
             "generation": generation,
             "ids": self.ids,
             "metadatas": self.metadatas,
             "names": self.names,
+            "proper": sorted(self.proper),
+            "vocabulary": self.vocabulary,
         }
         (folder / "chunks.json").write_text(
             json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
@@ -300,14 +412,25 @@ class LexicalIndex:
                 bm25s.BM25.load(str(folder / "bm25-documents")) if data["ids"] else bm25s.BM25()
             )
             vectors = np.load(folder / "vectors.npy") if data["ids"] else None
+            words = data.get("vocabulary") or []
+            vocabulary = (words, np.load(folder / "vocabulary.npy")) if words else None
         except (OSError, ValueError, KeyError) as exc:
             log.warning("lexical index in %s unreadable (%s); rebuilding", folder, exc)
             return None
         if vectors is not None and len(vectors) != len(data["ids"]):
             return None
-        names = data.get("names")
+        if vocabulary is not None and len(vocabulary[1]) != len(vocabulary[0]):
+            return None
         return cls(
-            data["ids"], data["metadatas"], data["documents"], model, doc_model, vectors, names
+            data["ids"],
+            data["metadatas"],
+            data["documents"],
+            model,
+            doc_model,
+            vectors,
+            data.get("names"),
+            data.get("proper"),
+            vocabulary,
         )
 
     def document_scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
@@ -437,6 +560,10 @@ def document_names(
             seen_meta.add(d)
             title = str(meta.get("doc_title", ""))
             evidence[d].update(w if len(w) == 1 else w.lower() for w in _RAW_WORD.findall(title))
+            # A camel-case name's initials are what people type for it: YouTube -> "yt".
+            evidence[d].update(
+                "".join(c for c in w if c.isupper()).lower() for w in _CAMEL.findall(title)
+            )
             evidence[d].update(str(meta.get("doc_names", "")).split())
         for word in _RAW_WORD.findall(text):
             low = word.lower()
@@ -477,6 +604,72 @@ def document_names(
         for end in range(NAME_PREFIX, len(name)):
             table.setdefault(name[:end], set()).update(docs)
     return {name: sorted(docs) for name, docs in table.items() if len(docs) <= limit}
+
+
+def proper_names(
+    metadatas: list[dict[str, Any]],
+    documents: list[str],
+    doc: np.ndarray[Any, np.dtype[np.int32]],
+    names: dict[str, list[int]],
+) -> list[str]:
+    """The names in `names` that are proper nouns: a platform's or product's own name.
+
+    Candidates are the names ingest recorded for a document (url host, aliases, linked sites)
+    and its title words where the rest of its title is what the other titles say too (the
+    "Pinterest" of "Pinterest Community Guidelines" beside "TikTok Community Guidelines"; in
+    "Hateful Activities" beside "Privacy" every word is the topic). One counts when sentences
+    write it Capitalised ("on Pinterest", "by Meta"), not in lower case or capitals ("CVV").
+    A recorded name that no sentence uses (a url host, an alias), a camel-case title's initials
+    ("yt") and a one-letter name ("X") count too, and the prefixes of all ("insta"). Only
+    names that route (in `names`) are considered.
+    """
+    n_docs = int(doc.max()) + 1 if len(doc) else 0
+    claimed: list[set[str]] = [set() for _ in range(n_docs)]
+    for name, docs in names.items():
+        for d in docs:
+            claimed[d].add(name)
+    titles: dict[int, str] = {}
+    recorded: dict[int, set[str]] = {}
+    for row, meta in enumerate(metadatas):
+        d = int(doc[row])
+        if d not in titles:
+            titles[d] = str(meta.get("doc_title", ""))
+            recorded[d] = {w for w in str(meta.get("doc_names", "")).split() if w.isalpha()}
+    title_words = {d: {w.lower() for w in _RAW_WORD.findall(t)} for d, t in titles.items()}
+    words: set[str] = set()  # judged by how the sentences write them
+    unused_ok: set[str] = set()  # proper even when no sentence uses them
+    for d, title in titles.items():
+        others = [title_words[o] for o in titles if o != d]
+        for word in _RAW_WORD.findall(title):
+            rest = title_words[d] - {word.lower()}
+            if not rest or not others:
+                continue
+            if sum(rest <= other for other in others) < SHARED_TITLE * len(others):
+                continue  # the rest of the title is its own: the word is part of a topic
+            if len(word) == 1:
+                unused_ok.update({word} & claimed[d])
+                continue
+            words.update({word.lower()} & claimed[d])
+            if _CAMEL.fullmatch(word):
+                unused_ok.update({"".join(c for c in word if c.isupper()).lower()} & claimed[d])
+        words.update(recorded[d] & claimed[d])
+        unused_ok.update(recorded[d] & claimed[d])
+    total = dict.fromkeys(words, 0)
+    capitalised = dict.fromkeys(words, 0)
+    for text in documents:
+        for word in _MID_WORD.findall(text):
+            low = word.lower()
+            if low in total:
+                total[low] += 1
+                capitalised[low] += bool(_CAPITALISED.match(word))
+    proper = {w for w in unused_ok if w not in total or total[w] == 0}
+    proper.update(w for w in words if total[w] and capitalised[w] >= NAME_CAPITALISED * total[w])
+    prefixes = {
+        key
+        for key in names
+        if len(key) >= NAME_PREFIX and any(p.startswith(key) for p in proper if len(p) > len(key))
+    }
+    return sorted(proper | prefixes)
 
 
 def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
@@ -532,10 +725,15 @@ class Retriever:
         query = query.strip()
         if not query or k <= 0:
             return []
-        vector = self.embedder.embed_query(query)
+        vector = self.embed(query)
         return self.search_vector(
             query, vector, k, policy=policy, version=version, approved_only=approved_only
         )
+
+    def embed(self, query: str) -> list[float]:
+        """The query's vector for `search_vector`: the question without the documents' names
+        (see `LexicalIndex.dense_query`), embedded once."""
+        return self.embedder.embed_query(self.lexical().dense_query(query.strip()))
 
     def search_vector(
         self,
@@ -620,7 +818,12 @@ class Retriever:
         if scores is not None:
             top = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
             lexical_rows = [int(row) for row in top if scores[row] > 0]
-        missing = [row for row in lexical_rows if row not in dense]
+        expansion = lexical.expansion(vector, query)
+        if expansion is not None:
+            expansion = np.where(mask, expansion, np.float32(0.0))
+            top = np.argpartition(-expansion, min(pool // 2, len(expansion) - 1))[: pool // 2]
+            lexical_rows += [int(row) for row in top if expansion[row] > 0]
+        missing = list(dict.fromkeys(row for row in lexical_rows if row not in dense))
         dense.update(self._similarities(vector, missing, lexical))
         if not dense:
             return []
@@ -635,6 +838,8 @@ class Retriever:
         b_top = float(b.max()) or 1.0
         weight = BLEND_LEXICAL_WEIGHT
         fused = (1 - weight) * (d - d.min()) / d_span + weight * b / b_top
+        if expansion is not None:
+            fused = fused + BLEND_EXPANSION_WEIGHT * expansion[rows]
         documents = lexical.document_scores(query)
         if documents is not None:
             fused = fused + BLEND_DOCUMENT_WEIGHT * documents[rows]
@@ -755,15 +960,17 @@ class Retriever:
 
     def _open_units(self) -> Any:
         """The units collection beside this one, or None (an index built before units)."""
-        from knowledge.index import units_name
+        return self._open_side(units_name)
 
+    def _open_side(self, naming: Any) -> Any:
+        """A collection kept beside this one (units, vocabulary), or None when there is none."""
         if self._client is None:
             return None
         try:
-            units = self._client.get_collection(units_name(self.name), embedding_function=None)
+            side = self._client.get_collection(naming(self.name), embedding_function=None)
         except Exception:  # NotFoundError differs between local and HTTP clients
             return None
-        return units if units.count() else None
+        return side if side.count() else None
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
         """The words no indexed passage uses (after the index's own folding): a question about
@@ -798,7 +1005,8 @@ class Retriever:
             if self._lexical_folder is not None:
                 index = LexicalIndex.load(self._lexical_folder, generation)
             if index is None:
-                index = LexicalIndex.from_collection(self.collection)
+                vocabulary = self._open_side(vocabulary_name)
+                index = LexicalIndex.from_collection(self.collection, vocabulary)
                 if self._lexical_folder is not None:
                     index.save(self._lexical_folder, generation)
             self._lexical, self._generation = index, generation

@@ -27,6 +27,11 @@ HA_CURRENT = POLICIES_DIR / "community" / "hateful-activities.md"
 HA_OLDER = POLICIES_DIR / "community" / "hateful-activities.v2.md"
 
 
+def passages(counting: CountingEmbedder) -> list[str]:
+    """The chunk texts an embedder was given (vocabulary words have no heading path)."""
+    return [text for text in counting.documents if " | " in text]
+
+
 @pytest.fixture
 def approved(tmp_path: Path) -> Path:
     folder = tmp_path / "policies"
@@ -73,11 +78,13 @@ def test_reingest_embeds_nothing_unchanged_and_deletes_removed_sections(
     folder.mkdir()
     path = guidelines(folder, SECTIONS)
     first = ingest([folder], settings=settings, client=client, embedder=counting, collection="tst")
-    assert first.added == first.chunks == 3 and len(counting.documents) == 3
+    assert first.added == first.chunks == 3 and len(passages(counting)) == 3
+    assert first.words_added > 0 and len(counting.documents) == 3 + first.words_added
 
     again = ingest([folder], settings=settings, client=client, embedder=counting, collection="tst")
     assert again.added == 0 and again.unchanged == 3 and again.deleted == 0
-    assert len(counting.documents) == 3, "unchanged chunks were embedded again"
+    assert again.words_added == 0, "known words were embedded again"
+    assert len(counting.documents) == 3 + first.words_added, "unchanged chunks embedded again"
 
     edited = dict(SECTIONS)
     del edited["Threats"]
@@ -85,7 +92,8 @@ def test_reingest_embeds_nothing_unchanged_and_deletes_removed_sections(
     guidelines(folder, edited)
     third = ingest([folder], settings=settings, client=client, embedder=counting, collection="tst")
     assert (third.added, third.unchanged, third.deleted) == (1, 1, 2)
-    assert len(counting.documents) == 4 and "gift cards" in counting.documents[-1]
+    assert len(passages(counting)) == 4 and "gift cards" in passages(counting)[-1]
+    assert {"gift", "cards"} <= set(counting.documents), "new words get their embedding"
     assert count(client, "tst") == 2
 
     retriever = build_retriever(settings, embedder=embedder, client=client, collection="tst")
@@ -184,6 +192,7 @@ def test_malformed_file_is_named_and_index_unchanged(
     guidelines(folder, SECTIONS)
     ingest([folder], settings=settings, client=client, embedder=counting, collection="mal")
     before = client.get_collection("mal").get(include=["metadatas"])
+    embedded = len(counting.documents)
 
     guidelines(folder, {"Spam": "Completely rewritten spam rules that would change the index."})
     (folder / name).write_bytes(content)
@@ -192,7 +201,7 @@ def test_malformed_file_is_named_and_index_unchanged(
     assert name in str(caught.value)
     after = client.get_collection("mal").get(include=["metadatas"])
     assert after == before
-    assert len(counting.documents) == 3
+    assert len(counting.documents) == embedded, "a refused ingest embedded something"
 
 
 # --------------------------------------------------------------------------- OpenAI-compatible
