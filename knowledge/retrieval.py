@@ -60,6 +60,7 @@ NAME_CAPITALISED = 0.5  # ... and this share of them are capitalised inside a se
 SHARED_TITLE = 0.5  # a title word is a name when this share of other titles say the rest of it
 NAME_PREFIX = 5  # a question word this long that starts a name matches it ("insta")
 WINDOW_CHARS = 2000  # a hit returns its section's neighbouring text up to this size
+SECTION_CHARS = 2500  # ... and a lower-ranked window next to it joins it up to this size
 NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
 OVERFETCH = 4  # on a large index, fetch at least this many times k unfiltered, filter here
@@ -477,6 +478,20 @@ class LexicalIndex:
                 grew = True
         return rows
 
+    def join(self, first: list[int], second: list[int], limit: int) -> list[int] | None:
+        """The rows of two windows as one, in reading order, when both are the same section,
+        together they are one unbroken run, and it is at most `limit` characters; else None."""
+        doc, title = int(self.doc[first[0]]), self.metadatas[first[0]].get("title")
+        if any(int(self.doc[r]) != doc or self.metadatas[r].get("title") != title for r in second):
+            return None
+        places = sorted({int(self.metadatas[r].get("ordinal", 0)) for r in first + second})
+        if places[-1] - places[0] + 1 != len(places):
+            return None
+        union = [self._place[(doc, place)] for place in places]
+        if sum(len(self.documents[r]) + 1 for r in union) - 1 > limit:
+            return None
+        return union
+
     def scores(
         self, query: str, mask: np.ndarray[Any, np.dtype[np.bool_]]
     ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
@@ -847,6 +862,7 @@ class Retriever:
         if named is not None:
             fused = fused + BLEND_NAME_WEIGHT * named[rows]
         hits: list[Hit] = []
+        windows: list[list[int]] = []  # the rows each hit shows
         kept: list[frozenset[str]] = []
         shown: set[int] = set()
         for index in np.argsort(-fused, kind="stable"):
@@ -856,15 +872,31 @@ class Retriever:
             words = frozenset(_WORD.findall(lexical.documents[row].lower()))
             if any(_jaccard(words, other) >= NEAR_DUPLICATE for other in kept):
                 continue
-            kept.append(words)
             window = lexical.window(row, WINDOW_CHARS)
             shown.update(window)
+            # The next part of a section already shown joins that hit (one rule, one citation)
+            # while the two together stay readable.
+            joined = next(
+                (
+                    (i, union)
+                    for i, other in enumerate(windows)
+                    if (union := lexical.join(other, window, SECTION_CHARS)) is not None
+                ),
+                None,
+            )
+            if joined is not None:
+                i, windows[i] = joined
+                text = "\n".join(lexical.documents[r] for r in windows[i])
+                hits[i] = hits[i].model_copy(update={"text": text})
+                continue
+            kept.append(words)
             hit = _hit_at(lexical, row, float(fused[index]))
             if len(window) > 1:
                 hit = hit.model_copy(
                     update={"text": "\n".join(lexical.documents[r] for r in window)}
                 )
             hits.append(hit)
+            windows.append(window)
             if len(hits) == k:
                 break
         return hits

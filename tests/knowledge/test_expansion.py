@@ -137,3 +137,17 @@ def test_vocabulary_words_are_the_corpus_words_most_frequent_first() -> None:
     words = vocabulary_words(["Selling e-cigs and vapes; vapes again.", "The user's vapes"])
     assert words[0] == "vapes"
     assert "e-cigs" in words and "user" in words and "the" not in words and "and" not in words
+
+
+def test_adjacent_windows_of_one_section_join_while_short_enough() -> None:
+    metas = [
+        {"doc_key": "d", "doc_title": "D", "title": title, "ordinal": n}
+        for n, title in enumerate(["A", "A", "A", "A", "B"])
+    ]
+    docs = ["x" * 900, "y" * 900, "z" * 900, "w" * 900, "v" * 100]
+    lexical = LexicalIndex([f"c{n}" for n in range(5)], metas, docs, model=None)
+    assert lexical.join([0], [1], 2500) == [0, 1]
+    assert lexical.join([1], [0], 2500) == [0, 1]  # reading order, whichever ranked first
+    assert lexical.join([0, 1], [2], 2500) is None  # 2,702 characters: too long to read as one
+    assert lexical.join([0], [2], 2500) is None  # not one unbroken run
+    assert lexical.join([3], [4], 2500) is None  # another section
