@@ -271,9 +271,12 @@ class LexicalIndex:
                 words = ([str(w) for w in word_ids], np.asarray(word_rows, dtype=np.float32))
         return cls(ids, metas, docs, model, doc_model, vectors, vocabulary=words)
 
-    def named_documents(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        """Per row, 1.0 when the question names the row's document (its title word, url host,
-        an alias, a site it links to, a proper noun of its own), else 0; None when none is named.
+    def named_documents(
+        self, query: str, rows: list[int] | None = None
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Per row (of `rows`, or of the index), 1.0 when the question names the row's document
+        (its title word, url host, an alias, a site it links to, a proper noun of its own), else
+        0; None when none is named.
 
         A dictionary lookup per question word: cheap at any index size.
         """
@@ -295,7 +298,7 @@ class LexicalIndex:
             return None
         flags = np.zeros(len(self._doc_codes), dtype=np.float32)
         flags[sorted(named)] = 1.0
-        per_row: np.ndarray[Any, np.dtype[np.float32]] = flags[self.doc]
+        per_row: np.ndarray[Any, np.dtype[np.float32]] = flags[_at(self.doc, rows)]
         return per_row
 
     def dense_query(self, query: str) -> str:
@@ -335,7 +338,7 @@ class LexicalIndex:
     def expansion(
         self, vector: list[float] | np.ndarray[Any, Any], query: str
     ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        """BM25 scores (0..1) for the corpus words nearest the question's meaning.
+        """BM25 scores of every row for the corpus words nearest the question's meaning.
 
         The question's vector is compared with the embedding of every word the documents use
         (one matrix product, no second embedding); the VOCABULARY_NEIGHBOURS nearest that the
@@ -360,12 +363,10 @@ class LexicalIndex:
         )
         if not tokens:
             return None
-        scores = np.asarray(self.model.get_scores(tokens), dtype=np.float32)
-        top = float(scores.max())
-        if top <= 0:
-            return None
-        normalised: np.ndarray[Any, np.dtype[np.float32]] = scores / np.float32(top)
-        return normalised
+        expanded: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(
+            self.model.get_scores(tokens), dtype=np.float32
+        )
+        return expanded
 
     @classmethod
     def rebuild(
@@ -434,8 +435,11 @@ class LexicalIndex:
             vocabulary,
         )
 
-    def document_scores(self, query: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        """Per row, how well the row's whole document matches `query` (0..1; None: no terms).
+    def document_scores(
+        self, query: str, rows: list[int] | None = None
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Per row (of `rows`, or of the index), how well the row's whole document matches
+        `query` (0..1; None: no terms).
 
         A question that names a platform or its own words ("pins", "Snaps", "Meta") matches that
         document as a whole far better than any one passage of it.
@@ -447,7 +451,9 @@ class LexicalIndex:
         top = float(scores.max())
         if top <= 0:
             return None
-        per_row: np.ndarray[Any, np.dtype[np.float32]] = (scores / np.float32(top))[self.doc]
+        per_row: np.ndarray[Any, np.dtype[np.float32]] = (scores / np.float32(top))[
+            _at(self.doc, rows)
+        ]
         return per_row
 
     def window(self, row: int, limit: int) -> list[int]:
@@ -493,14 +499,15 @@ class LexicalIndex:
         return union
 
     def scores(
-        self, query: str, mask: np.ndarray[Any, np.dtype[np.bool_]]
+        self, query: str, mask: np.ndarray[Any, np.dtype[np.bool_]], *, masked: bool = True
     ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        """BM25 score of every row for `query` (0 where `mask` is False); None without terms."""
+        """BM25 score of every row for `query` (0 where `mask` is False; `masked=False` when
+        the mask allows every row); None without terms."""
         tokens = tokenize(query)
         if not self.ids or not tokens:
             return None
         scores = np.asarray(self.model.get_scores(tokens), dtype=np.float32)
-        return np.where(mask, scores, np.float32(0.0))
+        return np.where(mask, scores, np.float32(0.0)) if masked else scores
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
@@ -687,6 +694,21 @@ def proper_names(
     return sorted(proper | prefixes)
 
 
+def _at(
+    column: np.ndarray[Any, np.dtype[np.int32]], rows: list[int] | None
+) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """The column at `rows` (every row when None)."""
+    return column if rows is None else column[rows]
+
+
+def _top_rows(scores: np.ndarray[Any, Any], count: int) -> np.ndarray[Any, Any]:
+    """The rows of the `count` highest scores, in no order (no negated copy of the array)."""
+    count = min(count, len(scores))
+    if count <= 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.argpartition(scores, len(scores) - count)[len(scores) - count :]
+
+
 def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
     codes: dict[str, int] = {}
     column = [codes.setdefault(value, len(codes)) for value in values]
@@ -828,15 +850,20 @@ class Retriever:
         dense = dict(self._dense_rows(vector, pool, where, lexical, mask))
         for row, sim in self._unit_rows(vector, UNIT_POOL, lexical, mask):
             dense[row] = max(dense.get(row, -1.0), sim)
-        scores = lexical.scores(query, mask)
+        # Whole-index arrays cost a pass each at 100k chunks: mask only when a filter applies,
+        # select the top rows without negated copies, and read the rest at the candidates only.
+        everything = bool(mask.all())
+        scores = lexical.scores(query, mask, masked=not everything)
         lexical_rows: list[int] = []
         if scores is not None:
-            top = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
-            lexical_rows = [int(row) for row in top if scores[row] > 0]
+            lexical_rows = [int(row) for row in _top_rows(scores, pool) if scores[row] > 0]
         expansion = lexical.expansion(vector, query)
+        expansion_top = 0.0
         if expansion is not None:
-            expansion = np.where(mask, expansion, np.float32(0.0))
-            top = np.argpartition(-expansion, min(pool // 2, len(expansion) - 1))[: pool // 2]
+            if not everything:
+                expansion = np.where(mask, expansion, np.float32(0.0))
+            top = _top_rows(expansion, pool // 2)
+            expansion_top = float(expansion[top].max()) if len(top) else 0.0
             lexical_rows += [int(row) for row in top if expansion[row] > 0]
         missing = list(dict.fromkeys(row for row in lexical_rows if row not in dense))
         dense.update(self._similarities(vector, missing, lexical))
@@ -853,14 +880,14 @@ class Retriever:
         b_top = float(b.max()) or 1.0
         weight = BLEND_LEXICAL_WEIGHT
         fused = (1 - weight) * (d - d.min()) / d_span + weight * b / b_top
-        if expansion is not None:
-            fused = fused + BLEND_EXPANSION_WEIGHT * expansion[rows]
-        documents = lexical.document_scores(query)
+        if expansion is not None and expansion_top > 0:
+            fused = fused + BLEND_EXPANSION_WEIGHT * expansion[rows] / np.float32(expansion_top)
+        documents = lexical.document_scores(query, rows)
         if documents is not None:
-            fused = fused + BLEND_DOCUMENT_WEIGHT * documents[rows]
-        named = lexical.named_documents(query)
+            fused = fused + BLEND_DOCUMENT_WEIGHT * documents
+        named = lexical.named_documents(query, rows)
         if named is not None:
-            fused = fused + BLEND_NAME_WEIGHT * named[rows]
+            fused = fused + BLEND_NAME_WEIGHT * named
         hits: list[Hit] = []
         windows: list[list[int]] = []  # the rows each hit shows
         kept: list[frozenset[str]] = []
