@@ -702,11 +702,18 @@ def _at(
 
 
 def _top_rows(scores: np.ndarray[Any, Any], count: int) -> np.ndarray[Any, Any]:
-    """The rows of the `count` highest scores, in no order (no negated copy of the array)."""
-    count = min(count, len(scores))
-    if count <= 0:
-        return np.zeros(0, dtype=np.intp)
-    return np.argpartition(scores, len(scores) - count)[len(scores) - count :]
+    """The rows of the `count` highest positive scores, in no order.
+
+    BM25 scores are mostly zero: selecting among the positive ones only is several times
+    cheaper at 100k rows, and `argpartition` over an array of ties near its end is pathological
+    (14 ms here against 0.1 ms).
+    """
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) <= count:
+        return positive
+    cut = len(positive) - count
+    chosen: np.ndarray[Any, Any] = positive[np.argpartition(scores[positive], cut)[cut:]]
+    return chosen
 
 
 def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
@@ -856,7 +863,7 @@ class Retriever:
         scores = lexical.scores(query, mask, masked=not everything)
         lexical_rows: list[int] = []
         if scores is not None:
-            lexical_rows = [int(row) for row in _top_rows(scores, pool) if scores[row] > 0]
+            lexical_rows = [int(row) for row in _top_rows(scores, pool)]
         expansion = lexical.expansion(vector, query)
         expansion_top = 0.0
         if expansion is not None:
@@ -864,7 +871,7 @@ class Retriever:
                 expansion = np.where(mask, expansion, np.float32(0.0))
             top = _top_rows(expansion, pool // 2)
             expansion_top = float(expansion[top].max()) if len(top) else 0.0
-            lexical_rows += [int(row) for row in top if expansion[row] > 0]
+            lexical_rows += [int(row) for row in top]
         missing = list(dict.fromkeys(row for row in lexical_rows if row not in dense))
         dense.update(self._similarities(vector, missing, lexical))
         if not dense:
