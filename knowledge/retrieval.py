@@ -575,6 +575,7 @@ def document_names(
     evidence: list[set[str]] = [set() for _ in range(n_docs)]
     capital: list[dict[str, int]] = [{} for _ in range(n_docs)]
     words: list[dict[str, int]] = [{} for _ in range(n_docs)]
+    recorded: list[set[str]] = [set() for _ in range(n_docs)]
     seen_meta: set[int] = set()
     for row, (meta, text) in enumerate(zip(metadatas, documents, strict=True)):
         d = int(doc[row])
@@ -586,13 +587,33 @@ def document_names(
             evidence[d].update(
                 "".join(c for c in w if c.isupper()).lower() for w in _CAMEL.findall(title)
             )
-            evidence[d].update(str(meta.get("doc_names", "")).split())
+            recorded[d] = set(str(meta.get("doc_names", "")).split())
         for word in _RAW_WORD.findall(text):
             low = word.lower()
             words[d][low] = words[d].get(low, 0) + 1
         for word in _MID_CAPITAL.findall(text):  # capitalised inside a sentence: a proper noun
             low = word.lower()
             capital[d][low] = capital[d].get(low, 0) + 1
+    # A recorded name (url host, alias, linked site) that the documents write in lower case more
+    # often than capitalised ("go" from go.gov, in "where to go for help") is a word, not a name.
+    asked = set().union(*recorded)
+    lower = dict.fromkeys(asked, 0)
+    upper = dict.fromkeys(asked, 0)
+    if asked:
+        for text in documents:
+            for word in _RAW_WORD.findall(text):
+                low = word.lower()
+                if low in lower and len(word) > 1:
+                    if word == low:
+                        lower[low] += 1
+                    else:
+                        upper[low] += 1
+    for d in range(n_docs):
+        evidence[d].update(
+            name
+            for name in recorded[d]
+            if lower.get(name, 0) < NAME_MIN_COUNT or upper.get(name, 0) > lower[name]
+        )
     totals: dict[str, int] = {}
     for counts in words:
         for word, count in counts.items():

@@ -100,3 +100,18 @@ def test_a_question_naming_a_site_is_routed_to_its_document(
     plural = lexical.named_documents("two zorblys selling knives")  # a name's plural names it
     assert plural is not None and (plural == alpha).all()
     assert lexical.named_documents("selling knives anywhere") is None
+
+
+def test_a_recorded_name_the_documents_use_as_a_word_is_no_name() -> None:
+    metas = [
+        {"doc_title": "Alpha Rules", "doc_names": "go zorbly"},
+        {"doc_title": "Beta Rules", "doc_names": ""},
+    ] + [{"doc_title": f"Other{i} Rules", "doc_names": ""} for i in range(4)]
+    texts = [
+        "where to go for help; Zorbly users go first. " * 3,
+        "you can go to settings and go back. " * 3,
+    ] + ["ordinary text about rules."] * 4
+    doc = np.arange(len(metas), dtype=np.int32)
+    names = retrieval.document_names(metas, texts, doc)
+    assert names["zorbly"] == [0]  # linked and written capitalised: a name
+    assert "go" not in names  # linked (go.example) but written in lower case: a word
