@@ -390,7 +390,8 @@ def ingest(
     generation = bump_generation(coll)
     from knowledge.retrieval import LOCAL_GENERATIONS, LexicalIndex
 
-    LexicalIndex.rebuild(coll, lexical_dir(settings, name), generation, vocabulary)
+    units = client.get_collection(units_name(name), embedding_function=None)
+    LexicalIndex.rebuild(coll, lexical_dir(settings, name), generation, vocabulary, units)
     LOCAL_GENERATIONS[name] = generation
 
     return IngestReport(

@@ -62,6 +62,7 @@ NAME_PREFIX = 5  # a question word this long that starts a name matches it ("ins
 WINDOW_CHARS = 2000  # a hit returns its section's neighbouring text up to this size
 SECTION_CHARS = 2500  # ... and a lower-ranked window next to it joins it up to this size
 NEAR_DUPLICATE = 0.9  # word-set Jaccard above which a lower-ranked passage is a copy
+EXACT_ROWS = 20_000  # chunks + units up to which every vector is held and scored exactly
 SMALL_INDEX = 5000  # below this many chunks Chroma's metadata filter costs little
 OVERFETCH = 4  # on a large index, fetch at least this many times k unfiltered, filter here
 MAX_FETCH = 3000  # beyond this a filtered Chroma query is cheaper than over-fetching
@@ -198,6 +199,7 @@ class LexicalIndex:
         names: dict[str, list[int]] | None = None,
         proper: list[str] | None = None,
         vocabulary: tuple[list[str], np.ndarray[Any, np.dtype[np.float32]]] | None = None,
+        units: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
     ) -> None:
         self.ids = ids
         # The chunks' embeddings (float16: half the memory, ample for ranking), so the blend can
@@ -234,6 +236,13 @@ class LexicalIndex:
         self.vocabulary_vectors = (
             np.asarray(vectors_[keep], dtype=np.float32) if vectors_ is not None and keep else None
         )
+        # A small index keeps every chunk's and unit's vector in memory (float32) and scores
+        # them all exactly: no approximate-neighbour misses, the same ranking in every process.
+        # (unit vectors, the chunk row of each unit); None above EXACT_ROWS or without units.
+        self.units = units
+        self._exact: np.ndarray[Any, np.dtype[np.float32]] | None = None
+        if vectors is not None and len(ids) + (len(units[1]) if units else 0) <= EXACT_ROWS:
+            self._exact = np.asarray(vectors, dtype=np.float32)
         # Filter columns as arrays, so a filtered query costs vector operations, not a Python loop.
         self.approved = np.fromiter((bool(m.get("approved")) for m in metadatas), bool, n)
         self.current = np.fromiter((bool(m.get("is_current")) for m in metadatas), bool, n)
@@ -244,8 +253,9 @@ class LexicalIndex:
         )
 
     @classmethod
-    def from_collection(cls, coll: Any, vocabulary: Any = None) -> LexicalIndex:
-        """Build from a chunks collection (and its vocabulary collection, when there is one)."""
+    def from_collection(cls, coll: Any, vocabulary: Any = None, units: Any = None) -> LexicalIndex:
+        """Build from a chunks collection (and its vocabulary and units collections, when there
+        are; units only for an index small enough to score exactly, see EXACT_ROWS)."""
         import bm25s
 
         rows: list[Any] = []
@@ -269,7 +279,19 @@ class LexicalIndex:
             word_ids, _, _ = fetch_all(vocabulary, documents=False, vectors=word_rows)
             if word_ids:
                 words = ([str(w) for w in word_ids], np.asarray(word_rows, dtype=np.float32))
-        return cls(ids, metas, docs, model, doc_model, vectors, vocabulary=words)
+        unit_part = None
+        if units is not None and ids and len(ids) + units.count() <= EXACT_ROWS:
+            unit_rows: list[Any] = []
+            unit_ids, _, _ = fetch_all(units, documents=False, vectors=unit_rows)
+            position = {cid: i for i, cid in enumerate(ids)}
+            parents = [position.get(str(u).rsplit(UNIT_ID_SEPARATOR, 1)[0], -1) for u in unit_ids]
+            keep = [i for i, row in enumerate(parents) if row >= 0]
+            if keep:
+                unit_part = (
+                    np.asarray(unit_rows, dtype=np.float32)[keep],
+                    np.asarray([parents[i] for i in keep], dtype=np.int64),
+                )
+        return cls(ids, metas, docs, model, doc_model, vectors, vocabulary=words, units=unit_part)
 
     def named_documents(
         self, query: str, rows: list[int] | None = None
@@ -300,6 +322,20 @@ class LexicalIndex:
         flags[sorted(named)] = 1.0
         per_row: np.ndarray[Any, np.dtype[np.float32]] = flags[_at(self.doc, rows)]
         return per_row
+
+    def exact_dense(
+        self, vector: list[float] | np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Per row, the best cosine similarity of the chunk or any of its units to the query;
+        None when the index is too large to hold (then Chroma's neighbour search is used)."""
+        if self._exact is None:
+            return None
+        query = np.asarray(vector, dtype=np.float32)
+        best: np.ndarray[Any, np.dtype[np.float32]] = self._exact @ query
+        if self.units is not None:
+            unit_vectors, unit_rows = self.units
+            np.maximum.at(best, unit_rows, unit_vectors @ query)
+        return best
 
     def dense_query(self, query: str) -> str:
         """The question as the embedder should see it: without the names of the documents.
@@ -370,9 +406,9 @@ class LexicalIndex:
 
     @classmethod
     def rebuild(
-        cls, coll: Any, folder: Path, generation: str, vocabulary: Any = None
+        cls, coll: Any, folder: Path, generation: str, vocabulary: Any = None, units: Any = None
     ) -> LexicalIndex:
-        index = cls.from_collection(coll, vocabulary)
+        index = cls.from_collection(coll, vocabulary, units)
         index.save(folder, generation)
         return index
 
@@ -385,6 +421,9 @@ class LexicalIndex:
             np.save(folder / "vectors.npy", self.vectors)
         if self.vocabulary_vectors is not None:
             np.save(folder / "vocabulary.npy", self.vocabulary_vectors.astype(np.float16))
+        if self.units is not None:
+            np.save(folder / "units.npy", self.units[0].astype(np.float16))
+            np.save(folder / "unit-rows.npy", self.units[1])
         payload = {
             "generation": generation,
             "ids": self.ids,
@@ -392,6 +431,7 @@ class LexicalIndex:
             "names": self.names,
             "proper": sorted(self.proper),
             "vocabulary": self.vocabulary,
+            "units": self.units is not None,
         }
         (folder / "chunks.json").write_text(
             json.dumps({**payload, "documents": self.documents}), encoding="utf-8"
@@ -416,12 +456,19 @@ class LexicalIndex:
             vectors = np.load(folder / "vectors.npy") if data["ids"] else None
             words = data.get("vocabulary") or []
             vocabulary = (words, np.load(folder / "vocabulary.npy")) if words else None
+            units = (
+                (np.load(folder / "units.npy"), np.load(folder / "unit-rows.npy"))
+                if data.get("units")
+                else None
+            )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("lexical index in %s unreadable (%s); rebuilding", folder, exc)
             return None
         if vectors is not None and len(vectors) != len(data["ids"]):
             return None
         if vocabulary is not None and len(vocabulary[1]) != len(vocabulary[0]):
+            return None
+        if units is not None and len(units[0]) != len(units[1]):
             return None
         return cls(
             data["ids"],
@@ -433,6 +480,7 @@ class LexicalIndex:
             data.get("names"),
             data.get("proper"),
             vocabulary,
+            units,
         )
 
     def document_scores(
@@ -875,9 +923,15 @@ class Retriever:
         returned once.
         """
         pool = max(k, BLEND_POOL)
-        dense = dict(self._dense_rows(vector, pool, where, lexical, mask))
-        for row, sim in self._unit_rows(vector, UNIT_POOL, lexical, mask):
-            dense[row] = max(dense.get(row, -1.0), sim)
+        exact = lexical.exact_dense(vector)
+        if exact is not None:
+            allowed = np.where(mask, exact, -np.inf) if not bool(mask.all()) else exact
+            top = np.argsort(-allowed, kind="stable")[:pool]
+            dense = {int(row): float(exact[row]) for row in top if mask[row]}
+        else:
+            dense = dict(self._dense_rows(vector, pool, where, lexical, mask))
+            for row, sim in self._unit_rows(vector, UNIT_POOL, lexical, mask):
+                dense[row] = max(dense.get(row, -1.0), sim)
         # Whole-index arrays cost a pass each at 100k chunks: mask only when a filter applies,
         # select the top rows without negated copies, and read the rest at the candidates only.
         everything = bool(mask.all())
@@ -894,7 +948,10 @@ class Retriever:
             expansion_top = float(expansion[top].max()) if len(top) else 0.0
             lexical_rows += [int(row) for row in top]
         missing = list(dict.fromkeys(row for row in lexical_rows if row not in dense))
-        dense.update(self._similarities(vector, missing, lexical))
+        if exact is not None:
+            dense.update((row, float(exact[row])) for row in missing)
+        else:
+            dense.update(self._similarities(vector, missing, lexical))
         if not dense:
             return []
         rows = list(dense)
@@ -1093,7 +1150,7 @@ class Retriever:
                 index = LexicalIndex.load(self._lexical_folder, generation)
             if index is None:
                 vocabulary = self._open_side(vocabulary_name)
-                index = LexicalIndex.from_collection(self.collection, vocabulary)
+                index = LexicalIndex.from_collection(self.collection, vocabulary, self._units)
                 if self._lexical_folder is not None:
                     index.save(self._lexical_folder, generation)
             self._lexical, self._generation = index, generation

@@ -151,3 +151,40 @@ def test_adjacent_windows_of_one_section_join_while_short_enough() -> None:
     assert lexical.join([0, 1], [2], 2500) is None  # 2,702 characters: too long to read as one
     assert lexical.join([0], [2], 2500) is None  # not one unbroken run
     assert lexical.join([3], [4], 2500) is None  # another section
+
+
+def test_a_small_index_scores_every_chunk_and_unit_exactly(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    items = "\n".join(
+        f"- {item}"
+        for item in (
+            "switchblades, butterfly knives and other concealable blades",
+            "pepper spray and other self-defence sprays",
+            "ivory and other parts of protected animals",
+        )
+    )
+    (folder / "Market Rules.md").write_text(
+        f"# Market Rules\n\n## Goods\n\nWe remove listings that sell:\n\n{items}\n",
+        encoding="utf-8",
+    )
+    settings = Settings(WARDEN_HOME=tmp_path / "home", WARDEN_POLICIES_DIRS=[tmp_path / "none"])
+    client = build_chroma_client(settings)
+    ingest([folder], settings=settings, client=client, embedder=embedder, collection="market")
+    retriever = build_retriever(settings, embedder=embedder, client=client, collection="market")
+    lexical = retriever.lexical()
+    assert lexical.units is not None  # chunks + units fit under EXACT_ROWS
+    query = np.asarray(retriever.embed("somebody selling a switchblade"), dtype=np.float32)
+    exact = lexical.exact_dense(query)
+    assert exact is not None
+    chunks = np.asarray(lexical.vectors, dtype=np.float32) @ query
+    assert (exact >= chunks - 1e-6).all()  # a unit can only raise its chunk's score
+    units, rows = lexical.units
+    best = int(np.argmax(units @ query))
+    assert exact[int(rows[best])] == pytest.approx(float(units[best] @ query), abs=1e-5)
+    ask = "somebody selling a switchblade"
+    first = [h.text for h in retriever.search(ask, k=5, approved_only=False)]
+    assert first and "switchblades" in first[0]
+    assert first == [h.text for h in retriever.search(ask, k=5, approved_only=False)]
