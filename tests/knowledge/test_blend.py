@@ -123,6 +123,7 @@ PLATFORM = shared_dir() / "corpora" / "platform-guidelines"
 @pytest.mark.skipif(not PLATFORM.is_dir(), reason="platform guidelines corpus not present")
 def test_hard_questions_are_labelled_and_held_back_apart() -> None:
     from knowledge.evaluate import (
+        BLIND2_QUESTIONS,
         BLIND_QUESTIONS,
         FINAL_QUESTIONS,
         HARD_QUESTIONS,
@@ -139,12 +140,13 @@ def test_hard_questions_are_labelled_and_held_back_apart() -> None:
     dev, held = load_questions(HARD_QUESTIONS), load_questions(HELDBACK_QUESTIONS)
     assert len(dev) + len(held) >= 100 and 0.25 <= len(held) / (len(dev) + len(held)) <= 0.4
     final, blind = load_questions(FINAL_QUESTIONS), load_questions(BLIND_QUESTIONS)
-    assert len(final) >= 36 and len(blind) >= 50
-    ids = [q.id for q in dev + held + final + blind]
+    blind2 = load_questions(BLIND2_QUESTIONS)
+    assert len(final) >= 36 and len(blind) >= 50 and len(blind2) >= 50
+    ids = [q.id for q in dev + held + final + blind + blind2]
     assert len(ids) == len(set(ids))
-    for part in (dev, held, final, blind):
+    for part in (dev, held, final, blind, blind2):
         assert len({q.source for q in part}) == 7, "every platform is asked about"
-    for question in dev + held + final + blind:
+    for question in dev + held + final + blind + blind2:
         terms = [term.lower() for term in question.terms]
         assert terms and not [t for t in terms if t in question.question.lower()], question.id
         holders = [
