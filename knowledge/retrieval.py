@@ -919,8 +919,11 @@ class Retriever:
         A chunk's dense score is the best of its own similarity and its units' (list items,
         sentences); BM25 scores the chunk with its heading path. Both are scaled to 0..1 over the
         candidates and mixed with BLEND_LEXICAL_WEIGHT, chosen on the development questions (see
-        `warden retrieval-eval`). Near-identical passages (web exports repeat whole blocks) are
-        returned once.
+        `warden retrieval-eval`); the question's document (whole-document BM25, a name it uses)
+        and the BM25 of the corpus words nearest its meaning (`LexicalIndex.expansion`) add
+        their weights. On a small index every chunk and unit is scored exactly. Near-identical
+        passages (web exports repeat whole blocks) are returned once, and a window continuing
+        one already shown joins it.
         """
         pool = max(k, BLEND_POOL)
         exact = lexical.exact_dense(vector)
