@@ -85,7 +85,7 @@ def run(ctx: Context) -> Section:
     if not ctx.corpus.is_dir():
         return section.not_measured(f"corpus folder {ctx.corpus} is absent")
     from knowledge.embeddings import BATCH_SIZE
-    from knowledge.index import VOCABULARY_MAX, ingest, prepare, vocabulary_words
+    from knowledge.index import VOCABULARY_MAX, chunk_vocabulary, ingest, prepare
     from knowledge.parsing import chunk_units
 
     # The machine's embedding rate right now decides how much corpus fits the run's budget.
@@ -138,9 +138,7 @@ def run(ctx: Context) -> Section:
     # encodes exactly the same texts, so the two passes do the same embedding work.
     units = [u for item in prepared for chunk in item.chunks for u in chunk_units(chunk)]
     # ... and the corpus's words, once each, for query expansion.
-    words = vocabulary_words(
-        f"{chunk.title} {chunk.text}" for item in prepared for chunk in item.chunks
-    )[:VOCABULARY_MAX]
+    words = chunk_vocabulary(c for item in prepared for c in item.chunks)[:VOCABULARY_MAX]
     embedded = texts + units + words
     client = ctx.client
     embedder = ctx.embedder

@@ -481,6 +481,11 @@ def vocabulary_words(texts: Iterable[str]) -> list[str]:
     return sorted(counts, key=lambda w: (-counts[w], w))
 
 
+def chunk_vocabulary(chunks: Iterable[Chunk]) -> list[str]:
+    """The words ingest embeds for these chunks (their headings and text), most frequent first."""
+    return vocabulary_words(f"{chunk.title} {chunk.text}" for chunk in chunks)
+
+
 def _write_vocabulary(
     client: Any,
     name: str,
@@ -498,7 +503,7 @@ def _write_vocabulary(
     dropped when the lexical index loads. At most VOCABULARY_MAX words, the most frequent first.
     """
     vocabulary = open_collection(client, vocabulary_name(name), embedder)
-    words = vocabulary_words(f"{chunk.title} {chunk.text}" for chunk, _ in wanted.values())
+    words = chunk_vocabulary(chunk for chunk, _ in wanted.values())
     present: set[str] = set()
     for start in range(0, len(words), PAGE):
         present.update(

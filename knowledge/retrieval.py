@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -228,11 +228,11 @@ class LexicalIndex:
         # tokens for each, so an expansion costs no tokenizing at query time.
         words, vectors_ = vocabulary if vocabulary is not None else ([], None)
         known = getattr(model, "vocab_dict", None) or {}
-        keep = [i for i, w in enumerate(words) if any(t in known for t in tokenize(w))]
+        tokens = [[t for t in tokenize(w) if t in known] for w in words]
+        keep = [i for i, found in enumerate(tokens) if found]
         self.vocabulary = [words[i] for i in keep]
-        self.vocabulary_tokens = [
-            [t for t in tokenize(self.vocabulary[j]) if t in known] for j in range(len(keep))
-        ]
+        # A document's own name expands nothing (it routes instead).
+        self.vocabulary_tokens = [[] if self._is_proper(words[i]) else tokens[i] for i in keep]
         self.vocabulary_vectors = (
             np.asarray(vectors_[keep], dtype=np.float32) if vectors_ is not None and keep else None
         )
@@ -388,15 +388,8 @@ class LexicalIndex:
         count = min(VOCABULARY_NEIGHBOURS, len(sims))
         nearest = np.argpartition(-sims, count - 1)[:count]
         said = set(tokenize(query))
-        tokens = sorted(
-            {
-                token
-                for i in nearest
-                if not self._is_proper(self.vocabulary[int(i)])
-                for token in self.vocabulary_tokens[int(i)]
-                if token not in said
-            }
-        )
+        near = (token for i in nearest for token in self.vocabulary_tokens[int(i)])
+        tokens = sorted({token for token in near if token not in said})
         if not tokens:
             return None
         expanded: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(
@@ -624,6 +617,7 @@ def document_names(
     capital: list[dict[str, int]] = [{} for _ in range(n_docs)]
     words: list[dict[str, int]] = [{} for _ in range(n_docs)]
     recorded: list[set[str]] = [set() for _ in range(n_docs)]
+    upper: dict[str, int] = {}  # occurrences not in lower case, across all documents
     seen_meta: set[int] = set()
     for row, (meta, text) in enumerate(zip(metadatas, documents, strict=True)):
         d = int(doc[row])
@@ -631,41 +625,28 @@ def document_names(
             seen_meta.add(d)
             title = str(meta.get("doc_title", ""))
             evidence[d].update(w if len(w) == 1 else w.lower() for w in _RAW_WORD.findall(title))
-            # A camel-case name's initials are what people type for it: YouTube -> "yt".
-            evidence[d].update(
-                "".join(c for c in w if c.isupper()).lower() for w in _CAMEL.findall(title)
-            )
+            evidence[d].update(_initials(w) for w in _CAMEL.findall(title))
             recorded[d] = set(str(meta.get("doc_names", "")).split())
         for word in _RAW_WORD.findall(text):
             low = word.lower()
             words[d][low] = words[d].get(low, 0) + 1
+            if word != low:
+                upper[low] = upper.get(low, 0) + 1
         for word in _MID_CAPITAL.findall(text):  # capitalised inside a sentence: a proper noun
             low = word.lower()
             capital[d][low] = capital[d].get(low, 0) + 1
-    # A recorded name (url host, alias, linked site) that the documents write in lower case more
-    # often than capitalised ("go" from go.gov, in "where to go for help") is a word, not a name.
-    asked = set().union(*recorded)
-    lower = dict.fromkeys(asked, 0)
-    upper = dict.fromkeys(asked, 0)
-    if asked:
-        for text in documents:
-            for word in _RAW_WORD.findall(text):
-                low = word.lower()
-                if low in lower and len(word) > 1:
-                    if word == low:
-                        lower[low] += 1
-                    else:
-                        upper[low] += 1
-    for d in range(n_docs):
-        evidence[d].update(
-            name
-            for name in recorded[d]
-            if lower.get(name, 0) < NAME_MIN_COUNT or upper.get(name, 0) > lower[name]
-        )
     totals: dict[str, int] = {}
     for counts in words:
         for word, count in counts.items():
             totals[word] = totals.get(word, 0) + count
+    # A recorded name (url host, alias, linked site) that the documents write in lower case more
+    # often than capitalised ("go" from go.gov, in "where to go for help") is a word, not a name.
+    # A one-letter name is never a word here (routing takes it only as a standing capital).
+    for d in range(n_docs):
+        for name in recorded[d]:
+            lower = totals.get(name, 0) - upper.get(name, 0) if len(name) > 1 else 0
+            if lower < NAME_MIN_COUNT or upper.get(name, 0) > lower:
+                evidence[d].add(name)
     for d in range(n_docs):
         for word, count in capital[d].items():
             if (
@@ -742,7 +723,7 @@ def proper_names(
                 continue
             words.update({word.lower()} & claimed[d])
             if _CAMEL.fullmatch(word):
-                unused_ok.update({"".join(c for c in word if c.isupper()).lower()} & claimed[d])
+                unused_ok.update({_initials(word)} & claimed[d])
         words.update(recorded[d] & claimed[d])
         unused_ok.update(recorded[d] & claimed[d])
     total = dict.fromkeys(words, 0)
@@ -783,6 +764,11 @@ def _top_rows(scores: np.ndarray[Any, Any], count: int) -> np.ndarray[Any, Any]:
     cut = len(positive) - count
     chosen: np.ndarray[Any, Any] = positive[np.argpartition(scores[positive], cut)[cut:]]
     return chosen
+
+
+def _initials(word: str) -> str:
+    """A camel-case name's initials, what people type for it: YouTube -> "yt"."""
+    return "".join(c for c in word if c.isupper()).lower()
 
 
 def _codes(values: Iterable[str]) -> tuple[dict[str, int], np.ndarray[Any, np.dtype[np.int32]]]:
@@ -926,18 +912,22 @@ class Retriever:
         one already shown joins it.
         """
         pool = max(k, BLEND_POOL)
+        # Whole-index arrays cost a pass each at 100k chunks: mask only when a filter applies,
+        # select the top rows without sorting, and read the rest at the candidates only.
+        everything = bool(mask.all())
         exact = lexical.exact_dense(vector)
         if exact is not None:
-            allowed = np.where(mask, exact, -np.inf) if not bool(mask.all()) else exact
-            top = np.argsort(-allowed, kind="stable")[:pool]
+            allowed = exact if everything else np.where(mask, exact, -np.inf)
+            top = (
+                np.argpartition(-allowed, pool - 1)[:pool]
+                if len(allowed) > pool
+                else np.arange(len(allowed))
+            )
             dense = {int(row): float(exact[row]) for row in top if mask[row]}
         else:
             dense = dict(self._dense_rows(vector, pool, where, lexical, mask))
             for row, sim in self._unit_rows(vector, UNIT_POOL, lexical, mask):
                 dense[row] = max(dense.get(row, -1.0), sim)
-        # Whole-index arrays cost a pass each at 100k chunks: mask only when a filter applies,
-        # select the top rows without negated copies, and read the rest at the candidates only.
-        everything = bool(mask.all())
         scores = lexical.scores(query, mask, masked=not everything)
         lexical_rows: list[int] = []
         if scores is not None:
@@ -1109,7 +1099,7 @@ class Retriever:
         """The units collection beside this one, or None (an index built before units)."""
         return self._open_side(units_name)
 
-    def _open_side(self, naming: Any) -> Any:
+    def _open_side(self, naming: Callable[[str], str]) -> Any:
         """A collection kept beside this one (units, vocabulary), or None when there is none."""
         if self._client is None:
             return None

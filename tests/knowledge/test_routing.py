@@ -43,19 +43,27 @@ def test_document_names_come_from_url_aliases_and_the_most_linked_site() -> None
     assert "elsewhere" not in names  # linked once, and not the most linked site
 
 
+def names_for(
+    named: list[tuple[str, str, str]], *, others: int, suffix: str
+) -> dict[str, list[int]]:
+    """`document_names` over documents given as (title, recorded names, text), plus `others`
+    documents titled "Other<i> <suffix>" with ordinary text."""
+    metas = [{"doc_title": title, "doc_names": recorded} for title, recorded, _ in named]
+    metas += [{"doc_title": f"Other{i} {suffix}", "doc_names": ""} for i in range(others)]
+    texts = [text for _, _, text in named] + ["ordinary text about rules."] * others
+    return retrieval.document_names(metas, texts, np.arange(len(metas), dtype=np.int32))
+
+
 def test_names_keep_what_one_document_is_called_and_drop_shared_words() -> None:
-    metas = [
-        {"doc_title": "Zorbly Community Rules", "doc_names": "zorbly"},
-        {"doc_title": "Quixit Community Rules", "doc_names": ""},
-        {"doc_title": "X Community Rules", "doc_names": ""},
-    ] + [{"doc_title": f"Other{i} Community Rules", "doc_names": ""} for i in range(3)]
-    texts = [
-        "we ask that Flurbers on Zorbly be kind. " * 6,
-        "people on Quixit share clips. " * 3,
-        "posts on X are public.",
-    ] + ["ordinary text about rules."] * 3
-    doc = np.arange(len(metas), dtype=np.int32)
-    names = retrieval.document_names(metas, texts, doc)
+    names = names_for(
+        [
+            ("Zorbly Community Rules", "zorbly", "we ask that Flurbers on Zorbly be kind. " * 6),
+            ("Quixit Community Rules", "", "people on Quixit share clips. " * 3),
+            ("X Community Rules", "", "posts on X are public."),
+        ],
+        others=3,
+        suffix="Community Rules",
+    )
     assert names["zorbly"] == [0]
     assert "zorb" not in names  # prefixes shorter than NAME_PREFIX are not keys
     assert names["zorbl"] == [0]  # a prefix of a long name ("insta")
@@ -103,15 +111,13 @@ def test_a_question_naming_a_site_is_routed_to_its_document(
 
 
 def test_a_recorded_name_the_documents_use_as_a_word_is_no_name() -> None:
-    metas = [
-        {"doc_title": "Alpha Rules", "doc_names": "go zorbly"},
-        {"doc_title": "Beta Rules", "doc_names": ""},
-    ] + [{"doc_title": f"Other{i} Rules", "doc_names": ""} for i in range(4)]
-    texts = [
-        "where to go for help; Zorbly users go first. " * 3,
-        "you can go to settings and go back. " * 3,
-    ] + ["ordinary text about rules."] * 4
-    doc = np.arange(len(metas), dtype=np.int32)
-    names = retrieval.document_names(metas, texts, doc)
+    names = names_for(
+        [
+            ("Alpha Rules", "go zorbly", "where to go for help; Zorbly users go first. " * 3),
+            ("Beta Rules", "", "you can go to settings and go back. " * 3),
+        ],
+        others=4,
+        suffix="Rules",
+    )
     assert names["zorbly"] == [0]  # linked and written capitalised: a name
     assert "go" not in names  # linked (go.example) but written in lower case: a word
